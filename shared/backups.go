@@ -1,0 +1,90 @@
+package shared
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// BackupInfo describes one finished backup in storage.
+type BackupInfo struct {
+	Key      string
+	Size     int64
+	Modified time.Time
+}
+
+// Progress reports how far a long operation has come. Total is 0 when it is
+// not known yet.
+type Progress struct {
+	Done  int64
+	Total int64
+}
+
+// ProgressFunc receives progress updates; it may be nil.
+type ProgressFunc func(Progress)
+
+// CreateRequest asks the plugin to archive a data directory into storage.
+type CreateRequest struct {
+	// StorageURL names the storage (a gocloud-style URL).
+	StorageURL string
+	// Key is the name of the backup to create, already validated by the host.
+	Key string
+	// DataDir is the absolute path of the data directory to archive.
+	DataDir string
+	// Replace maps a path relative to DataDir (with '/') to an absolute
+	// file to archive in its place: consistent database snapshots stand in
+	// for live databases. The live file's -wal and -shm companions are left out.
+	Replace map[string]string
+	// Exclude lists paths relative to DataDir (with '/') left out of the
+	// archive, with everything below them.
+	Exclude []string
+}
+
+// ArchiveSummary is what a cheap check of a stored archive found.
+type ArchiveSummary struct {
+	Entries    int
+	TotalBytes int64 // uncompressed
+	HasDataDB  bool
+}
+
+// ExtractRequest asks the plugin to fetch a backup and extract it into a
+// staging directory.
+type ExtractRequest struct {
+	StorageURL string
+	Key        string
+	// DestDir must exist and be empty; it is on the data directory's filesystem.
+	DestDir string
+}
+
+// Download is an open backup being streamed to the host. Close it.
+type Download struct {
+	Info BackupInfo
+	// Offset and Length describe the byte range being read.
+	Offset int64
+	Length int64
+	io.ReadCloser
+}
+
+// Backups is what the host asks of the backup plugin. Every method takes
+// the storage URL so that a relaunched or reattached plugin needs no state.
+type Backups interface {
+	// List returns the finished backups, in no particular order.
+	List(ctx context.Context, storageURL string) ([]BackupInfo, error)
+	// Stat returns one backup, or ErrNotFound.
+	Stat(ctx context.Context, storageURL, key string) (BackupInfo, error)
+	// Create archives a data directory into storage under req.Key. On error
+	// nothing is left in storage.
+	Create(ctx context.Context, req CreateRequest, progress ProgressFunc) (BackupInfo, error)
+	// Upload checks that body is a sane zip and stores it under key. On
+	// error nothing is left in storage. ErrExists if key is taken,
+	// ErrInvalid if body is not an acceptable archive.
+	Upload(ctx context.Context, storageURL, key string, body io.Reader) (BackupInfo, error)
+	// Open streams length bytes of a backup from offset (length < 0: to the end).
+	Open(ctx context.Context, storageURL, key string, offset, length int64) (*Download, error)
+	// Delete removes a backup, or returns ErrNotFound.
+	Delete(ctx context.Context, storageURL, key string) error
+	// Inspect cheaply checks a stored archive (its central directory only).
+	Inspect(ctx context.Context, storageURL, key string) (ArchiveSummary, error)
+	// Extract fetches a backup and extracts it into req.DestDir, bounded.
+	Extract(ctx context.Context, req ExtractRequest, progress ProgressFunc) error
+}
