@@ -1,0 +1,94 @@
+package archive
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"path"
+	"path/filepath"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Longest entry name and longest element of a name [ValidName] accepts,
+// in bytes. An element longer than NAME_MAX (255 on common file systems)
+// could not be created: better rejected as invalid than failed on.
+const (
+	maxNameLen = 4096
+	maxElemLen = 255
+)
+
+// ValidName reports whether a zip entry name is safe to extract: non-empty,
+// at most 4096 bytes of valid UTF-8, '/'-separated with no backslash, no NUL
+// or other control character, not absolute, and made of non-empty elements
+// of at most 255 bytes none of which is "." or ".." ("a//b", "./a" and
+// "a/../b" are all rejected); the cleaned form must also satisfy
+// [filepath.IsLocal]. A single trailing '/' marks a directory.
+func ValidName(name string) bool {
+	if name == "" || len(name) > maxNameLen || !utf8.ValidString(name) {
+		return false
+	}
+	for _, r := range name {
+		if r == '\\' || unicode.IsControl(r) {
+			return false
+		}
+	}
+	rest := strings.TrimSuffix(name, "/")
+	if rest == "" || strings.HasPrefix(rest, "/") {
+		return false
+	}
+	for elem := range strings.SplitSeq(rest, "/") {
+		if elem == "" || elem == "." || elem == ".." || len(elem) > maxElemLen {
+			return false
+		}
+	}
+	return filepath.IsLocal(filepath.FromSlash(path.Clean(rest)))
+}
+
+// LooksLikeZip reports whether head, the first bytes of a file (4 are
+// enough), starts a zip archive: a local file header ("PK\x03\x04") or the
+// end record of an empty archive ("PK\x05\x06").
+func LooksLikeZip(head []byte) bool {
+	if len(head) < 4 {
+		return false
+	}
+	head = head[:4]
+	return bytes.Equal(head, []byte("PK\x03\x04")) || bytes.Equal(head, []byte("PK\x05\x06"))
+}
+
+// tree collects the names of a set of entries, in any order, and refuses a
+// name that would clash with one already added: the same path twice ("a"
+// and "a/" count as the same), or an entry below a file ("a" and "a/b").
+// Names must already be valid (see [ValidName]).
+type tree struct {
+	entries map[string]bool // path without trailing '/' -> is a directory
+	parents map[string]bool // every proper parent of an added path
+}
+
+// add records name, a directory if it ends in '/', or tells why it clashes.
+func (t *tree) add(name string) error {
+	if t.entries == nil {
+		t.entries = make(map[string]bool)
+		t.parents = make(map[string]bool)
+	}
+	p := strings.TrimSuffix(name, "/")
+	isDir := p != name
+	if _, dup := t.entries[p]; dup {
+		return errors.New("duplicate name")
+	}
+	if !isDir && t.parents[p] {
+		return errors.New("file has entries below it")
+	}
+	for dir := path.Dir(p); dir != "."; dir = path.Dir(dir) {
+		if isDir, ok := t.entries[dir]; ok && !isDir {
+			return fmt.Errorf("lies under file %q", dir)
+		}
+		if t.parents[dir] {
+			break // its own parents were checked when it was added
+		}
+		t.parents[dir] = true
+	}
+	t.entries[p] = isDir
+	return nil
+}
