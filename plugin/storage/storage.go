@@ -1,0 +1,49 @@
+// Package storage is where finished backups live: a small interface that a
+// storage plugin implements, a native local-directory implementation
+// (file://) and one over gocloud.dev/blob (mem://; s3://, gs://, azblob://
+// to come). Open picks one by URL; package storagetest checks any of them.
+package storage
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Object is one stored backup.
+type Object struct {
+	Key      string
+	Size     int64
+	Modified time.Time
+}
+
+// Store keeps backups under flat keys (no '/'). Implementations must be safe
+// for concurrent use. Errors wrap shared.ErrNotFound for missing keys.
+type Store interface {
+	// List returns every finished object. It never returns objects being
+	// written, temp files or metadata sidecars.
+	List(ctx context.Context) ([]Object, error)
+	// Stat returns one object or an error wrapping shared.ErrNotFound.
+	Stat(ctx context.Context, key string) (Object, error)
+	// NewRangeReader reads length bytes from offset (length < 0: to the end).
+	NewRangeReader(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
+	// NewWriter starts writing key. Nothing is visible until Commit returns
+	// nil; Abort discards everything written. One of them must be called.
+	NewWriter(ctx context.Context, key string) (Writer, error)
+	// Delete removes key, or returns an error wrapping shared.ErrNotFound.
+	Delete(ctx context.Context, key string) error
+	// Close releases the store.
+	Close() error
+}
+
+// Writer is an object being written.
+type Writer interface {
+	io.Writer
+	// Commit makes the object visible, atomically, under its key.
+	Commit() error
+	// Abort discards the object; nothing of it remains.
+	Abort() error
+}
+
+// Opener opens the store a URL names.
+type Opener func(ctx context.Context, url string) (Store, error)
