@@ -1,0 +1,135 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/pocketbackup/pocketbackup/archive"
+	"github.com/pocketbackup/pocketbackup/plugin/storage"
+	"github.com/pocketbackup/pocketbackup/shared"
+)
+
+// Inspect implements shared.Backups: it reads only the archive's central
+// directory, through range reads.
+func (s *Service) Inspect(ctx context.Context, storageURL, key string) (shared.ArchiveSummary, error) {
+	st, err := s.store(ctx, storageURL)
+	if err != nil {
+		return shared.ArchiveSummary{}, err
+	}
+	o, err := st.Stat(ctx, key)
+	if err != nil {
+		return shared.ArchiveSummary{}, fmt.Errorf("inspect %q: %w", key, err)
+	}
+	ra := &rangeReaderAt{ctx: ctx, store: st, key: key, size: o.Size}
+	defer ra.release()
+	sum, err := archive.Check(ra, o.Size, s.limits)
+	if err != nil {
+		if errors.Is(err, archive.ErrInvalid) {
+			return shared.ArchiveSummary{}, fmt.Errorf("inspect %q: %w: %w", key, shared.ErrInvalid, err)
+		}
+		return shared.ArchiveSummary{}, fmt.Errorf("inspect %q: %w", key, err)
+	}
+	return shared.ArchiveSummary{Entries: sum.Entries, TotalBytes: sum.TotalBytes, HasDataDB: sum.HasDataDB}, nil
+}
+
+// Extract implements shared.Backups: it fetches the archive into a temp
+// file beside the staging directory (same filesystem), then extracts it
+// there, bounded by the service's limits.
+func (s *Service) Extract(ctx context.Context, req shared.ExtractRequest, progress shared.ProgressFunc) (err error) {
+	if !filepath.IsAbs(req.DestDir) {
+		return fmt.Errorf("extract: destination must be absolute: %w", shared.ErrInvalid)
+	}
+	st, err := s.store(ctx, req.StorageURL)
+	if err != nil {
+		return err
+	}
+	o, err := st.Stat(ctx, req.Key)
+	if err != nil {
+		return fmt.Errorf("extract %q: %w", req.Key, err)
+	}
+	start := time.Now()
+	tmp, err := os.CreateTemp(filepath.Dir(req.DestDir), ".download-*.zip")
+	if err != nil {
+		return fmt.Errorf("extract %q: temp file: %w", req.Key, err)
+	}
+	defer func() { err = errors.Join(err, tmp.Close(), removeFile(tmp.Name())) }()
+	r, err := st.NewRangeReader(ctx, req.Key, 0, -1)
+	if err != nil {
+		return fmt.Errorf("extract %q: %w", req.Key, err)
+	}
+	n, err := io.Copy(tmp, r)
+	err = errors.Join(err, r.Close())
+	if err != nil {
+		return fmt.Errorf("extract %q: fetch: %w", req.Key, err)
+	}
+	if n != o.Size {
+		return fmt.Errorf("extract %q: fetched %d of %d bytes", req.Key, n, o.Size)
+	}
+	if err := archive.Extract(ctx, tmp, n, req.DestDir, s.limits, progressFunc(progress)); err != nil {
+		if errors.Is(err, archive.ErrInvalid) {
+			return fmt.Errorf("extract %q: %w: %w", req.Key, shared.ErrInvalid, err)
+		}
+		return fmt.Errorf("extract %q: %w", req.Key, err)
+	}
+	s.log.Info("backup extracted", "key", req.Key, "bytes", n, "seconds", time.Since(start).Seconds())
+	return nil
+}
+
+// rangeReaderAt reads a stored object through range reads, one block at
+// a time, keeping the last block (central directories are read in small
+// sequential pieces).
+type rangeReaderAt struct {
+	ctx   context.Context
+	store storage.Store
+	key   string
+	size  int64
+
+	blockOff int64
+	block    []byte
+}
+
+const rangeBlockSize = 256 << 10
+
+func (r *rangeReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off >= r.size {
+		return 0, io.EOF
+	}
+	n := 0
+	for n < len(p) && off < r.size {
+		if r.block == nil || off < r.blockOff || off >= r.blockOff+int64(len(r.block)) {
+			if err := r.fill(off); err != nil {
+				return n, err
+			}
+		}
+		c := copy(p[n:], r.block[off-r.blockOff:])
+		n += c
+		off += int64(c)
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (r *rangeReaderAt) fill(off int64) error {
+	start := off - off%rangeBlockSize
+	length := min(int64(rangeBlockSize), r.size-start)
+	rc, err := r.store.NewRangeReader(r.ctx, r.key, start, length)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	buf := make([]byte, length)
+	if _, err := io.ReadFull(rc, buf); err != nil {
+		return fmt.Errorf("range read %q at %d: %w", r.key, start, err)
+	}
+	r.blockOff, r.block = start, buf
+	return nil
+}
+
+func (r *rangeReaderAt) release() { r.block = nil }

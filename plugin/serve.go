@@ -1,0 +1,71 @@
+package plugin
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/pocketbackup/pocketbackup/plugin/storage"
+	"github.com/pocketbackup/pocketbackup/shared"
+)
+
+// Config configures a plugin process.
+type Config struct {
+	// Open opens the storage a URL names; storage.Open when nil.
+	Open storage.Opener
+	// Name is the logger name; "pocketbackup-plugin" when empty.
+	Name string
+}
+
+// Serve runs the plugin until the host tells it to stop or goes away. It
+// never returns normally: go-plugin exits the process.
+func Serve(cfg Config) {
+	if cfg.Open == nil {
+		cfg.Open = storage.Open
+	}
+	if cfg.Name == "" {
+		cfg.Name = "pocketbackup-plugin"
+	}
+	// go-plugin redirects os.Stderr after Serve; the host reads JSON lines
+	// from the real stderr, so the logger keeps the original file.
+	log := hclog.New(&hclog.LoggerOptions{
+		Name:       cfg.Name,
+		Output:     os.Stderr,
+		JSONFormat: true,
+		Level:      hclog.Info,
+	})
+	// A host that re-execs itself closes its pipe ends for a moment; a write
+	// to stderr then must not kill the plugin.
+	signal.Ignore(syscall.SIGPIPE)
+	go exitWhenOrphaned(log, os.Getppid())
+
+	svc := NewService(cfg.Open, log)
+	goplugin.Serve(&goplugin.ServeConfig{
+		HandshakeConfig: shared.Handshake,
+		Plugins:         shared.PluginMap(svc),
+		Logger:          log,
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			logPanic := func(method string, r any, stack []byte) {
+				log.Error("panic recovered", "method", method, "panic", r, "stack", string(stack))
+			}
+			return grpc.NewServer(append(opts, shared.ServerOptions(logPanic)...)...)
+		},
+	})
+}
+
+// exitWhenOrphaned ends the plugin once its host is gone for good: its
+// parent changes (it is re-parented to init or a subreaper). A host that
+// re-execs itself keeps its PID, so the plugin survives that.
+func exitWhenOrphaned(log hclog.Logger, parent int) {
+	for range time.Tick(time.Second) {
+		if os.Getppid() != parent {
+			log.Info("host is gone, exiting", "old_parent", parent)
+			os.Exit(0)
+		}
+	}
+}

@@ -1,0 +1,215 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/pocketbackup/pocketbackup/archive"
+	"github.com/pocketbackup/pocketbackup/plugin/storage"
+	"github.com/pocketbackup/pocketbackup/shared"
+)
+
+// Service implements shared.Backups over the stores an Opener opens.
+type Service struct {
+	open   storage.Opener
+	log    hclog.Logger
+	limits archive.Limits
+
+	mu     sync.Mutex
+	stores map[string]storage.Store // by URL; mem:// stores live only here
+}
+
+var _ shared.Backups = (*Service)(nil)
+
+// NewService returns a Service opening stores with open.
+func NewService(open storage.Opener, log hclog.Logger) *Service {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	return &Service{open: open, log: log, limits: archive.DefaultLimits(), stores: map[string]storage.Store{}}
+}
+
+// Close closes every open store.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for url, st := range s.stores {
+		errs = append(errs, st.Close())
+		delete(s.stores, url)
+	}
+	return errors.Join(errs...)
+}
+
+// store returns the open store for url, opening it once.
+func (s *Service) store(ctx context.Context, url string) (storage.Store, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.stores[url]; ok {
+		return st, nil
+	}
+	st, err := s.open(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("open storage: %w", err)
+	}
+	s.stores[url] = st
+	return st, nil
+}
+
+func toInfo(o storage.Object) shared.BackupInfo {
+	return shared.BackupInfo{Key: o.Key, Size: o.Size, Modified: o.Modified}
+}
+
+// List implements shared.Backups.
+func (s *Service) List(ctx context.Context, storageURL string) ([]shared.BackupInfo, error) {
+	st, err := s.store(ctx, storageURL)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := st.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list: %w", err)
+	}
+	out := make([]shared.BackupInfo, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, toInfo(o))
+	}
+	return out, nil
+}
+
+// Stat implements shared.Backups.
+func (s *Service) Stat(ctx context.Context, storageURL, key string) (shared.BackupInfo, error) {
+	st, err := s.store(ctx, storageURL)
+	if err != nil {
+		return shared.BackupInfo{}, err
+	}
+	o, err := st.Stat(ctx, key)
+	if err != nil {
+		return shared.BackupInfo{}, fmt.Errorf("stat %q: %w", key, err)
+	}
+	return toInfo(o), nil
+}
+
+// Create implements shared.Backups: the zip streams straight into a storage
+// writer that is committed only when the archive is complete.
+func (s *Service) Create(ctx context.Context, req shared.CreateRequest, progress shared.ProgressFunc) (shared.BackupInfo, error) {
+	if !filepath.IsAbs(req.DataDir) {
+		return shared.BackupInfo{}, fmt.Errorf("create: data dir must be absolute: %w", shared.ErrInvalid)
+	}
+	st, err := s.store(ctx, req.StorageURL)
+	if err != nil {
+		return shared.BackupInfo{}, err
+	}
+	if err := s.ensureFree(ctx, st, req.Key); err != nil {
+		return shared.BackupInfo{}, err
+	}
+	start := time.Now()
+	w, err := st.NewWriter(ctx, req.Key)
+	if err != nil {
+		return shared.BackupInfo{}, fmt.Errorf("create %q: %w", req.Key, err)
+	}
+	counted := &countingWriter{w: w}
+	stats, err := archive.Write(ctx, counted, archive.Source{Root: req.DataDir, Replace: req.Replace, Exclude: req.Exclude},
+		archive.WriteOptions{Progress: progressFunc(progress)})
+	if err != nil {
+		return shared.BackupInfo{}, errors.Join(fmt.Errorf("create %q: %w", req.Key, err), w.Abort())
+	}
+	if err := w.Commit(); err != nil {
+		return shared.BackupInfo{}, fmt.Errorf("create %q: commit: %w", req.Key, err)
+	}
+	elapsed := time.Since(start)
+	s.log.Info("backup created", "key", req.Key, "files", stats.Files, "bytes_in", stats.Bytes,
+		"bytes_out", counted.n, "seconds", elapsed.Seconds(), "mib_per_s", mibPerSecond(stats.Bytes, elapsed))
+	return s.Stat(ctx, req.StorageURL, req.Key)
+}
+
+// ensureFree returns ErrExists when key is already stored.
+func (s *Service) ensureFree(ctx context.Context, st storage.Store, key string) error {
+	_, err := st.Stat(ctx, key)
+	switch {
+	case err == nil:
+		return fmt.Errorf("%q: %w", key, shared.ErrExists)
+	case errors.Is(err, shared.ErrNotFound):
+		return nil
+	default:
+		return fmt.Errorf("stat %q: %w", key, err)
+	}
+}
+
+// Open implements shared.Backups.
+func (s *Service) Open(ctx context.Context, storageURL, key string, offset, length int64) (*shared.Download, error) {
+	st, err := s.store(ctx, storageURL)
+	if err != nil {
+		return nil, err
+	}
+	o, err := st.Stat(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("open %q: %w", key, err)
+	}
+	if offset < 0 || offset > o.Size {
+		return nil, fmt.Errorf("open %q: offset %d outside 0..%d: %w", key, offset, o.Size, shared.ErrInvalid)
+	}
+	if length < 0 || offset+length > o.Size {
+		length = o.Size - offset
+	}
+	r, err := st.NewRangeReader(ctx, key, offset, length)
+	if err != nil {
+		return nil, fmt.Errorf("open %q: %w", key, err)
+	}
+	return &shared.Download{Info: toInfo(o), Offset: offset, Length: length, ReadCloser: r}, nil
+}
+
+// Delete implements shared.Backups.
+func (s *Service) Delete(ctx context.Context, storageURL, key string) error {
+	st, err := s.store(ctx, storageURL)
+	if err != nil {
+		return err
+	}
+	if err := st.Delete(ctx, key); err != nil {
+		return fmt.Errorf("delete %q: %w", key, err)
+	}
+	return nil
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// progressFunc adapts a shared.ProgressFunc to archive's callback.
+func progressFunc(p shared.ProgressFunc) func(done, total int64) {
+	if p == nil {
+		return nil
+	}
+	return func(done, total int64) { p(shared.Progress{Done: done, Total: total}) }
+}
+
+func mibPerSecond(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / (1 << 20) / d.Seconds()
+}
+
+// removeFile removes a temp file, ignoring a file already gone.
+func removeFile(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
