@@ -1,0 +1,167 @@
+package auth
+
+import (
+	"errors"
+	"net/http"
+	"unicode/utf8"
+
+	"github.com/julienschmidt/httprouter"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pocketbackup/pocketbackup/host/apierror"
+)
+
+// Messages of the auth routes.
+const (
+	msgFailedAuth     = "Failed to authenticate."
+	msgNotRefreshable = "The current auth token is not refreshable."
+)
+
+// maxFieldLen is the longest identity or password accepted, in characters.
+const maxFieldLen = 255
+
+// Register adds, for each collection C (by name and by id):
+// POST /api/collections/C/auth-with-password and
+// POST /api/collections/C/auth-refresh; and POST /api/files/token.
+func (s *Service) Register(r *httprouter.Router) {
+	for _, c := range s.collections {
+		keys := []string{c.Name}
+		if c.ID != c.Name {
+			keys = append(keys, c.ID)
+		}
+		for _, k := range keys {
+			r.POST("/api/collections/"+k+"/auth-with-password", s.authWithPassword(c))
+			r.POST("/api/collections/"+k+"/auth-refresh", s.authRefresh(c))
+		}
+	}
+	r.POST("/api/files/token", s.fileToken)
+}
+
+// authResponse is the body of a successful login or refresh.
+type authResponse struct {
+	Token  string     `json:"token"`
+	Record recordJSON `json:"record"`
+}
+
+type passwordForm struct {
+	Identity string `json:"identity"`
+	Password string `json:"password"`
+}
+
+// validate returns the contract's validation error for f, or nil.
+func (f passwordForm) validate() *apierror.Error {
+	var verr *apierror.Error
+	check := func(field, v string) {
+		code, msg := "", ""
+		switch n := utf8.RuneCountInString(v); {
+		case n == 0:
+			code, msg = "validation_required", "Cannot be blank."
+		case n > maxFieldLen:
+			code, msg = "validation_length_out_of_range", "The length must be between 1 and 255."
+		default:
+			return
+		}
+		if verr == nil {
+			verr = apierror.BadRequest(apierror.MsgValidation)
+		}
+		verr.WithField(field, code, msg)
+	}
+	check("identity", f.Identity)
+	check("password", f.Password)
+	return verr
+}
+
+func (s *Service) authWithPassword(c Collection) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+		var form passwordForm
+		if err := apierror.ReadBody(r, &form); err != nil {
+			apierror.Write(w, err)
+			return
+		}
+		if verr := form.validate(); verr != nil {
+			apierror.Write(w, verr)
+			return
+		}
+		rec, err := s.store.FindByEmail(r.Context(), c.ID, form.Identity)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			// Cost the same as a wrong password, so the response time does
+			// not tell which e-mails exist.
+			_ = s.compareHash(s.dummyHash(), []byte(form.Password))
+			apierror.Write(w, apierror.BadRequest(msgFailedAuth))
+			return
+		case err != nil:
+			s.log().ErrorContext(r.Context(), "auth: find record by e-mail", "collection", c.Name, "err", err)
+			apierror.Write(w, apierror.Internal())
+			return
+		}
+		err = s.compareHash([]byte(rec.PasswordHash), []byte(form.Password))
+		if err != nil {
+			if !errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
+				// A malformed stored hash: the app's problem, but the client
+				// gets the same answer as for a wrong password (a 500 would
+				// tell that the e-mail exists).
+				s.log().ErrorContext(r.Context(), "auth: compare password", "collection", c.Name, "record", rec.ID, "err", err)
+			}
+			apierror.Write(w, apierror.BadRequest(msgFailedAuth))
+			return
+		}
+		rec.CollectionID, rec.CollectionName = c.ID, c.Name
+		s.writeAuth(w, r, rec)
+	}
+}
+
+func (s *Service) authRefresh(c Collection) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+		rec, cl, err := s.authenticate(r)
+		switch {
+		case errors.Is(err, ErrInvalidToken):
+			apierror.Write(w, apierror.Unauthorized())
+			return
+		case err != nil:
+			s.log().ErrorContext(r.Context(), "auth: refresh", "collection", c.Name, "err", err)
+			apierror.Write(w, apierror.Internal())
+			return
+		case rec.CollectionID != c.ID:
+			apierror.Write(w, apierror.Forbidden(""))
+			return
+		case cl.Refreshable == nil || !*cl.Refreshable:
+			apierror.Write(w, apierror.Forbidden(msgNotRefreshable))
+			return
+		}
+		s.writeAuth(w, r, rec)
+	}
+}
+
+// writeAuth sends a new auth token for rec with its public fields.
+func (s *Service) writeAuth(w http.ResponseWriter, r *http.Request, rec Record) {
+	token, err := s.NewAuthToken(rec)
+	if err != nil {
+		s.log().ErrorContext(r.Context(), "auth: new auth token", "record", rec.ID, "err", err)
+		apierror.Write(w, apierror.Internal())
+		return
+	}
+	apierror.WriteJSON(w, http.StatusOK, authResponse{Token: token, Record: publicRecord(rec)})
+}
+
+func (s *Service) fileToken(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	rec, _, err := s.authenticate(r)
+	switch {
+	case errors.Is(err, ErrInvalidToken):
+		apierror.Write(w, apierror.Unauthorized())
+		return
+	case err != nil:
+		s.log().ErrorContext(r.Context(), "auth: file token", "err", err)
+		apierror.Write(w, apierror.Internal())
+		return
+	}
+	token, err := s.NewFileToken(rec)
+	if err != nil {
+		s.log().ErrorContext(r.Context(), "auth: new file token", "record", rec.ID, "err", err)
+		apierror.Write(w, apierror.Internal())
+		return
+	}
+	apierror.WriteJSON(w, http.StatusOK, struct {
+		Token string `json:"token"`
+	}{token})
+}

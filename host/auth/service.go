@@ -1,0 +1,139 @@
+// Package auth implements the host's record authentication the PocketBase
+// and BosBase JS SDKs rely on: password login, token refresh and file tokens
+// for the auth collections (superusers and, optionally, users), the
+// Authorization header check and the superuser guard of the API.
+//
+// Tokens are HS256 JWTs signed with a per-record key (the record's TokenKey,
+// which changes with its password) followed by a per-app secret, so changing
+// a password or the secret invalidates every token issued before. Records
+// are read through Store, which the app implements over its database.
+package auth
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Names and ids of PocketBase's built-in superusers collection.
+const (
+	SuperusersName = "_superusers"
+	SuperusersID   = "pbc_3142635823" // PocketBase's fixed collection id for _superusers
+)
+
+// Token lifetimes PocketBase uses by default.
+const (
+	SuperuserTokenTTL = 24 * time.Hour
+	UserTokenTTL      = 7 * 24 * time.Hour
+	FileTokenTTL      = 180 * time.Second
+)
+
+// DefaultBcryptCost is the bcrypt cost PocketBase hashes passwords with.
+const DefaultBcryptCost = 12
+
+// MinSecretLen is the shortest per-app secret New accepts.
+const MinSecretLen = 32
+
+// Collection is an auth collection: records in it can log in.
+type Collection struct {
+	ID       string
+	Name     string
+	TokenTTL time.Duration // lifetime of its auth tokens
+}
+
+// Superusers returns PocketBase's _superusers collection with its default
+// token lifetime.
+func Superusers() Collection {
+	return Collection{ID: SuperusersID, Name: SuperusersName, TokenTTL: SuperuserTokenTTL}
+}
+
+// Service issues and checks auth tokens for a fixed set of collections.
+// It is safe for concurrent use.
+type Service struct {
+	store       Store
+	secret      []byte
+	collections []Collection
+	byID        map[string]Collection
+	logger      *slog.Logger // nil: slog.Default() at the time of logging
+	cost        int
+	now         func() time.Time
+	dummyHash   func() []byte
+	compareHash func(hash, password []byte) error // bcrypt's; tests count calls
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithLogger sends the service's logs to l instead of slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Service) { s.logger = l }
+}
+
+// WithBcryptCost sets the cost of the dummy hash a login for an unknown
+// e-mail is compared against; it should match the cost of stored hashes
+// (DefaultBcryptCost unless tests store cheaper ones).
+func WithBcryptCost(cost int) Option {
+	return func(s *Service) { s.cost = cost }
+}
+
+// New returns a service over store for collections. secret is the per-app
+// secret (at least MinSecretLen bytes) mixed into every signing key:
+// key = record.TokenKey + secret. A collection without TokenTTL gets
+// SuperuserTokenTTL for _superusers and UserTokenTTL otherwise.
+//
+// New panics on a configuration no service can run with: a nil store, a
+// short secret, a collection without id or name, duplicate ids or names, or
+// an invalid bcrypt cost.
+func New(store Store, secret []byte, collections []Collection, opts ...Option) *Service {
+	if store == nil {
+		panic("auth: nil store")
+	}
+	if len(secret) < MinSecretLen {
+		panic(fmt.Sprintf("auth: secret must be at least %d bytes", MinSecretLen))
+	}
+	s := &Service{
+		store:  store,
+		secret: append([]byte(nil), secret...),
+		byID:   make(map[string]Collection, len(collections)),
+		cost:   DefaultBcryptCost,
+		now:    time.Now,
+
+		compareHash: bcrypt.CompareHashAndPassword,
+	}
+	names := make(map[string]bool, len(collections))
+	for _, c := range collections {
+		if c.ID == "" || c.Name == "" {
+			panic("auth: collection without id or name")
+		}
+		if _, dup := s.byID[c.ID]; dup || names[c.Name] {
+			panic(fmt.Sprintf("auth: duplicate collection %q (%s)", c.Name, c.ID))
+		}
+		if c.TokenTTL <= 0 {
+			c.TokenTTL = UserTokenTTL
+			if c.Name == SuperusersName {
+				c.TokenTTL = SuperuserTokenTTL
+			}
+		}
+		s.byID[c.ID] = c
+		names[c.Name] = true
+		s.collections = append(s.collections, c)
+	}
+	for _, opt := range opts {
+		opt(s)
+	}
+	if s.cost < bcrypt.MinCost || s.cost > bcrypt.MaxCost {
+		panic(fmt.Sprintf("auth: invalid bcrypt cost %d", s.cost))
+	}
+	s.dummyHash = sync.OnceValue(func() []byte { return newDummyHash(s.cost) })
+	return s
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.logger != nil {
+		return s.logger
+	}
+	return slog.Default()
+}
