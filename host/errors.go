@@ -1,0 +1,59 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/pocketbackup/pocketbackup/host/apierror"
+	"github.com/pocketbackup/pocketbackup/shared"
+)
+
+// Messages of the Backups API (CONTRACT.md).
+const (
+	msgBusy           = "Try again later - another backup/restore process has already been started."
+	msgInUse          = "The backup is currently being used and cannot be deleted."
+	msgInvalidBackup  = "Missing or invalid backup file."
+	msgFilePermission = "Insufficient permissions to access the resource."
+)
+
+// writeError logs err and sends the client the matching API error: an
+// *apierror.Error as is, a not-found kind as 404, anything else as a 500
+// whose text stays in the log.
+func (h *Host) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var apiErr *apierror.Error
+	switch {
+	case errors.As(err, &apiErr):
+	case errors.Is(err, shared.ErrNotFound):
+		apiErr = apierror.NotFound()
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away; nobody reads the answer.
+		return
+	default:
+		h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		apiErr = apierror.Internal()
+	}
+	apierror.Write(w, apiErr)
+}
+
+// publicError is what superusers see of a failed operation in
+// /api/health: the stage and the kind of failure, never a path, a driver
+// message or a credential.
+func publicError(stage string, err error) string {
+	switch {
+	case errors.Is(err, shared.ErrNoSpace):
+		return stage + ": not enough free space."
+	case errors.Is(err, shared.ErrExists):
+		return stage + ": a backup with that name already exists."
+	case errors.Is(err, shared.ErrNotFound):
+		return stage + ": the backup file was not found."
+	case errors.Is(err, shared.ErrInvalid):
+		return stage + ": the backup file is not a valid archive."
+	case errors.Is(err, shared.ErrUnavailable):
+		return stage + ": the backup plugin stopped; it is restarted on the next operation."
+	case errors.Is(err, context.Canceled):
+		return stage + ": cancelled because the server is shutting down."
+	default:
+		return stage + ": see the server log for details."
+	}
+}

@@ -1,0 +1,144 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/pocketbackup/pocketbackup/host/auth"
+	"github.com/pocketbackup/pocketbackup/shared"
+)
+
+// DefaultExcludes are the data-directory entries never archived.
+var DefaultExcludes = []string{"backups", ".pb_temp_to_delete", ".autocert_cache", "lost+found", ".notify"}
+
+// tempDirName is the data directory's scratch folder, emptied at start.
+const tempDirName = ".pb_temp_to_delete"
+
+// Config configures a Host.
+type Config struct {
+	// DataDir is the app's data directory (pb_data).
+	DataDir string
+	// PluginsDir holds the plugin binary and its "<name>.sha256".
+	PluginsDir string
+	// PluginName picks the binary in PluginsDir; empty means the only one.
+	PluginName string
+	// PluginSHA256 is the expected checksum in hex; empty means read it
+	// from "<binary>.sha256".
+	PluginSHA256 string
+	// StorageURL names the backups storage; default file://<DataDir>/backups.
+	StorageURL string
+	// Exclude lists more data-directory paths (relative, '/') to leave out.
+	Exclude []string
+	// Auth authenticates requests; required.
+	Auth *auth.Service
+	// Logger receives the host's and the plugin's logs.
+	Logger hclog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Host serves the Backups API through the plugin.
+type Host struct {
+	cfg     Config
+	log     hclog.Logger
+	plugins *supervisor
+	ops     *operations
+
+	// ctx lives as long as the Host: background operations run under it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	// beforeArchive, when set (tests only), runs after the snapshot and
+	// before the plugin archives: it lets a test hold an operation open.
+	beforeArchive func()
+}
+
+// New checks cfg, verifies the plugin binary and starts the plugin.
+func New(ctx context.Context, cfg Config) (*Host, error) {
+	if cfg.Auth == nil {
+		return nil, errors.New("host: Config.Auth is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	dataDir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("host: data dir: %w", err)
+	}
+	cfg.DataDir = dataDir
+	if cfg.StorageURL == "" {
+		cfg.StorageURL = "file://" + filepath.Join(dataDir, "backups")
+	}
+	if err := resetTempDir(dataDir); err != nil {
+		return nil, err
+	}
+	sup, err := newSupervisor(cfg.PluginsDir, cfg.PluginName, cfg.PluginSHA256, cfg.Logger.Named("plugin"))
+	if err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	if _, err := sup.Backups(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("host: %w", err), sup.Close())
+	}
+	hctx, cancel := context.WithCancel(context.Background())
+	return &Host{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		plugins: sup,
+		ops:     newOperations(cfg.Now),
+		ctx:     hctx,
+		cancel:  cancel,
+	}, nil
+}
+
+// resetTempDir empties the data directory's scratch folder: whatever is
+// there is left over from a run that did not finish.
+func resetTempDir(dataDir string) error {
+	dir := filepath.Join(dataDir, tempDirName)
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("host: clear %s: %w", tempDirName, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("host: create %s: %w", tempDirName, err)
+	}
+	return nil
+}
+
+// PluginPID returns the running plugin's process id (0 when none runs).
+func (h *Host) PluginPID() int { return h.plugins.PID() }
+
+// Close cancels running operations, waits for them and stops the plugin.
+func (h *Host) Close() error {
+	h.cancel()
+	h.wg.Wait()
+	return h.plugins.Close()
+}
+
+// backups returns the plugin, relaunching it if it died.
+func (h *Host) backups(ctx context.Context) (shared.Backups, error) {
+	return h.plugins.Backups(ctx)
+}
+
+// withPlugin runs an idempotent call on the plugin. When the plugin died
+// under it, the call runs once more on a freshly launched plugin.
+func (h *Host) withPlugin(ctx context.Context, call func(shared.Backups) error) error {
+	for attempt := 0; ; attempt++ {
+		b, err := h.backups(ctx)
+		if err != nil {
+			return err
+		}
+		err = call(b)
+		if attempt == 0 && errors.Is(err, shared.ErrUnavailable) && h.plugins.died(b) {
+			h.log.Warn("plugin died during a call; retrying on a fresh plugin", "error", err)
+			continue
+		}
+		return err
+	}
+}

@@ -1,0 +1,194 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/pocketbackup/pocketbackup/host/apierror"
+	"github.com/pocketbackup/pocketbackup/shared"
+)
+
+// backupNameRule is what a created backup's name must match.
+var backupNameRule = regexp.MustCompile(`^[a-z0-9_-]+\.zip$`)
+
+const maxBackupName = 150
+
+// backupJSON is a backup as the API lists it.
+type backupJSON struct {
+	Key      string `json:"key"`
+	Size     int64  `json:"size"`
+	Modified string `json:"modified"`
+}
+
+// handleList answers GET /api/backups, newest first.
+func (h *Host) handleList(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	var infos []shared.BackupInfo
+	err := h.withPlugin(r.Context(), func(b shared.Backups) (err error) {
+		infos, err = b.List(r.Context(), h.cfg.StorageURL)
+		return err
+	})
+	if err != nil {
+		h.writeError(w, r, fmt.Errorf("list backups: %w", err))
+		return
+	}
+	sort.Slice(infos, func(i, j int) bool { return infos[i].Modified.After(infos[j].Modified) })
+	out := make([]backupJSON, 0, len(infos))
+	for _, info := range infos {
+		out = append(out, backupJSON{Key: info.Key, Size: info.Size, Modified: formatTime(info.Modified)})
+	}
+	apierror.WriteJSON(w, http.StatusOK, out)
+}
+
+// handleCreate answers POST /api/backups: it validates the name, takes the
+// lock, answers 204 and builds the backup in the background.
+func (h *Host) handleCreate(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	if h.ops.busy() {
+		apierror.Write(w, apierror.BadRequest(msgBusy))
+		return
+	}
+	var body struct {
+		Name string `json:"name"`
+	}
+	if err := apierror.ReadBody(r, &body); err != nil {
+		apierror.Write(w, err)
+		return
+	}
+	name := body.Name
+	if name == "" {
+		name = "pb_backup_" + h.now().UTC().Format("20060102150405") + ".zip"
+	}
+	if err := validateBackupName(name); err != nil {
+		apierror.Write(w, err)
+		return
+	}
+	if err := h.ensureNameFree(r.Context(), "name", name); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if !h.ops.begin(KindCreate, name) {
+		apierror.Write(w, apierror.BadRequest(msgBusy))
+		return
+	}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		h.runCreate(name)
+	}()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Host) now() time.Time {
+	if h.cfg.Now != nil {
+		return h.cfg.Now()
+	}
+	return time.Now()
+}
+
+// validateBackupName applies the create rules of the contract.
+func validateBackupName(name string) error {
+	if len(name) > maxBackupName {
+		return apierror.Validation("name", "validation_length_out_of_range", "The length must be between 1 and 150.")
+	}
+	if !backupNameRule.MatchString(name) {
+		return apierror.Validation("name", "validation_match_invalid", "Must be in a valid format.")
+	}
+	return nil
+}
+
+// ensureNameFree answers the contract's 400, on field, when name is taken.
+func (h *Host) ensureNameFree(ctx context.Context, field, name string) error {
+	err := h.withPlugin(ctx, func(b shared.Backups) error {
+		_, err := b.Stat(ctx, h.cfg.StorageURL, name)
+		return err
+	})
+	switch {
+	case err == nil:
+		return nameTaken(field, name)
+	case errors.Is(err, shared.ErrNotFound):
+		return nil
+	default:
+		return fmt.Errorf("stat %q: %w", name, err)
+	}
+}
+
+func nameTaken(field, name string) *apierror.Error {
+	return apierror.BadRequest(fmt.Sprintf("A backup with the name %q already exists.", name)).
+		WithField(field, "validation_backup_name_exists", "The backup file name is invalid or already exists.")
+}
+
+// runCreate builds backup key: database snapshots first, then the plugin
+// archives the data directory with the snapshots in place of the live
+// databases. It records the outcome and releases the lock.
+func (h *Host) runCreate(key string) {
+	start := time.Now()
+	err := h.create(h.ctx, key)
+	if err != nil {
+		h.log.Error("backup failed", "key", key, "error", err)
+		h.ops.finish(publicError("Failed to create backup", err))
+		return
+	}
+	h.log.Info("backup done", "key", key, "seconds", time.Since(start).Seconds())
+	h.ops.finish("")
+}
+
+func (h *Host) create(ctx context.Context, key string) (err error) {
+	snapDir, err := os.MkdirTemp(filepath.Join(h.cfg.DataDir, tempDirName), "snapshot-")
+	if err != nil {
+		return fmt.Errorf("snapshot dir: %w", err)
+	}
+	defer func() { err = errors.Join(err, os.RemoveAll(snapDir)) }()
+	replace, err := snapshotDatabases(ctx, h.cfg.DataDir, snapDir)
+	if err != nil {
+		return err
+	}
+	if h.beforeArchive != nil {
+		h.beforeArchive()
+	}
+	b, err := h.backups(ctx)
+	if err != nil {
+		return err
+	}
+	exclude := append(append([]string{}, DefaultExcludes...), h.cfg.Exclude...)
+	info, err := b.Create(ctx, shared.CreateRequest{
+		StorageURL: h.cfg.StorageURL,
+		Key:        key,
+		DataDir:    h.cfg.DataDir,
+		Replace:    replace,
+		Exclude:    exclude,
+	}, func(p shared.Progress) { h.ops.progress(p.Done, p.Total) })
+	if err != nil {
+		return fmt.Errorf("archive: %w", err)
+	}
+	h.log.Info("backup stored", "key", info.Key, "size", info.Size)
+	return nil
+}
+
+// handleDelete answers DELETE /api/backups/{key}.
+func (h *Host) handleDelete(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	key := ps.ByName("key")
+	if !shared.ValidKey(key) {
+		apierror.Write(w, apierror.NotFound())
+		return
+	}
+	if h.ops.uses(key) {
+		apierror.Write(w, apierror.BadRequest(msgInUse))
+		return
+	}
+	err := h.withPlugin(r.Context(), func(b shared.Backups) error {
+		return b.Delete(r.Context(), h.cfg.StorageURL, key)
+	})
+	if err != nil {
+		h.writeError(w, r, fmt.Errorf("delete %q: %w", key, err))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,29 @@
+package host
+
+import (
+	"net/http"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/pocketbackup/pocketbackup/host/apierror"
+)
+
+// healthResponse is PocketBase's health shape.
+type healthResponse struct {
+	Code    int            `json:"code"`
+	Message string         `json:"message"`
+	Data    map[string]any `json:"data"`
+}
+
+// handleHealth answers GET /api/health. Superusers also see whether a
+// backup can start, the running operation and the last one's outcome.
+func (h *Host) handleHealth(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	resp := healthResponse{Code: http.StatusOK, Message: "API is healthy.", Data: map[string]any{}}
+	if rec, ok := h.cfg.Auth.Authenticate(r); ok && rec.IsSuperuser() {
+		running, last := h.ops.snapshot()
+		resp.Data["canBackup"] = running == nil
+		resp.Data["operation"] = running
+		resp.Data["lastOperation"] = last
+	}
+	apierror.WriteJSON(w, http.StatusOK, resp)
+}

@@ -1,0 +1,249 @@
+package host
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/pocketbackup/pocketbackup/host/apierror"
+	"github.com/pocketbackup/pocketbackup/shared"
+)
+
+// maxUploadParts bounds the multipart parts read before the file part.
+const maxUploadParts = 16
+
+// copyBufferSize is the buffer streamed downloads are copied through.
+const copyBufferSize = 256 << 10
+
+// noDeadlines lifts any server-wide read and write deadline for this
+// request: a large backup may take far longer than an API call.
+func noDeadlines(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+}
+
+// handleDownload answers GET (and HEAD) /api/backups/{key}?token=FILE_TOKEN,
+// streaming from the plugin, with single Range requests answered 206.
+func (h *Host) handleDownload(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	rec, err := h.cfg.Auth.VerifyFileToken(r.Context(), r.URL.Query().Get("token"))
+	if err != nil || !rec.IsSuperuser() {
+		apierror.Write(w, apierror.Forbidden(msgFilePermission))
+		return
+	}
+	key := ps.ByName("key")
+	if !shared.ValidKey(key) {
+		apierror.Write(w, apierror.NotFound())
+		return
+	}
+	var info shared.BackupInfo
+	err = h.withPlugin(r.Context(), func(b shared.Backups) (err error) {
+		info, err = b.Stat(r.Context(), h.cfg.StorageURL, key)
+		return err
+	})
+	if err != nil {
+		h.writeError(w, r, fmt.Errorf("download %q: %w", key, err))
+		return
+	}
+	lastModified := info.Modified.UTC().Format(http.TimeFormat)
+	offset, length, partial := int64(0), info.Size, false
+	if rangeHeader := r.Header.Get("Range"); rangeHeader != "" && ifRangeMatches(r, lastModified) {
+		var ok bool
+		offset, length, partial, ok = parseRange(rangeHeader, info.Size)
+		if !ok {
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", info.Size))
+			apierror.Write(w, apierror.New(http.StatusRequestedRangeNotSatisfiable, "The requested range is not satisfiable."))
+			return
+		}
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/zip")
+	hdr.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": key}))
+	hdr.Set("Last-Modified", lastModified)
+	hdr.Set("Accept-Ranges", "bytes")
+	hdr.Set("Content-Length", strconv.FormatInt(length, 10))
+	status := http.StatusOK
+	if partial {
+		status = http.StatusPartialContent
+		hdr.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", offset, offset+length-1, info.Size))
+	}
+	if r.Method == http.MethodHead {
+		w.WriteHeader(status)
+		return
+	}
+	var dl *shared.Download
+	err = h.withPlugin(r.Context(), func(b shared.Backups) (err error) {
+		dl, err = b.Open(r.Context(), h.cfg.StorageURL, key, offset, length)
+		return err
+	})
+	if err != nil {
+		hdr.Del("Content-Length")
+		hdr.Del("Content-Range")
+		h.writeError(w, r, fmt.Errorf("download %q: %w", key, err))
+		return
+	}
+	defer dl.Close()
+	noDeadlines(w)
+	w.WriteHeader(status)
+	n, err := io.CopyBuffer(w, dl, make([]byte, copyBufferSize))
+	if err != nil || n != length {
+		if r.Context().Err() == nil {
+			h.log.Error("download broke off", "key", key, "sent", n, "want", length, "error", err)
+		}
+		// The status is already sent: cut the connection so the client
+		// cannot take a short body for a whole backup.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// ifRangeMatches applies If-Range with a date validator: a range is only
+// honoured when the backup has not changed since the client's copy.
+func ifRangeMatches(r *http.Request, lastModified string) bool {
+	v := r.Header.Get("If-Range")
+	return v == "" || v == lastModified
+}
+
+// parseRange reads a single "bytes=" range against size. Multiple ranges
+// and malformed headers are ignored (partial=false, ok=true: the whole
+// file is sent); a well-formed but unsatisfiable range gives ok=false.
+func parseRange(header string, size int64) (offset, length int64, partial, ok bool) {
+	spec, found := strings.CutPrefix(header, "bytes=")
+	if !found || strings.Contains(spec, ",") {
+		return 0, size, false, true
+	}
+	startStr, endStr, found := strings.Cut(strings.TrimSpace(spec), "-")
+	if !found {
+		return 0, size, false, true
+	}
+	if startStr == "" { // suffix: the last N bytes
+		n, err := strconv.ParseInt(endStr, 10, 64)
+		if err != nil || n < 0 {
+			return 0, size, false, true
+		}
+		if n == 0 || size == 0 {
+			return 0, 0, false, false
+		}
+		n = min(n, size)
+		return size - n, n, true, true
+	}
+	start, err := strconv.ParseInt(startStr, 10, 64)
+	if err != nil || start < 0 {
+		return 0, size, false, true
+	}
+	if start >= size {
+		return 0, 0, false, false
+	}
+	end := size - 1
+	if endStr != "" {
+		e, err := strconv.ParseInt(endStr, 10, 64)
+		if err != nil || e < start {
+			return 0, size, false, true
+		}
+		end = min(e, size-1)
+	}
+	return start, end - start + 1, true, true
+}
+
+// handleUpload answers POST /api/backups/upload: the multipart "file" part
+// streams through the plugin into storage, which checks the whole archive
+// before it becomes visible.
+func (h *Host) handleUpload(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	noDeadlines(w)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		apierror.Write(w, fileRequired())
+		return
+	}
+	for parts := 0; ; parts++ {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			apierror.Write(w, fileRequired())
+			return
+		}
+		if err != nil || parts >= maxUploadParts {
+			apierror.Write(w, apierror.BadRequest("The multipart body is malformed."))
+			return
+		}
+		if part.FormName() != "file" {
+			_ = part.Close()
+			continue
+		}
+		err = h.upload(r, part)
+		_ = part.Close()
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+}
+
+func fileRequired() *apierror.Error {
+	return apierror.Validation("file", "validation_required", "Cannot be blank.")
+}
+
+// uploadName returns the key for an uploaded file part: its file name as
+// sent (multipart.Part.FileName would silently strip directories), refused
+// when it has path separators, "..", control characters or is too long.
+func uploadName(part *multipart.Part) (string, *apierror.Error) {
+	_, params, err := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
+	name := params["filename"]
+	if err != nil || name == "" {
+		return "", fileRequired()
+	}
+	if len(name) > maxBackupName || strings.Contains(name, "..") || !shared.ValidKey(name) {
+		return "", apierror.Validation("file", "validation_invalid_file_name",
+			"The file name must be a plain name of at most 150 characters, without path separators, \"..\" or control characters.")
+	}
+	return name, nil
+}
+
+// upload streams one file part to the plugin after checking its name and
+// that it starts like a zip.
+func (h *Host) upload(r *http.Request, part *multipart.Part) error {
+	key, apiErr := uploadName(part)
+	if apiErr != nil {
+		return apiErr
+	}
+	body := bufio.NewReaderSize(part, 64<<10)
+	head, _ := body.Peek(4)
+	if !looksLikeZip(head) {
+		return apierror.Validation("file", "validation_invalid_mime_type", "The file must be a zip archive (application/zip).")
+	}
+	if err := h.ensureNameFree(r.Context(), "file", key); err != nil {
+		return err
+	}
+	b, err := h.backups(r.Context())
+	if err != nil {
+		return err
+	}
+	if _, err := b.Upload(r.Context(), h.cfg.StorageURL, key, body); err != nil {
+		switch {
+		case errors.Is(err, shared.ErrExists):
+			return nameTaken("file", key)
+		case errors.Is(err, shared.ErrInvalid):
+			h.log.Warn("upload refused", "key", key, "error", err)
+			return apierror.Validation("file", "validation_invalid_archive",
+				"The file is not a valid backup archive (unreadable, or with unsafe entries).")
+		}
+		return fmt.Errorf("upload %q: %w", key, err)
+	}
+	h.log.Info("backup uploaded", "key", key)
+	return nil
+}
+
+// looksLikeZip reports whether head starts a zip (or an empty zip).
+func looksLikeZip(head []byte) bool {
+	s := string(head)
+	return s == "PK\x03\x04" || s == "PK\x05\x06"
+}
