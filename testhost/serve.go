@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/pocketbackup/pocketbackup/host"
+	"github.com/pocketbackup/pocketbackup/host/auth"
+)
+
+// serve runs the app until ctx ends: it opens the data directory, makes
+// sure a superuser exists, starts the backup plugin through package host
+// and serves the API on opts.HTTP.
+func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (err error) {
+	logger := hclog.New(&hclog.LoggerOptions{Name: "testhost", Output: stderr, Level: hclog.Info})
+
+	a, err := openApp(ctx, opts.DataDir)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, a.Close()) }()
+
+	secret, err := a.tokenSecret(ctx)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", opts.HTTP)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close() // after Serve it is closed already; the error is moot
+	baseURL := listenURL(ln.Addr())
+
+	authSvc := auth.New(&authStore{db: a.db}, secret, authCollections,
+		auth.WithLogger(slog.New(slog.NewTextHandler(stderr, nil))))
+	h, err := host.New(ctx, host.Config{
+		DataDir:      a.dataDir,
+		PluginsDir:   opts.PluginsDir,
+		PluginName:   opts.PluginName,
+		PluginSHA256: opts.PluginSHA256,
+		StorageURL:   opts.StorageURL,
+		Auth:         authSvc,
+		Logger:       logger.Named("host"),
+	})
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, h.Close()) }()
+
+	// Only once everything has started, so printed credentials are never
+	// followed by a failed start.
+	if err := bootstrapSuperuser(ctx, a.db, opts.SuperuserEmail, opts.SuperuserPassword, baseURL, stdout); err != nil {
+		return err
+	}
+
+	router := appRouter(a, authSvc, logger)
+	h.Register(router)
+	handler := appHandler(a, router, logger)
+
+	fmt.Fprintf(stdout, "Server started at %s\n├─ REST API: %s/api/\n└─ Data:     %s\n", baseURL, baseURL, a.dataDir)
+	return runServer(ctx, ln, handler, logger)
+}
