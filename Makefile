@@ -1,0 +1,59 @@
+# The two commands: `make run` and `make test`. Everything a test needs is
+# built or installed here.
+GO        ?= go
+BIN       := bin
+PLUGIN    := $(BIN)/plugins/pocketbackup-plugin
+TESTHOST  := $(BIN)/testhost
+HTTP      ?= 127.0.0.1:8090
+DATA_DIR  ?= ./pb_data
+JS_DIR    := examples/js
+JS_STAMP  := $(JS_DIR)/node_modules/.package-lock.json
+
+# Pinned code generators for `make proto` (protoc itself: Debian's protobuf-compiler 3.21).
+PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
+
+.PHONY: all build run test test-go test-js npm bench fuzz proto lint clean
+
+all: build
+
+build:
+	$(GO) build -o $(TESTHOST) ./testhost
+	$(GO) build -o $(PLUGIN) ./plugin/cmd/pocketbackup-plugin
+	cd $(dir $(PLUGIN)) && sha256sum $(notdir $(PLUGIN)) > $(notdir $(PLUGIN)).sha256
+
+# Serves the API on $(HTTP) with backups under $(DATA_DIR)/backups. Set
+# PB_SUPERUSER_EMAIL and PB_SUPERUSER_PASSWORD to choose the superuser;
+# otherwise one is created on first start and its password printed.
+run: build
+	$(TESTHOST) serve --http=$(HTTP) --dir=$(DATA_DIR) --plugins=$(dir $(PLUGIN))
+
+# The JS SDKs, from the committed lock file.
+npm: $(JS_STAMP)
+$(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
+	cd $(JS_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+test: build npm
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 9m ./...
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime 60s ./archive/
+	$(GO) test -run '^$$' -fuzz FuzzValidName -fuzztime 30s ./archive/
+
+proto:
+	$(GO) install $(PROTOC_GEN_GO)
+	$(GO) install $(PROTOC_GEN_GO_GRPC)
+	PATH="$$($(GO) env GOPATH)/bin:$$PATH" protoc --go_out=. --go_opt=paths=source_relative \
+		--go-grpc_out=. --go-grpc_opt=paths=source_relative shared/proto/backup.proto
+
+lint:
+	$(GO) vet ./...
+	test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))"
+
+clean:
+	rm -rf $(BIN)
