@@ -1,0 +1,16 @@
+// Package restore swaps a data directory's contents for a staged copy so
+// that a crash at any moment leaves it wholly old or wholly new.
+//
+// The sequence: the staged tree is complete and fsynced; Prepare writes an
+// intent journal (fsynced) naming every entry to move out and every entry
+// to move in; Swap first moves every old entry into the old folder, then
+// every staged entry into the data directory, fsyncing the directories;
+// Finish or Rollback removes the journal. Moves are renames within one
+// filesystem, so each is atomic, and because all old entries leave before
+// any new one arrives, the state after any crash can be read off the
+// filesystem: Recover completes the swap (roll forward), idempotently.
+// The data directory itself is never moved: it may be a mount point.
+//
+// This package is pure filesystem code: it knows nothing of HTTP, plugins
+// or databases (verification is a callback).
+package restore

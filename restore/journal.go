@@ -1,0 +1,96 @@
+package restore
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// JournalFile is the journal's name inside the state directory.
+const JournalFile = "restore-journal.json"
+
+const journalVersion = 1
+
+// Journal records an intended swap. Paths are absolute.
+type Journal struct {
+	Version int       `json:"version"`
+	Key     string    `json:"key"`     // the backup being restored
+	DataDir string    `json:"dataDir"` // the directory whose contents are swapped
+	Staged  string    `json:"staged"`  // holds the new entries until moved in
+	Old     string    `json:"old"`     // receives the old entries
+	OldList []string  `json:"oldList"` // entries of DataDir to move out
+	NewList []string  `json:"newList"` // entries of Staged to move in
+	Started time.Time `json:"started"`
+}
+
+// readJournal returns the journal in stateDir, or nil when there is none.
+func readJournal(stateDir string) (*Journal, error) {
+	data, err := os.ReadFile(filepath.Join(stateDir, JournalFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read restore journal: %w", err)
+	}
+	var j Journal
+	if err := json.Unmarshal(data, &j); err != nil {
+		return nil, fmt.Errorf("parse restore journal: %w", err)
+	}
+	if j.Version != journalVersion {
+		return nil, fmt.Errorf("restore journal version %d, want %d", j.Version, journalVersion)
+	}
+	return &j, nil
+}
+
+// removeJournal deletes the journal durably.
+func removeJournal(stateDir string) error {
+	if err := os.Remove(filepath.Join(stateDir, JournalFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove restore journal: %w", err)
+	}
+	return syncDir(stateDir)
+}
+
+// WriteFileAtomic writes data to path durably: a temp file beside it,
+// fsync, rename, fsync of the directory. The temp file is removed on error.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := f.Chmod(perm); err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// syncDir fsyncs a directory so renames and removals in it last.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	return errors.Join(err, d.Close())
+}

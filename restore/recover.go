@@ -1,0 +1,72 @@
+package restore
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Outcome is what Recover did.
+type Outcome struct {
+	// Found is false when there was no journal: nothing to do.
+	Found bool
+	Key   string
+	// Restored: the new data is in place and passed verification.
+	Restored bool
+	// Err, when not nil, is why the restore was rolled back.
+	Err      error
+	Started  time.Time
+	Finished time.Time
+}
+
+// Verify checks the data directory after a swap (e.g. that its databases
+// open and pass quick_check). An error rolls the swap back.
+type Verify func(dataDir string) error
+
+// Recover finishes whatever restore a journal in stateDir describes. Call it
+// at start, before anything opens files in the data directory. It completes
+// the swap, verifies it, and on failure puts the old data back. The
+// journal is removed once the data directory is settled; the old (or the
+// refused new) entries stay in the journal's folders for the caller to
+// delete. An error means the data directory could not be settled and
+// nothing should open it.
+func Recover(stateDir string, verify Verify, hook Hook) (Outcome, error) {
+	j, err := readJournal(stateDir)
+	if err != nil || j == nil {
+		return Outcome{}, err
+	}
+	out := Outcome{Found: true, Key: j.Key, Started: j.Started}
+	swapErr := Swap(j, hook)
+	if swapErr == nil && verify != nil {
+		swapErr = verify(j.DataDir)
+	}
+	if swapErr == nil {
+		out.Restored = true
+	} else {
+		out.Err = swapErr
+		if err := Rollback(j, hook); err != nil {
+			return out, fmt.Errorf("restore failed (%v) and rolling back failed: %w", swapErr, err)
+		}
+	}
+	if err := removeJournal(stateDir); err != nil {
+		return out, err
+	}
+	out.Finished = time.Now().UTC()
+	return out, nil
+}
+
+// Abandon removes a journal whose swap never started (for example when the
+// app could not be stopped): the old data is still in place.
+func Abandon(stateDir string) error {
+	j, err := readJournal(stateDir)
+	if err != nil {
+		return err
+	}
+	if j == nil {
+		return nil
+	}
+	if err := Rollback(j, nil); err != nil {
+		return errors.Join(fmt.Errorf("abandon restore: %w", err))
+	}
+	return removeJournal(stateDir)
+}
