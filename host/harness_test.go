@@ -113,10 +113,15 @@ type env struct {
 	userTok   string
 	superFile string
 	userFile  string
+	cfg       host.Config
+	router    *httprouter.Router
 }
 
 // newEnv starts a host over a real SQLite data dir and the real plugin.
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with a chance to change the host's config.
+func newEnvWith(t *testing.T, configure func(*host.Config)) *env {
 	t.Helper()
 	dataDir := t.TempDir()
 	makeDatabase(t, filepath.Join(dataDir, "data.db"), 50)
@@ -142,12 +147,16 @@ func newEnv(t *testing.T) *env {
 	store.put(user)
 	authSvc := auth.New(store, []byte(strings.Repeat("s", 32)), []auth.Collection{auth.Superusers(), usersCollection}, auth.WithBcryptCost(4))
 
-	h, err := host.New(context.Background(), host.Config{
+	cfg := host.Config{
 		DataDir:    dataDir,
 		PluginsDir: pluginDir,
 		Auth:       authSvc,
 		Logger:     hclog.New(&hclog.LoggerOptions{Name: "host", Output: testWriter{t}, Level: hclog.Info}),
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	h, err := host.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +170,7 @@ func newEnv(t *testing.T) *env {
 			t.Errorf("host close: %v", err)
 		}
 	})
-	e := &env{t: t, host: h, auth: authSvc, server: srv, dataDir: dataDir}
+	e := &env{t: t, host: h, auth: authSvc, server: srv, dataDir: dataDir, cfg: cfg, router: router}
 	e.superTok = mustToken(t, authSvc.NewAuthToken, super)
 	e.userTok = mustToken(t, authSvc.NewAuthToken, user)
 	e.superFile = mustToken(t, authSvc.NewFileToken, super)

@@ -16,7 +16,7 @@ import (
 )
 
 // DefaultExcludes are the data-directory entries never archived.
-var DefaultExcludes = []string{"backups", ".pb_temp_to_delete", ".autocert_cache", "lost+found", ".notify"}
+var DefaultExcludes = []string{"backups", ".pb_temp_to_delete", ".autocert_cache", "lost+found", ".notify", stateDirName}
 
 // tempDirName is the data directory's scratch folder, emptied at start.
 const tempDirName = ".pb_temp_to_delete"
@@ -42,6 +42,13 @@ type Config struct {
 	Logger hclog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Shutdown stops the app before a restore swaps its data in: stop
+	// serving and close every database and file in DataDir, then return.
+	// Restores are refused while it is nil.
+	Shutdown func(ctx context.Context) error
+	// Restart replaces the process after a restore; ExecSelf when nil. The
+	// new process must call Recover before opening anything in DataDir.
+	Restart func() error
 }
 
 // Host serves the Backups API through the plugin.
@@ -80,19 +87,23 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if err := resetTempDir(dataDir); err != nil {
 		return nil, err
 	}
-	sup, err := newSupervisor(cfg.PluginsDir, cfg.PluginName, cfg.PluginSHA256, cfg.Logger.Named("plugin"))
+	sup, err := newSupervisor(dataDir, cfg.PluginsDir, cfg.PluginName, cfg.PluginSHA256, cfg.Logger.Named("plugin"))
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
 	if _, err := sup.Backups(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("host: %w", err), sup.Close())
 	}
+	ops := newOperations(cfg.Now)
+	if ops.last, err = loadOutcome(dataDir); err != nil {
+		cfg.Logger.Warn("last operation unreadable", "error", err)
+	}
 	hctx, cancel := context.WithCancel(context.Background())
 	return &Host{
 		cfg:     cfg,
 		log:     cfg.Logger,
 		plugins: sup,
-		ops:     newOperations(cfg.Now),
+		ops:     ops,
 		ctx:     hctx,
 		cancel:  cancel,
 	}, nil

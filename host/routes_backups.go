@@ -133,11 +133,10 @@ func (h *Host) runCreate(key string) {
 	err := h.create(h.ctx, key)
 	if err != nil {
 		h.log.Error("backup failed", "key", key, "error", err)
-		h.ops.finish(publicError("Failed to create backup", err))
-		return
+	} else {
+		h.log.Info("backup done", "key", key, "seconds", time.Since(start).Seconds())
 	}
-	h.log.Info("backup done", "key", key, "seconds", time.Since(start).Seconds())
-	h.ops.finish("")
+	h.finish("Failed to create backup", err)
 }
 
 func (h *Host) create(ctx context.Context, key string) (err error) {

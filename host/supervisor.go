@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -33,11 +32,12 @@ type supervisor struct {
 	mu      sync.Mutex
 	client  *goplugin.Client
 	backups shared.Backups
+	pending *handOverInfo // a plugin handed over by the process we replaced
 }
 
 // newSupervisor finds and verifies the plugin binary and prepares the
 // private socket directory. It does not start the plugin yet.
-func newSupervisor(pluginsDir, name, wantSHA string, log hclog.Logger) (*supervisor, error) {
+func newSupervisor(dataDir, pluginsDir, name, wantSHA string, log hclog.Logger) (*supervisor, error) {
 	path, err := findPlugin(pluginsDir, name)
 	if err != nil {
 		return nil, err
@@ -49,14 +49,11 @@ func newSupervisor(pluginsDir, name, wantSHA string, log hclog.Logger) (*supervi
 	if err := verifyChecksum(path, checksum); err != nil {
 		return nil, err
 	}
-	socketDir, err := os.MkdirTemp("", "pocketbackup-sock-")
+	socketDir, err := privateSocketDir(dataDir)
 	if err != nil {
-		return nil, fmt.Errorf("plugin socket dir: %w", err)
+		return nil, err
 	}
-	if err := checkPrivateDir(socketDir); err != nil {
-		return nil, errors.Join(err, os.RemoveAll(socketDir))
-	}
-	return &supervisor{path: path, checksum: checksum, socketDir: socketDir, log: log}, nil
+	return &supervisor{path: path, checksum: checksum, socketDir: socketDir, log: log, pending: takeHandOver(socketDir)}, nil
 }
 
 // findPlugin returns the plugin binary: PluginsDir/name, or the single
@@ -158,6 +155,15 @@ func (s *supervisor) Backups(ctx context.Context) (shared.Backups, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if info := s.pending; info != nil {
+		s.pending = nil
+		b, err := s.reattach(ctx, info)
+		if err == nil {
+			return b, nil
+		}
+		s.log.Warn("could not reattach the plugin; launching a fresh one", "pid", info.Pid, "error", err)
+		dropStale(info)
+	}
 	return s.launch()
 }
 
@@ -176,20 +182,10 @@ func (s *supervisor) launch() (shared.Backups, error) {
 		SecureConfig: &goplugin.SecureConfig{Checksum: s.checksum, Hash: sha256.New()},
 		Logger:       s.log,
 	})
-	rpc, err := client.Client()
+	backups, err := dispense(client)
 	if err != nil {
 		client.Kill()
 		return nil, fmt.Errorf("start plugin: %w", err)
-	}
-	raw, err := rpc.Dispense(shared.PluginName)
-	if err != nil {
-		client.Kill()
-		return nil, fmt.Errorf("dispense plugin: %w", err)
-	}
-	backups, ok := raw.(shared.Backups)
-	if !ok {
-		client.Kill()
-		return nil, fmt.Errorf("plugin is %T, not shared.Backups", raw)
 	}
 	s.client, s.backups = client, backups
 	s.log.Info("plugin started", "path", s.path, "pid", s.pid())

@@ -180,7 +180,7 @@ func pluginSocket(t *testing.T, pid int) string {
 	}
 	for _, line := range strings.Split(string(data), "\n")[1:] {
 		f := strings.Fields(line)
-		if len(f) >= 8 && inodes[f[6]] && strings.Contains(f[7], "pocketbackup-sock-") {
+		if len(f) >= 8 && inodes[f[6]] && strings.Contains(f[7], "/pocketbackup-") {
 			return f[7]
 		}
 	}

@@ -35,7 +35,7 @@ func Serve(cfg Config) {
 	// from the real stderr, so the logger keeps the original file.
 	log := hclog.New(&hclog.LoggerOptions{
 		Name:       cfg.Name,
-		Output:     os.Stderr,
+		Output:     newLogWriter(),
 		JSONFormat: true,
 		Level:      hclog.Info,
 	})

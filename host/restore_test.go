@@ -1,0 +1,262 @@
+package host_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/pocketbackup/pocketbackup/host"
+)
+
+// restoreEnv is a host whose restart is simulated: Restart signals
+// restarted, and restartHost plays the new process.
+type restoreEnv struct {
+	*env
+	shutdowns int
+	restarted chan struct{}
+}
+
+func newRestoreEnv(t *testing.T, onShutdown func(e *restoreEnv)) *restoreEnv {
+	t.Helper()
+	re := &restoreEnv{restarted: make(chan struct{}, 1)}
+	re.env = newEnvWith(t, func(cfg *host.Config) {
+		cfg.Shutdown = func(context.Context) error {
+			re.shutdowns++
+			if onShutdown != nil {
+				onShutdown(re)
+			}
+			return nil
+		}
+		cfg.Restart = func() error {
+			re.restarted <- struct{}{}
+			return nil
+		}
+	})
+	return re
+}
+
+// waitRestart waits for the simulated re-exec.
+func (re *restoreEnv) waitRestart() {
+	re.t.Helper()
+	select {
+	case <-re.restarted:
+	case <-time.After(30 * time.Second):
+		re.t.Fatalf("no restart within 30s; health %v", re.health())
+	}
+}
+
+// restartHost plays the process after exec: Recover, then a new Host on
+// the same data dir, served by a new test server. It returns the new env.
+func (re *restoreEnv) restartHost() *env {
+	re.t.Helper()
+	if err := host.Recover(context.Background(), re.dataDir, nil); err != nil {
+		re.t.Fatal(err)
+	}
+	h, err := host.New(context.Background(), re.cfg)
+	if err != nil {
+		re.t.Fatal(err)
+	}
+	router := httprouter.New()
+	re.auth.Register(router)
+	h.Register(router)
+	srv := httptest.NewServer(router)
+	re.t.Cleanup(func() {
+		srv.Close()
+		_ = h.Close()
+	})
+	next := *re.env
+	next.host, next.server = h, srv
+	return &next
+}
+
+func countNotes(t *testing.T, dbPath string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow("SELECT count(*) FROM notes").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func addNotes(t *testing.T, dbPath string, n int) {
+	t.Helper()
+	db, err := sql.Open("sqlite", dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for range n {
+		if _, err := db.Exec(`INSERT INTO notes (title) VALUES ('later')`); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (e *env) createAndWait(name string) {
+	e.t.Helper()
+	if status, body, _ := e.do("POST", "/api/backups", e.superTok, "application/json", strings.NewReader(`{"name":"`+name+`"}`)); status != 204 {
+		e.t.Fatal(status, body)
+	}
+	if last := e.waitIdle(); last["ok"] != true {
+		e.t.Fatalf("create %s: %v", name, last)
+	}
+}
+
+// TestRestoreRoundTrip: back up, change the data, restore; after the
+// restart the data is the backup's, the plugin is the same process, and
+// health reports the restore's success.
+func TestRestoreRoundTrip(t *testing.T) {
+	re := newRestoreEnv(t, nil)
+	dbPath := filepath.Join(re.dataDir, "data.db")
+	re.createAndWait("before.zip")
+	addNotes(t, dbPath, 7)
+	if err := os.WriteFile(filepath.Join(re.dataDir, "storage", "col1", "new-after-backup.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pid := re.host.PluginPID()
+
+	if status, body, _ := re.do("POST", "/api/backups/before.zip/restore", re.superTok, "", nil); status != 204 {
+		t.Fatal(status, body)
+	}
+	re.waitRestart()
+	if re.shutdowns != 1 {
+		t.Fatalf("app shut down %d times", re.shutdowns)
+	}
+	next := re.restartHost()
+	if got := countNotes(t, dbPath); got != 50 {
+		t.Fatalf("notes after restore = %d, want the backup's 50", got)
+	}
+	if _, err := os.Stat(filepath.Join(re.dataDir, "storage", "col1", "new-after-backup.txt")); !os.IsNotExist(err) {
+		t.Fatalf("a file written after the backup survived the restore: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(re.dataDir, "backups", "before.zip")); err != nil {
+		t.Fatalf("the backups folder must stay: %v", err)
+	}
+	if got := next.host.PluginPID(); got != pid {
+		t.Fatalf("plugin pid %d after restart, want the same %d", got, pid)
+	}
+	last, _ := next.health()["lastOperation"].(map[string]any)
+	if last["kind"] != "restore" || last["ok"] != true || last["key"] != "before.zip" {
+		t.Fatalf("lastOperation = %v", last)
+	}
+	// The reattached plugin works, and the old data is gone at start.
+	if status, body, _ := next.do("GET", "/api/backups", next.superTok, "", nil); status != 200 || !strings.Contains(body, "before.zip") {
+		t.Fatal(status, body)
+	}
+	left, _ := os.ReadDir(filepath.Join(re.dataDir, ".pb_temp_to_delete"))
+	if len(left) != 0 {
+		t.Fatalf(".pb_temp_to_delete holds %d entries after start", len(left))
+	}
+}
+
+// TestRestorePluginKilledBeforeRestart: the plugin dies between staging
+// and the restart; the new process starts a fresh plugin and the restore
+// still succeeds.
+func TestRestorePluginKilledBeforeRestart(t *testing.T) {
+	re := newRestoreEnv(t, func(re *restoreEnv) {
+		if err := syscall.Kill(re.host.PluginPID(), syscall.SIGKILL); err != nil {
+			re.t.Error(err)
+		}
+	})
+	re.createAndWait("b.zip")
+	addNotes(t, filepath.Join(re.dataDir, "data.db"), 3)
+	pid := re.host.PluginPID()
+	if status, body, _ := re.do("POST", "/api/backups/b.zip/restore", re.superTok, "", nil); status != 204 {
+		t.Fatal(status, body)
+	}
+	re.waitRestart()
+	next := re.restartHost()
+	if got := countNotes(t, filepath.Join(re.dataDir, "data.db")); got != 50 {
+		t.Fatalf("notes = %d, want 50", got)
+	}
+	if status, body, _ := next.do("GET", "/api/backups", next.superTok, "", nil); status != 200 || !strings.Contains(body, "b.zip") {
+		t.Fatal(status, body)
+	}
+	if got := next.host.PluginPID(); got == pid || got <= 0 {
+		t.Fatalf("plugin pid %d, want a fresh one (old %d)", got, pid)
+	}
+}
+
+// TestRestoreRefusals covers the answers before anything starts.
+func TestRestoreRefusals(t *testing.T) {
+	re := newRestoreEnv(t, nil)
+	noDB, noDBType := multipartBody("file", "nodb.zip", zipOf(t, map[string]string{"storage/x": "x"}))
+	if status, body, _ := re.do("POST", "/api/backups/upload", re.superTok, noDBType, bytes.NewReader(noDB(t))); status != 204 {
+		t.Fatal(status, body)
+	}
+	invalid := `{"status":400,"message":"Missing or invalid backup file.","data":{}}`
+	runScenarios(t, re.env, []scenario{
+		{name: "no auth", method: "POST", path: "/api/backups/nodb.zip/restore", wantStatus: 401, wantBody: bodyUnauthorized},
+		{name: "non-superuser", method: "POST", path: "/api/backups/nodb.zip/restore", token: "user", wantStatus: 403, wantBody: bodyForbidden},
+		{name: "missing", method: "POST", path: "/api/backups/missing.zip/restore", token: "super", wantStatus: 400, wantBody: invalid},
+		{name: "no data.db", method: "POST", path: "/api/backups/nodb.zip/restore", token: "super", wantStatus: 400, wantBody: invalid},
+		{name: "hidden key", method: "POST", path: "/api/backups/.x/restore", token: "super", wantStatus: 400, wantBody: invalid},
+		{name: "encoded slash", method: "POST", path: "/api/backups/a%2Fb/restore", token: "super", wantStatus: 400, wantBody: invalid},
+	})
+	if re.shutdowns != 0 {
+		t.Fatal("a refused restore shut the app down")
+	}
+}
+
+// TestRestoreBusy: a restore while a create runs is refused.
+func TestRestoreBusy(t *testing.T) {
+	re := newRestoreEnv(t, nil)
+	re.createAndWait("first.zip")
+	release, reached := make(chan struct{}), make(chan struct{})
+	host.SetBeforeArchive(re.host, func() { close(reached); <-release })
+	if status, body, _ := re.do("POST", "/api/backups", re.superTok, "application/json", strings.NewReader(`{"name":"second.zip"}`)); status != 204 {
+		t.Fatal(status, body)
+	}
+	<-reached
+	runScenarios(t, re.env, []scenario{
+		{name: "busy", method: "POST", path: "/api/backups/first.zip/restore", token: "super", wantStatus: 400, wantBody: bodyBusy},
+	})
+	close(release)
+	re.waitIdle()
+}
+
+// TestRestoreBrokenDatabase: an archive whose data.db is not a database is
+// refused while staging; the app is never stopped and keeps its data.
+func TestRestoreBrokenDatabase(t *testing.T) {
+	re := newRestoreEnv(t, nil)
+	bad, badType := multipartBody("file", "broken.zip", zipOf(t, map[string]string{"data.db": "this is not sqlite"}))
+	if status, body, _ := re.do("POST", "/api/backups/upload", re.superTok, badType, bytes.NewReader(bad(t))); status != 204 {
+		t.Fatal(status, body)
+	}
+	if status, body, _ := re.do("POST", "/api/backups/broken.zip/restore", re.superTok, "", nil); status != 204 {
+		t.Fatal(status, body)
+	}
+	last := re.waitIdle()
+	if last["ok"] != false || last["kind"] != "restore" || !strings.Contains(last["error"].(string), "not a valid archive") {
+		t.Fatalf("lastOperation = %v", last)
+	}
+	if re.shutdowns != 0 {
+		t.Fatal("the app was stopped for a broken backup")
+	}
+	if got := countNotes(t, filepath.Join(re.dataDir, "data.db")); got != 50 {
+		t.Fatalf("notes = %d, want the untouched 50", got)
+	}
+	left, _ := os.ReadDir(filepath.Join(re.dataDir, ".pb_temp_to_delete"))
+	if len(left) != 0 {
+		t.Fatalf("staging left behind: %d entries", len(left))
+	}
+	// The outcome is persisted: a restart still shows it.
+	next := re.restartHost()
+	if last, _ := next.health()["lastOperation"].(map[string]any); last["ok"] != false || last["kind"] != "restore" {
+		t.Fatalf("lastOperation after restart = %v", last)
+	}
+}
