@@ -20,6 +20,11 @@ import (
 func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (err error) {
 	logger := hclog.New(&hclog.LoggerOptions{Name: "testhost", Output: stderr, Level: hclog.Info})
 
+	// A restore that the previous process left unfinished is settled before
+	// any database is opened.
+	if err := host.Recover(ctx, opts.DataDir, logger.Named("host")); err != nil {
+		return err
+	}
 	a, err := openApp(ctx, opts.DataDir)
 	if err != nil {
 		return err
@@ -39,7 +44,23 @@ func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (er
 
 	authSvc := auth.New(&authStore{db: a.db}, secret, authCollections,
 		auth.WithLogger(slog.New(slog.NewTextHandler(stderr, nil))))
+
+	// A restore stops the server and closes the databases through
+	// Shutdown, then the host re-executes this process.
+	serveCtx, stopServing := context.WithCancel(ctx)
+	defer stopServing()
+	restoring := make(chan struct{})
+	serverDone := make(chan error, 1)
+	shutdownForRestore := func(context.Context) error {
+		close(restoring)
+		stopServing()
+		if err := <-serverDone; err != nil {
+			logger.Warn("server stopped with an error before the restore", "error", err)
+		}
+		return a.Close()
+	}
 	h, err := host.New(ctx, host.Config{
+		Shutdown:     shutdownForRestore,
 		DataDir:      a.dataDir,
 		PluginsDir:   opts.PluginsDir,
 		PluginName:   opts.PluginName,
@@ -64,5 +85,19 @@ func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (er
 	handler := appHandler(a, router, logger)
 
 	fmt.Fprintf(stdout, "Server started at %s\n├─ REST API: %s/api/\n└─ Data:     %s\n", baseURL, baseURL, a.dataDir)
-	return runServer(ctx, ln, handler, logger)
+	err = runServer(serveCtx, ln, handler, logger)
+	select {
+	case <-restoring:
+		// The host owns the process now: it swaps the data in and
+		// re-executes it. Returning would run the deferred closes and stop
+		// the plugin that the next process takes over.
+		serverDone <- err
+		// A stop signal now ends the process instead: the host then
+		// skips the re-exec, and the next start completes the restore
+		// from its journal.
+		<-ctx.Done()
+		return nil
+	default:
+	}
+	return err
 }
