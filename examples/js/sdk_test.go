@@ -1,5 +1,6 @@
-// Package js runs the JavaScript SDK scenarios in test/ with Node against a
-// real bin/testhost serving the real plugin, both built by the test.
+// Package js runs the JavaScript SDK scenarios in test/ with Node against
+// two real bin/testhost processes serving the real plugin, all built by the
+// test.
 package js
 
 import (
@@ -7,6 +8,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -18,7 +21,16 @@ import (
 	"time"
 )
 
-// TestSDKScenarios runs every test/*.test.mjs with node's test runner.
+// ballastSize is the incompressible file host B keeps in its data
+// directory, so that a create there runs long enough (about half a second)
+// for a scenario to meet it with a second request.
+const ballastSize = 200 << 20
+
+// nodeTimeout bounds the whole node run.
+const nodeTimeout = 4 * time.Minute
+
+// TestSDKScenarios runs every test/*.test.mjs with node's test runner,
+// one file after another, against two fresh test hosts.
 func TestSDKScenarios(t *testing.T) {
 	if _, err := os.Stat("node_modules/bosbase"); err != nil {
 		t.Fatal("examples/js/node_modules is missing: run `make test` (it runs `npm ci` here) or `npm ci` in examples/js")
@@ -27,13 +39,29 @@ func TestSDKScenarios(t *testing.T) {
 	if err != nil {
 		t.Fatal("node is required for the SDK scenarios: ", err)
 	}
-	srv := startTestHost(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	bins := buildBinaries(t)
+	a := startTestHost(t, bins, hostOptions{
+		name:  "a",
+		email: "sdk-admin@example.com", password: "sdk-password-123",
+		userEmail: "sdk-user@example.com", userPassword: "sdk-user-password-123",
+	})
+	b := startTestHost(t, bins, hostOptions{
+		name:  "b",
+		email: "sdk-admin2@example.com", password: "sdk-password-456",
+		ballast: ballastSize,
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), nodeTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "--test", "--test-concurrency=1", "--test-reporter=spec", "test/")
-	cmd.Env = append(os.Environ(), "PB_URL="+srv.url, "PB_EMAIL="+srv.email, "PB_PASSWORD="+srv.password)
+	cmd.Env = append(os.Environ(),
+		"PB_URL="+a.url, "PB_EMAIL="+a.email, "PB_PASSWORD="+a.password, "PB_DATA_DIR="+a.dataDir,
+		"PB_USER_EMAIL="+a.userEmail, "PB_USER_PASSWORD="+a.userPassword,
+		"PB_URL2="+b.url, "PB_EMAIL2="+b.email, "PB_PASSWORD2="+b.password, "PB_DATA_DIR2="+b.dataDir,
+	)
+	start := time.Now()
 	out, err := cmd.CombinedOutput()
-	t.Logf("node --test output:\n%s", out)
+	t.Logf("node --test output (%s):\n%s", time.Since(start).Round(time.Second), out)
 	if err != nil {
 		t.Fatalf("SDK scenarios failed: %v", err)
 	}
@@ -42,20 +70,19 @@ func TestSDKScenarios(t *testing.T) {
 	}
 }
 
-// testHost is a running bin/testhost.
-type testHost struct {
-	url, email, password string
+// binaries are testhost and the plugins directory it runs the plugin from.
+type binaries struct {
+	testhost, plugins string
 }
 
-// startTestHost builds testhost and the plugin into a temp dir and serves
-// on a free loopback port with a known superuser; it is stopped at cleanup.
-func startTestHost(t *testing.T) testHost {
+// buildBinaries builds testhost and the plugin (with its .sha256 file)
+// into a temp dir.
+func buildBinaries(t *testing.T) binaries {
 	t.Helper()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "testhost")
-	plugins := filepath.Join(dir, "plugins")
-	pluginBin := filepath.Join(plugins, "pocketbackup-plugin")
-	goBuild(t, bin, "../../testhost")
+	bins := binaries{testhost: filepath.Join(dir, "testhost"), plugins: filepath.Join(dir, "plugins")}
+	pluginBin := filepath.Join(bins.plugins, "pocketbackup-plugin")
+	goBuild(t, bins.testhost, "../../testhost")
 	goBuild(t, pluginBin, "../../plugin/cmd/pocketbackup-plugin")
 	data, err := os.ReadFile(pluginBin)
 	if err != nil {
@@ -65,11 +92,49 @@ func startTestHost(t *testing.T) testHost {
 	if err := os.WriteFile(pluginBin+".sha256", []byte(hex.EncodeToString(sum[:])+"  pocketbackup-plugin\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return bins
+}
+
+// hostOptions describe one test host to start.
+type hostOptions struct {
+	name                    string // in logs
+	email, password         string // the superuser
+	userEmail, userPassword string // a "users" record, when set
+	ballast                 int64  // bytes of incompressible data in pb_data/storage
+}
+
+// testHost is a running bin/testhost.
+type testHost struct {
+	url, dataDir            string
+	email, password         string
+	userEmail, userPassword string
+}
+
+// startTestHost prepares a fresh data directory (users record, ballast),
+// serves it on a free loopback port with a known superuser and stops the
+// host at cleanup.
+func startTestHost(t *testing.T, bins binaries, o hostOptions) testHost {
+	t.Helper()
+	dir := t.TempDir()
+	h := testHost{
+		dataDir: filepath.Join(dir, "pb_data"),
+		email:   o.email, password: o.password,
+		userEmail: o.userEmail, userPassword: o.userPassword,
+	}
+	if o.userEmail != "" {
+		cmd := exec.Command(bins.testhost, "user", "upsert", o.userEmail, o.userPassword, "--dir="+h.dataDir)
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("host %s: user upsert: %v\n%s", o.name, err, msg)
+		}
+	}
+	if o.ballast > 0 {
+		writeBallast(t, filepath.Join(h.dataDir, "storage", "ballast.bin"), o.ballast)
+	}
 
 	addr := freeAddr(t)
-	h := testHost{url: "http://" + addr, email: "sdk-admin@example.com", password: "sdk-password-123"}
-	cmd := exec.Command(bin, "serve", "--http="+addr, "--dir="+filepath.Join(dir, "pb_data"), "--plugins="+plugins)
-	cmd.Env = append(os.Environ(), "PB_SUPERUSER_EMAIL="+h.email, "PB_SUPERUSER_PASSWORD="+h.password)
+	h.url = "http://" + addr
+	cmd := exec.Command(bins.testhost, "serve", "--http="+addr, "--dir="+h.dataDir, "--plugins="+bins.plugins)
+	cmd.Env = append(os.Environ(), "PB_SUPERUSER_EMAIL="+o.email, "PB_SUPERUSER_PASSWORD="+o.password)
 	logFile, err := os.Create(filepath.Join(dir, "testhost.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -87,12 +152,12 @@ func startTestHost(t *testing.T) testHost {
 		case <-time.After(15 * time.Second):
 			_ = cmd.Process.Kill()
 			<-done
-			t.Error("testhost did not stop within 15s of SIGTERM")
+			t.Errorf("host %s: testhost did not stop within 15s of SIGTERM", o.name)
 		}
 		logFile.Close()
 		if t.Failed() {
 			log, _ := os.ReadFile(logFile.Name())
-			t.Logf("testhost log:\n%s", log)
+			t.Logf("host %s: testhost log:\n%s", o.name, log)
 		}
 	})
 	deadline := time.Now().Add(30 * time.Second)
@@ -100,15 +165,35 @@ func startTestHost(t *testing.T) testHost {
 		resp, err := http.Get(h.url + "/api/health")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == 200 {
+			if resp.StatusCode == http.StatusOK {
 				return h
 			}
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(logFile.Name())
-			t.Fatalf("testhost did not answer /api/health within 30s:\n%s", log)
+			t.Fatalf("host %s: testhost did not answer /api/health within 30s:\n%s", o.name, log)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// writeBallast writes size pseudo-random (incompressible) bytes to path.
+func writeBallast(t *testing.T, path string, size int64) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := rand.NewChaCha8([32]byte{'b', 'a', 'l', 'l', 'a', 's', 't'})
+	if _, err := io.CopyN(f, src, size); err != nil {
+		f.Close()
+		t.Fatalf("write ballast: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatalf("write ballast: %v", err)
 	}
 }
 
