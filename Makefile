@@ -13,7 +13,7 @@ JS_STAMP  := $(JS_DIR)/node_modules/.package-lock.json
 PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
 
-.PHONY: all build run test test-go test-js npm bench fuzz proto lint clean
+.PHONY: all build run test tools npm bench fuzz proto lint clean
 
 all: build
 
@@ -34,7 +34,12 @@ $(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
 	cd $(JS_DIR) && npm ci --no-audit --no-fund
 	touch $@
 
-test: build npm
+# Command-line tools the tests drive (unzip checks our archives as a
+# third-party reader would). Installed with apt when missing (CI runs as root).
+tools:
+	@command -v unzip >/dev/null || { apt-get update -qq && apt-get install -y -qq unzip >/dev/null; }
+
+test: build npm tools
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 9m ./...
 

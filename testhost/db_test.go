@@ -18,7 +18,9 @@ import (
 func TestMain(m *testing.M) {
 	// Cheap hashes keep the tests fast; the cost is read from each hash.
 	passwordCost = bcrypt.MinCost
-	os.Exit(m.Run())
+	code := m.Run()
+	removeBuiltBinaries()
+	os.Exit(code)
 }
 
 // newTestApp opens a fresh data directory in t.TempDir().

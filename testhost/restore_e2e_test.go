@@ -1,10 +1,16 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
@@ -51,15 +57,54 @@ const (
 	e2ePassword = "restore-password-1"
 )
 
-// buildTesthost builds this command's binary once per test.
-func buildTesthost(t *testing.T) string {
+// built holds the binaries the end-to-end tests share, built once.
+var built struct {
+	once       sync.Once
+	dir        string
+	testhost   string
+	pluginsDir string
+	err        error
+}
+
+// binaries builds testhost and the plugin (with its .sha256) once for the
+// package and returns their paths.
+func binaries(t *testing.T) (testhost, pluginsDir string) {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "testhost")
-	cmd := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "github.com/pocketbackup/pocketbackup/testhost")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build testhost: %v\n%s", err, out)
+	built.once.Do(func() {
+		built.dir, built.err = os.MkdirTemp("", "testhost-e2e-")
+		if built.err != nil {
+			return
+		}
+		built.testhost = filepath.Join(built.dir, "testhost")
+		built.pluginsDir = filepath.Join(built.dir, "plugins")
+		plugin := filepath.Join(built.pluginsDir, "pocketbackup-plugin")
+		for bin, pkg := range map[string]string{
+			built.testhost: "github.com/pocketbackup/pocketbackup/testhost",
+			plugin:         "github.com/pocketbackup/pocketbackup/plugin/cmd/pocketbackup-plugin",
+		} {
+			if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+				built.err = fmt.Errorf("build %s: %w\n%s", pkg, err, out)
+				return
+			}
+		}
+		raw, err := os.ReadFile(plugin)
+		if err != nil {
+			built.err = err
+			return
+		}
+		sum := sha256.Sum256(raw)
+		built.err = os.WriteFile(plugin+".sha256", []byte(hex.EncodeToString(sum[:])+"  pocketbackup-plugin\n"), 0o644)
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return bin
+	return built.testhost, built.pluginsDir
+}
+
+func removeBuiltBinaries() {
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
 }
 
 func freeLoopback(t *testing.T) string {
@@ -219,7 +264,7 @@ func (p *proc) backupAndWait(name string) {
 // re-executes itself (same PID), reattaches the same plugin process, and
 // serves the backup's data.
 func TestRestoreReexecEndToEnd(t *testing.T) {
-	bin, pluginsDir := buildTesthost(t), buildPlugin(t)
+	bin, pluginsDir := binaries(t)
 	p := startProc(t, bin, pluginsDir, filepath.Join(t.TempDir(), "pb_data"), freeLoopback(t))
 	var note struct{ ID string }
 	if status := p.call("POST", "/api/collections/notes/records", map[string]string{"title": "keep me", "body": "b"}, &note); status != 200 {
@@ -285,7 +330,7 @@ func TestRestoreReexecEndToEnd(t *testing.T) {
 // large backup: after the next start the data is the old data, intact,
 // and the orphaned plugin has exited by itself.
 func TestHostKilledDuringRestore(t *testing.T) {
-	bin, pluginsDir := buildTesthost(t), buildPlugin(t)
+	bin, pluginsDir := binaries(t)
 	dataDir := filepath.Join(t.TempDir(), "pb_data")
 	addr := freeLoopback(t)
 	p := startProc(t, bin, pluginsDir, dataDir, addr)
@@ -349,4 +394,172 @@ func (r *pseudoRandom) Read(p []byte) (int, error) {
 		p[i] = byte(r.x)
 	}
 	return len(p), nil
+}
+
+// pocketBaseZip zips a data directory the way PocketBase writes backups:
+// files only, deflate, paths relative with '/', data.db at the root and an
+// empty -wal beside it.
+func pocketBaseZip(t *testing.T, dir string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: filepath.ToSlash(rel), Method: zip.Deflate})
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, _ := zw.Create("data.db-wal")
+	_, _ = w.Write(nil)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// upload posts a zip to the upload route as the SDKs do.
+func (p *proc) upload(name string, data []byte) int {
+	p.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("file", name)
+	_, _ = fw.Write(data)
+	_ = mw.Close()
+	req, _ := http.NewRequest("POST", p.url+"/api/backups/upload", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", p.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// waitRestored polls until the restarted process reports a restore,
+// logging in with the given credentials (the restored data's own).
+func (p *proc) waitRestored(email, password string) map[string]any {
+	p.t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		p.token = ""
+		var auth struct{ Token string }
+		if status, err := p.tryCall("POST", "/api/collections/_superusers/auth-with-password",
+			map[string]string{"identity": email, "password": password}, &auth); err != nil || status != 200 {
+			continue
+		}
+		p.token = auth.Token
+		var h struct{ Data map[string]any }
+		if _, err := p.tryCall("GET", "/api/health", nil, &h); err != nil {
+			continue
+		}
+		if last, _ := h.Data["lastOperation"].(map[string]any); last["kind"] == "restore" {
+			return last
+		}
+	}
+	p.t.Fatal("restore outcome never reported")
+	return nil
+}
+
+// TestRestorePocketBaseBackup restores a backup laid out as PocketBase
+// writes it, uploaded through the API; afterwards PocketBase's superuser
+// logs in here.
+func TestRestorePocketBaseBackup(t *testing.T) {
+	bin, pluginsDir := binaries(t)
+	pbDir := t.TempDir()
+	writePocketBaseDataDir(t, pbDir, "owner@example.com", "pocketbase-password")
+	if err := os.MkdirAll(filepath.Join(pbDir, "storage", "pbc_123", "rec1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pbDir, "storage", "pbc_123", "rec1", "photo.jpg"), []byte("jpeg"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	archive := pocketBaseZip(t, pbDir)
+
+	dataDir := filepath.Join(t.TempDir(), "pb_data")
+	p := startProc(t, bin, pluginsDir, dataDir, freeLoopback(t))
+	if status := p.upload("pb_backup_20260101000000.zip", archive); status != 204 {
+		t.Fatalf("upload: %d", status)
+	}
+	if status := p.call("POST", "/api/backups/pb_backup_20260101000000.zip/restore", nil, nil); status != 204 {
+		t.Fatalf("restore: %d", status)
+	}
+	if last := p.waitRestored("owner@example.com", "pocketbase-password"); last["ok"] != true {
+		t.Fatalf("restore outcome: %v", last)
+	}
+	if got, err := os.ReadFile(filepath.Join(dataDir, "storage", "pbc_123", "rec1", "photo.jpg")); err != nil || string(got) != "jpeg" {
+		t.Fatalf("restored storage file: %q, %v", got, err)
+	}
+}
+
+// TestBackupOpensWithUnzip: a backup made here extracts with the unzip
+// tool and its databases pass integrity_check.
+func TestBackupOpensWithUnzip(t *testing.T) {
+	unzip, err := exec.LookPath("unzip")
+	if err != nil {
+		t.Fatal("unzip is required (make test installs it): ", err)
+	}
+	bin, pluginsDir := binaries(t)
+	dataDir := filepath.Join(t.TempDir(), "pb_data")
+	p := startProc(t, bin, pluginsDir, dataDir, freeLoopback(t))
+	for i := range 20 {
+		p.call("POST", "/api/collections/notes/records", map[string]string{"title": fmt.Sprint("n", i)}, nil)
+	}
+	p.backupAndWait("check.zip")
+	out := t.TempDir()
+	if msg, err := exec.Command(unzip, "-q", filepath.Join(dataDir, "backups", "check.zip"), "-d", out).CombinedOutput(); err != nil {
+		t.Fatalf("unzip: %v\n%s", err, msg)
+	}
+	for _, name := range []string{"data.db", "auxiliary.db"} {
+		db, err := sql.Open("sqlite", filepath.Join(out, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var check string
+		if err := db.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
+			t.Fatalf("%s integrity_check: %q, %v", name, check, err)
+		}
+		db.Close()
+	}
+}
+
+// TestRestoreRefusesHostileArchiveInStorage: an archive that bypassed the
+// upload checks (dropped straight into the backups folder) is refused by
+// the restore's own check.
+func TestRestoreRefusesHostileArchiveInStorage(t *testing.T) {
+	bin, pluginsDir := binaries(t)
+	dataDir := filepath.Join(t.TempDir(), "pb_data")
+	p := startProc(t, bin, pluginsDir, dataDir, freeLoopback(t))
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, name := range []string{"data.db", "../../escape.txt"} {
+		w, _ := zw.Create(name)
+		_, _ = w.Write([]byte("x"))
+	}
+	_ = zw.Close()
+	if err := os.MkdirAll(filepath.Join(dataDir, "backups"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dataDir, "backups", "hostile.zip"), buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var resp map[string]any
+	if status := p.call("POST", "/api/backups/hostile.zip/restore", nil, &resp); status != 400 || resp["message"] != "Missing or invalid backup file." {
+		t.Fatalf("restore of a hostile archive: %d %v", status, resp)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(dataDir), "escape.txt")); !os.IsNotExist(err) {
+		t.Fatal("an entry escaped the data directory")
+	}
 }
