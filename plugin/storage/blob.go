@@ -8,9 +8,14 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"gocloud.dev/blob"
+	"gocloud.dev/blob/azureblob"
+	"gocloud.dev/blob/gcsblob"
 	"gocloud.dev/blob/memblob"
+	"gocloud.dev/blob/s3blob"
 	"gocloud.dev/gcerrors"
 
 	"github.com/pocketbackup/pocketbackup/shared"
@@ -20,9 +25,37 @@ import (
 // URL opener. Adding a provider is one entry here (and its import). A fresh
 // opener is built for every Open: some, like s3blob's, are mutated by each
 // open and would leak settings between buckets if shared.
+//
+// gs and azblob use gocloud's own openers, reached through its default mux
+// for that one scheme: they load credentials from the environment once per
+// process (Application Default Credentials; AZURE_STORAGE_* variables) and
+// copy their options for each open, so nothing of one URL reaches another.
 var blobDrivers = map[string]func() blob.BucketURLOpener{
-	memblob.Scheme: func() blob.BucketURLOpener { return &memblob.URLOpener{} },
+	memblob.Scheme:   func() blob.BucketURLOpener { return &memblob.URLOpener{} },
+	s3blob.Scheme:    func() blob.BucketURLOpener { return s3Opener{} },
+	gcsblob.Scheme:   func() blob.BucketURLOpener { return defaultMuxOpener{} },
+	azureblob.Scheme: func() blob.BucketURLOpener { return defaultMuxOpener{} },
 }
+
+// defaultMuxOpener opens a URL with gocloud's default mux. Register it only
+// for schemes whose default opener is safe to share (see blobDrivers).
+type defaultMuxOpener struct{}
+
+func (defaultMuxOpener) OpenBucketURL(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
+	return blob.DefaultURLMux().OpenBucketURL(ctx, u)
+}
+
+// Parameters every blob URL may carry, handled here rather than by a driver.
+const (
+	paramPrefix = "prefix"
+	// paramKey is gocloud's single-key bucket, which makes no sense for a
+	// store of backups; it is refused.
+	paramKey = "key"
+)
+
+// maxPrefixLen caps the prefix parameter, leaving room for keys within
+// S3's 1024-byte object names.
+const maxPrefixLen = 512
 
 // blobSchemes returns the supported gocloud schemes, sorted.
 func blobSchemes() []string {
@@ -51,22 +84,80 @@ func openBlob(ctx context.Context, rawURL string, u *url.URL) (Store, error) {
 		return nil, fmt.Errorf("open %s: unsupported storage scheme (want file or %s): %w",
 			where(u), strings.Join(blobSchemes(), ", "), shared.ErrInvalid)
 	}
-	b, err := mux.OpenBucketURL(ctx, u)
+	if u.User != nil {
+		return nil, fmt.Errorf("open %s: credentials in the URL's user info are not supported (s3:// takes access_key and secret): %w",
+			where(u), shared.ErrInvalid)
+	}
+	q := u.Query()
+	if q.Has(paramKey) {
+		return nil, fmt.Errorf("open %s: the key parameter is not supported: %w", where(u), shared.ErrInvalid)
+	}
+	prefix, err := cleanPrefix(q.Get(paramPrefix))
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", where(u), err)
+	}
+	bare := *u
+	if q.Has(paramPrefix) {
+		q.Del(paramPrefix)
+		bare.RawQuery = q.Encode()
+	}
+	b, err := mux.OpenBucketURL(ctx, &bare)
 	if err != nil {
 		return nil, newOpenError(rawURL, u, err)
 	}
-	return &blobStore{bucket: b}, nil
+	s := &blobStore{secrets: secretsOf(u)}
+	var client *s3.Client
+	if b.As(&client) && client != nil {
+		s.beforeWrite = s3BeforeWrite(client)
+	}
+	if prefix != "" {
+		b = blob.PrefixedBucket(b, prefix)
+	}
+	s.bucket = b
+	return s, nil
+}
+
+// cleanPrefix checks the prefix parameter and returns it ending in '/', so
+// that stores under "app1" and "app10" never see each other's keys. A valid
+// prefix is a relative path of valid keys: no empty, "." or ".." segment,
+// no leading '/'.
+func cleanPrefix(p string) (string, error) {
+	if p == "" {
+		return "", nil
+	}
+	p = strings.TrimSuffix(p, "/")
+	if len(p) > maxPrefixLen {
+		return "", fmt.Errorf("prefix longer than %d bytes: %w", maxPrefixLen, shared.ErrInvalid)
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if !ValidKey(seg) {
+			return "", fmt.Errorf("invalid prefix (want folder names separated by '/', none empty or starting with '.'): %w",
+				shared.ErrInvalid)
+		}
+	}
+	return p + "/", nil
 }
 
 // blobStore is a Store over a gocloud.dev/blob bucket.
 type blobStore struct {
 	bucket *blob.Bucket
+	// secrets of the URL, which error texts must not show (see scrub).
+	secrets []string
+	// beforeWrite, if set, is every write's WriterOptions.BeforeWrite.
+	beforeWrite func(as func(any) bool) error
 }
 
 var _ Store = (*blobStore)(nil)
 
+// fail wraps err, from op on key, with its kind and scrubs it of secrets;
+// it returns nil for nil.
+func (s *blobStore) fail(op, key string, err error) error {
+	return scrub(blobError(op, key, err), s.secrets)
+}
+
 // List implements Store. It skips "directories", fileblob sidecars, dot-files
 // (temp files of other writers) and anything else that is not a valid key.
+// Under a prefix it lists the keys directly under it, without the prefix.
 func (s *blobStore) List(ctx context.Context) ([]Object, error) {
 	var objs []Object
 	it := s.bucket.List(&blob.ListOptions{Delimiter: "/"})
@@ -76,12 +167,12 @@ func (s *blobStore) List(ctx context.Context) ([]Object, error) {
 			return objs, nil
 		}
 		if err != nil {
-			return nil, blobError("list", "", err)
+			return nil, s.fail("list", "", err)
 		}
 		if o.IsDir || !ValidKey(o.Key) {
 			continue
 		}
-		objs = append(objs, Object{Key: o.Key, Size: o.Size, Modified: o.ModTime})
+		objs = append(objs, Object{Key: o.Key, Size: o.Size, Modified: modified(o.ModTime)})
 	}
 }
 
@@ -92,9 +183,9 @@ func (s *blobStore) Stat(ctx context.Context, key string) (Object, error) {
 	}
 	a, err := s.bucket.Attributes(ctx, key)
 	if err != nil {
-		return Object{}, blobError("stat", key, err)
+		return Object{}, s.fail("stat", key, err)
 	}
-	return Object{Key: key, Size: a.Size, Modified: a.ModTime}, nil
+	return Object{Key: key, Size: a.Size, Modified: modified(a.ModTime)}, nil
 }
 
 // NewRangeReader implements Store. Reading from an offset at or past the end
@@ -117,22 +208,28 @@ func (s *blobStore) NewRangeReader(ctx context.Context, key string, offset, leng
 			return io.NopCloser(strings.NewReader("")), nil
 		}
 	}
-	return nil, blobError("read", key, err)
+	return nil, s.fail("read", key, err)
 }
 
-// NewWriter implements Store. The write goes to the provider as it is made
-// (memblob buffers it); the object appears only when Close succeeds.
+// NewWriter implements Store. The write goes to the provider as it is made,
+// in parts of s3PartSize where the provider takes parts (memblob buffers it
+// all); the object appears only when Close succeeds.
 func (s *blobStore) NewWriter(ctx context.Context, key string) (Writer, error) {
 	if err := checkKey("write", key); err != nil {
 		return nil, err
 	}
 	wctx, cancel := context.WithCancel(ctx)
-	w, err := s.bucket.NewWriter(wctx, key, &blob.WriterOptions{ContentType: contentType(key)})
+	w, err := s.bucket.NewWriter(wctx, key, &blob.WriterOptions{
+		ContentType:    contentType(key),
+		BufferSize:     s3PartSize,
+		MaxConcurrency: s3Concurrency,
+		BeforeWrite:    s.beforeWrite,
+	})
 	if err != nil {
 		cancel()
-		return nil, blobError("write", key, err)
+		return nil, s.fail("write", key, err)
 	}
-	return &blobWriter{w: w, cancel: cancel, key: key}, nil
+	return &blobWriter{w: w, cancel: cancel, key: key, store: s}, nil
 }
 
 // Delete implements Store.
@@ -140,12 +237,19 @@ func (s *blobStore) Delete(ctx context.Context, key string) error {
 	if err := checkKey("delete", key); err != nil {
 		return err
 	}
-	return blobError("delete", key, s.bucket.Delete(ctx, key))
+	return s.fail("delete", key, s.bucket.Delete(ctx, key))
 }
 
 // Close implements Store.
 func (s *blobStore) Close() error {
 	return s.bucket.Close()
+}
+
+// modified returns t to the second. S3 lists times to the millisecond
+// but its HEAD answers (Last-Modified) only to the second; List and Stat must
+// agree.
+func modified(t time.Time) time.Time {
+	return t.Truncate(time.Second)
 }
 
 // contentType is the MIME type stored with key. Setting one also spares
@@ -163,6 +267,7 @@ type blobWriter struct {
 	w      *blob.Writer
 	cancel context.CancelFunc
 	key    string
+	store  *blobStore
 	done   bool // Commit or Abort was called
 }
 
@@ -172,7 +277,7 @@ func (w *blobWriter) Write(p []byte) (int, error) {
 	}
 	n, err := w.w.Write(p)
 	if err != nil {
-		return n, blobError("write", w.key, err)
+		return n, w.store.fail("write", w.key, err)
 	}
 	return n, nil
 }
@@ -184,7 +289,7 @@ func (w *blobWriter) Commit() error {
 	}
 	w.done = true
 	defer w.cancel()
-	return blobError("commit", w.key, w.w.Close())
+	return w.store.fail("commit", w.key, w.w.Close())
 }
 
 // Abort implements Writer. After Commit or Abort it does nothing.
@@ -203,7 +308,7 @@ func (w *blobWriter) Abort() error {
 		// The expected outcome: the upload was abandoned.
 		return nil
 	default:
-		return blobError("abort", w.key, err)
+		return w.store.fail("abort", w.key, err)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"sort"
 	"strings"
 
 	"gocloud.dev/gcerrors"
@@ -20,12 +19,17 @@ var _ Opener = Open
 //   - file:///abs/dir is a local directory (see the local store: durable
 //     writes, flat files, created 0700 if missing). The gocloud fileblob
 //     parameters metadata, no_tmp_dir and create_dir are accepted and ignored.
-//   - any other scheme registered in blobDrivers (today mem://) is a bucket
-//     opened through gocloud.dev/blob.
+//   - mem://, s3://BUCKET, gs://BUCKET and azblob://CONTAINER are buckets
+//     opened through gocloud.dev/blob with gocloud's URL parameters. Each may
+//     carry prefix=FOLDER (a folder inside the bucket: the store sees only
+//     the keys directly under it, without the prefix). s3:// also takes
+//     access_key and secret (static credentials; else the AWS SDK's default
+//     chain); see s3Opener and S3URL.
 //
 // Errors wrap shared.ErrInvalid for a malformed or unsupported URL. Their text
 // names only the scheme and host: never the user info, path or query, which
-// may hold credentials.
+// may hold credentials. Nor do the errors of the store's operations show
+// the URL's secrets.
 func Open(ctx context.Context, rawURL string) (Store, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -79,44 +83,4 @@ func newOpenError(rawURL string, u *url.URL, err error) error {
 		msg += ": " + kind.Error()
 	}
 	return &openError{msg: msg, kind: kind}
-}
-
-// minSecretLen is the shortest query value or user name that redact removes;
-// shorter ones ("1", "true") would mangle the message and are not secrets.
-const minSecretLen = 4
-
-// redact removes from msg everything of u that may be secret: the URL itself
-// in any spelling, its user info, its query and each query value.
-func redact(msg, rawURL string, u *url.URL) string {
-	var secrets []string
-	add := func(s string) {
-		if len(s) >= minSecretLen {
-			secrets = append(secrets, s)
-		}
-	}
-	add(rawURL)
-	add(u.String())
-	add(u.Redacted())
-	add(u.RawQuery)
-	if u.User != nil {
-		add(u.User.String())
-		add(u.User.Username())
-		if p, ok := u.User.Password(); ok {
-			add(p)
-			add(url.QueryEscape(p))
-			add(url.PathEscape(p))
-		}
-	}
-	for _, vs := range u.Query() {
-		for _, v := range vs {
-			add(v)
-			add(url.QueryEscape(v))
-		}
-	}
-	// Longest first, so that a URL goes as a whole before its parts.
-	sort.Slice(secrets, func(i, j int) bool { return len(secrets[i]) > len(secrets[j]) })
-	for _, s := range secrets {
-		msg = strings.ReplaceAll(msg, s, "[redacted]")
-	}
-	return msg
 }
