@@ -71,44 +71,70 @@ func (f passwordForm) validate() *apierror.Error {
 	return verr
 }
 
+// authWithPassword logs in under the login limit (see WithLoginLimit): a
+// try is taken before anything else and given back unless the credentials
+// were wrong.
 func (s *Service) authWithPassword(c Collection) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-		var form passwordForm
-		if err := apierror.ReadBody(r, &form); err != nil {
-			apierror.Write(w, err)
+		if s.limiter == nil {
+			s.login(w, r, c)
 			return
 		}
-		if verr := form.validate(); verr != nil {
-			apierror.Write(w, verr)
+		client := s.clientKey(r)
+		left, wait, ok := s.limiter.take(r.Context(), client)
+		if !ok {
+			writeTooMany(w, wait)
 			return
 		}
-		rec, err := s.store.FindByEmail(r.Context(), c.ID, form.Identity)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			// Cost the same as a wrong password, so the response time does
-			// not tell which e-mails exist.
-			_ = s.compareHash(s.dummyHash(), []byte(form.Password))
-			apierror.Write(w, apierror.BadRequest(msgFailedAuth))
-			return
-		case err != nil:
-			s.log().ErrorContext(r.Context(), "auth: find record by e-mail", "collection", c.Name, "err", err)
-			apierror.Write(w, apierror.Internal())
-			return
+		wrong := false
+		defer func() { s.limiter.done(client, wrong) }() // even if login panics
+		wrong = s.login(w, r, c)
+		if wrong && left == 0 {
+			s.log().WarnContext(r.Context(), "auth: too many failed logins, client limited",
+				"collection", c.Name, "client", client, "retry_every", s.loginEvery)
 		}
-		err = s.compareHash([]byte(rec.PasswordHash), []byte(form.Password))
-		if err != nil {
-			if !errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
-				// A malformed stored hash: the app's problem, but the client
-				// gets the same answer as for a wrong password (a 500 would
-				// tell that the e-mail exists).
-				s.log().ErrorContext(r.Context(), "auth: compare password", "collection", c.Name, "record", rec.ID, "err", err)
-			}
-			apierror.Write(w, apierror.BadRequest(msgFailedAuth))
-			return
-		}
-		rec.CollectionID, rec.CollectionName = c.ID, c.Name
-		s.writeAuth(w, r, rec)
 	}
+}
+
+// login answers a password login and reports whether the credentials were
+// wrong.
+func (s *Service) login(w http.ResponseWriter, r *http.Request, c Collection) (wrong bool) {
+	var form passwordForm
+	if err := apierror.ReadBody(r, &form); err != nil {
+		apierror.Write(w, err)
+		return false
+	}
+	if verr := form.validate(); verr != nil {
+		apierror.Write(w, verr)
+		return false
+	}
+	rec, err := s.store.FindByEmail(r.Context(), c.ID, form.Identity)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		// Cost the same as a wrong password, so the response time does
+		// not tell which e-mails exist.
+		_ = s.compareHash(s.dummyHash(), []byte(form.Password))
+		apierror.Write(w, apierror.BadRequest(msgFailedAuth))
+		return true
+	case err != nil:
+		s.log().ErrorContext(r.Context(), "auth: find record by e-mail", "collection", c.Name, "err", err)
+		apierror.Write(w, apierror.Internal())
+		return false
+	}
+	err = s.compareHash([]byte(rec.PasswordHash), []byte(form.Password))
+	if err != nil {
+		if !errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
+			// A malformed stored hash: the app's problem, but the client
+			// gets the same answer as for a wrong password (a 500 would
+			// tell that the e-mail exists).
+			s.log().ErrorContext(r.Context(), "auth: compare password", "collection", c.Name, "record", rec.ID, "err", err)
+		}
+		apierror.Write(w, apierror.BadRequest(msgFailedAuth))
+		return true
+	}
+	rec.CollectionID, rec.CollectionName = c.ID, c.Name
+	s.writeAuth(w, r, rec)
+	return false
 }
 
 func (s *Service) authRefresh(c Collection) httprouter.Handle {

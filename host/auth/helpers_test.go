@@ -65,13 +65,14 @@ func (b *syncBuffer) String() string {
 // GET /api/backups (RequireSuperuser) and GET /api/backups/:key, which
 // checks a file token in ?token= like the download route.
 type fixture struct {
-	store  *memStore
-	secret []byte
-	svc    *auth.Service
-	srv    *httptest.Server
-	logs   *syncBuffer
-	super  auth.Record
-	user   auth.Record
+	store   *memStore
+	secret  []byte
+	svc     *auth.Service
+	handler http.Handler // what srv serves, for requests from chosen addresses
+	srv     *httptest.Server
+	logs    *syncBuffer
+	super   auth.Record
+	user    auth.Record
 }
 
 func newFixture(t *testing.T, opts ...auth.Option) *fixture {
@@ -109,6 +110,7 @@ func newFixture(t *testing.T, opts ...auth.Option) *fixture {
 			apierror.WriteJSON(w, http.StatusOK, map[string]any{"key": ps.ByName("key"), "id": rec.ID})
 		}
 	})
+	f.handler = r
 	f.srv = httptest.NewServer(r)
 	t.Cleanup(f.srv.Close)
 	return f

@@ -7,11 +7,13 @@
 // which changes with its password) followed by a per-app secret, so changing
 // a password or the secret invalidates every token issued before. Records
 // are read through Store, which the app implements over its database.
+// Failed password logins are limited per client address (WithLoginLimit).
 package auth
 
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -62,6 +64,11 @@ type Service struct {
 	now         func() time.Time
 	dummyHash   func() []byte
 	compareHash func(hash, password []byte) error // bcrypt's; tests count calls
+
+	loginBurst  int
+	loginEvery  time.Duration
+	proxyHeader string        // WithTrustedProxyHeader's; "" for RemoteAddr only
+	limiter     *loginLimiter // nil when logins are not limited
 }
 
 // Option configures a Service.
@@ -79,14 +86,25 @@ func WithBcryptCost(cost int) Option {
 	return func(s *Service) { s.cost = cost }
 }
 
+// WithClock makes the service read the time from now instead of time.Now:
+// for token expiry and the login limit. Tests pass a fake clock.
+func WithClock(now func() time.Time) Option {
+	return func(s *Service) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
+
 // New returns a service over store for collections. secret is the per-app
 // secret (at least MinSecretLen bytes) mixed into every signing key:
 // key = record.TokenKey + secret. A collection without TokenTTL gets
 // SuperuserTokenTTL for _superusers and UserTokenTTL otherwise.
 //
 // New panics on a configuration no service can run with: a nil store, a
-// short secret, a collection without id or name, duplicate ids or names, or
-// an invalid bcrypt cost.
+// short secret, a collection without id or name, duplicate ids or names, an
+// invalid bcrypt cost, or a login limit with burst > 0 and every <= 0 (or
+// so long that burst*every overflows a time.Duration).
 func New(store Store, secret []byte, collections []Collection, opts ...Option) *Service {
 	if store == nil {
 		panic("auth: nil store")
@@ -102,6 +120,8 @@ func New(store Store, secret []byte, collections []Collection, opts ...Option) *
 		now:    time.Now,
 
 		compareHash: bcrypt.CompareHashAndPassword,
+		loginBurst:  DefaultLoginBurst,
+		loginEvery:  DefaultLoginRefill,
 	}
 	names := make(map[string]bool, len(collections))
 	for _, c := range collections {
@@ -126,6 +146,12 @@ func New(store Store, secret []byte, collections []Collection, opts ...Option) *
 	}
 	if s.cost < bcrypt.MinCost || s.cost > bcrypt.MaxCost {
 		panic(fmt.Sprintf("auth: invalid bcrypt cost %d", s.cost))
+	}
+	if s.loginBurst > 0 {
+		if s.loginEvery <= 0 || s.loginEvery > math.MaxInt64/time.Duration(s.loginBurst) {
+			panic(fmt.Sprintf("auth: login limit of %d tries refilled every %v", s.loginBurst, s.loginEvery))
+		}
+		s.limiter = newLoginLimiter(s.loginBurst, s.loginEvery, maxLoginClients, s.now)
 	}
 	s.dummyHash = sync.OnceValue(func() []byte { return newDummyHash(s.cost) })
 	return s

@@ -97,7 +97,7 @@ func (s *Service) verify(ctx context.Context, token, typ string) (Record, claims
 	if token == "" || len(token) > maxTokenLen {
 		return Record{}, claims{}, ErrInvalidToken
 	}
-	p := jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithExpirationRequired())
+	p := jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), jwt.WithExpirationRequired(), jwt.WithTimeFunc(s.now))
 
 	// The key depends on the record, so read who the token claims to be
 	// first; nothing read here is trusted before the signature is checked.
