@@ -17,7 +17,7 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
-	"github.com/pocketbackup/pocketbackup/plugin/storage"
+	"github.com/pocketbackup/pocketbackup/shared"
 )
 
 // Credentials the fake S3 server accepts when it checks signatures.
@@ -104,11 +104,11 @@ func (f *fakeS3) newBucket(t *testing.T) string {
 // url returns the storage URL of bucket under prefix, with the good
 // credentials.
 func (f *fakeS3) url(bucket, prefix string) string {
-	return storage.S3URL(f.config(bucket, prefix))
+	return shared.S3URL(f.config(bucket, prefix))
 }
 
-func (f *fakeS3) config(bucket, prefix string) storage.S3Config {
-	return storage.S3Config{
+func (f *fakeS3) config(bucket, prefix string) shared.S3Config {
+	return shared.S3Config{
 		Bucket:         bucket,
 		Region:         "us-east-1",
 		Endpoint:       f.URL,

@@ -24,7 +24,7 @@ var _ Opener = Open
 //     carry prefix=FOLDER (a folder inside the bucket: the store sees only
 //     the keys directly under it, without the prefix). s3:// also takes
 //     access_key and secret (static credentials; else the AWS SDK's default
-//     chain); see s3Opener and S3URL.
+//     chain); see s3Opener and shared.S3URL.
 //
 // Errors wrap shared.ErrInvalid for a malformed or unsupported URL. Their text
 // names only the scheme and host: never the user info, path or query, which

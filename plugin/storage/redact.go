@@ -10,66 +10,6 @@ import (
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
-// redacted replaces secrets in URLs and messages.
-const redacted = "REDACTED"
-
-// secretParams are the query parameters, lowercased, whose values Redact
-// hides: our own s3 credentials and the usual names of tokens and signatures.
-var secretParams = map[string]bool{
-	paramAccessKey: true, paramSecret: true,
-	"secret_key": true, "secret_access_key": true, "session_token": true,
-	"token": true, "sas_token": true, "password": true, "credentials": true,
-	"private_key": true, "sig": true, "signature": true,
-	"x-amz-credential": true, "x-amz-signature": true, "x-amz-security-token": true,
-}
-
-// Redact returns rawURL with its secrets replaced by REDACTED, for logs and
-// for showing a storage URL to users: the user info, the values of
-// secret-bearing query parameters (access_key, secret, token, …) and any
-// fragment. The rest (scheme, bucket, path, region, endpoint, prefix) stays,
-// in its original order and spelling. A URL that does not parse gives a
-// placeholder.
-func Redact(rawURL string) string {
-	if _, err := url.Parse(rawURL); err != nil {
-		return "[malformed URL " + redacted + "]"
-	}
-	// Edit the text rather than re-encode the parsed URL, which would
-	// change its spelling ("mem://" becomes "mem:"). The cuts are those
-	// url.Parse makes: fragment at the first '#', query at the first '?',
-	// user info up to the last '@' of the authority.
-	rest, frag, hasFrag := strings.Cut(rawURL, "#")
-	rest, query, hasQuery := strings.Cut(rest, "?")
-	if scheme, after, ok := strings.Cut(rest, "://"); ok && !strings.ContainsAny(scheme, "/?#") {
-		authority, path, hasPath := strings.Cut(after, "/")
-		if at := strings.LastIndex(authority, "@"); at >= 0 {
-			authority = redacted + authority[at:]
-		}
-		rest = scheme + "://" + authority
-		if hasPath {
-			rest += "/" + path
-		}
-	}
-	out := rest
-	if hasQuery {
-		parts := strings.Split(query, "&")
-		for i, part := range parts {
-			k, _, _ := strings.Cut(part, "=")
-			name, err := url.QueryUnescape(k)
-			switch {
-			case err != nil:
-				parts[i] = redacted
-			case secretParams[strings.ToLower(name)]:
-				parts[i] = k + "=" + redacted
-			}
-		}
-		out += "?" + strings.Join(parts, "&")
-	}
-	if hasFrag && frag != "" {
-		out += "#" + redacted
-	}
-	return out
-}
-
 // minSecretLen is the shortest query value or user name that redact removes;
 // shorter ones ("1", "true") would mangle the message and are not secrets.
 const minSecretLen = 4
@@ -106,7 +46,7 @@ func redact(msg, rawURL string, u *url.URL) string {
 }
 
 // secretsOf returns the secrets of u that must never appear in the errors of
-// the store it opens: the user info and the values of secretParams, in the
+// the store it opens: the user info and the values of shared.SecretParams, in the
 // spellings an error may use.
 func secretsOf(u *url.URL) []string {
 	var secrets []string
@@ -122,7 +62,7 @@ func secretsOf(u *url.URL) []string {
 		}
 	}
 	for k, vs := range u.Query() {
-		if secretParams[strings.ToLower(k)] {
+		if shared.SecretParams[strings.ToLower(k)] {
 			for _, v := range vs {
 				add(v)
 			}
@@ -141,7 +81,7 @@ func longestFirst(secrets []string) []string {
 // replaceAll replaces each of secrets, in order, in msg.
 func replaceAll(msg string, secrets []string) string {
 	for _, s := range secrets {
-		msg = strings.ReplaceAll(msg, s, "[redacted]")
+		msg = strings.ReplaceAll(msg, s, "[shared.Redacted]")
 	}
 	return msg
 }

@@ -17,55 +17,8 @@ import (
 	gcaws "gocloud.dev/aws"
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/s3blob"
-)
 
-// S3Config is what a host's S3 settings (PocketBase's: bucket, region,
-// endpoint, access key, secret, force path style) say about a bucket, plus a
-// key prefix so that several apps can share one bucket.
-type S3Config struct {
-	Bucket    string
-	Region    string
-	Endpoint  string // e.g. https://s3.example.com; no scheme means https
-	AccessKey string
-	Secret    string
-	Prefix    string // folder inside the bucket, e.g. "app1/backups"
-	// ForcePathStyle addresses the bucket as ENDPOINT/BUCKET rather than
-	// BUCKET.ENDPOINT, as MinIO and most self-hosted stores need.
-	ForcePathStyle bool
-}
-
-// S3URL returns the s3:// URL that Open understands for cfg. The URL holds
-// the secret: show or log it only through Redact.
-func S3URL(cfg S3Config) string {
-	q := url.Values{}
-	if cfg.Region != "" {
-		q.Set("region", cfg.Region)
-	}
-	if ep := strings.TrimSpace(cfg.Endpoint); ep != "" {
-		if !strings.Contains(ep, "://") {
-			ep = "https://" + ep // as PocketBase does
-		}
-		q.Set("endpoint", strings.TrimRight(ep, "/"))
-	}
-	if cfg.ForcePathStyle {
-		q.Set("use_path_style", "true")
-	}
-	if cfg.Prefix != "" {
-		q.Set("prefix", cfg.Prefix)
-	}
-	if cfg.AccessKey != "" || cfg.Secret != "" {
-		q.Set(paramAccessKey, cfg.AccessKey)
-		q.Set(paramSecret, cfg.Secret)
-	}
-	u := url.URL{Scheme: s3blob.Scheme, Host: cfg.Bucket, RawQuery: q.Encode()}
-	return u.String()
-}
-
-// Our own s3:// parameters: static credentials. They are taken out of the
-// URL before gocloud sees it.
-const (
-	paramAccessKey = "access_key"
-	paramSecret    = "secret"
+	"github.com/pocketbackup/pocketbackup/shared"
 )
 
 // Write tuning for S3 multipart uploads. The transfer manager holds up to
@@ -92,9 +45,9 @@ type s3Opener struct{}
 // OpenBucketURL implements blob.BucketURLOpener.
 func (s3Opener) OpenBucketURL(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
 	q := u.Query()
-	accessKey, secret := q.Get(paramAccessKey), q.Get(paramSecret)
-	q.Del(paramAccessKey)
-	q.Del(paramSecret)
+	accessKey, secret := q.Get(shared.S3ParamAccessKey), q.Get(shared.S3ParamSecret)
+	q.Del(shared.S3ParamAccessKey)
+	q.Del(shared.S3ParamSecret)
 	if (accessKey == "") != (secret == "") {
 		return nil, errors.New("access_key and secret must be given together")
 	}

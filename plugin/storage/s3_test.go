@@ -245,12 +245,12 @@ func TestS3CredentialsNeverInErrors(t *testing.T) {
 		t.Fatalf("with the right credentials List = %q", got)
 	}
 
-	for name, cfg := range map[string]storage.S3Config{
+	for name, cfg := range map[string]shared.S3Config{
 		"WrongAccessKey": withCreds(f.config(bucket, "creds"), "AKIAWRONGKEY00000001", testSecret),
 		"WrongSecret":    withCreds(f.config(bucket, "creds"), testAccessKey, "wrong/Secret+Key=ABCDEFGHIJ0001"),
 	} {
 		t.Run(name, func(t *testing.T) {
-			s := open(t, storage.S3URL(cfg))
+			s := open(t, shared.S3URL(cfg))
 			defer s.Close()
 			var errs []error
 			_, err := s.List(t.Context())
@@ -288,7 +288,7 @@ func TestS3CredentialsNeverInErrors(t *testing.T) {
 	}
 }
 
-func withCreds(cfg storage.S3Config, accessKey, secret string) storage.S3Config {
+func withCreds(cfg shared.S3Config, accessKey, secret string) shared.S3Config {
 	cfg.AccessKey, cfg.Secret = accessKey, secret
 	return cfg
 }

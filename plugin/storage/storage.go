@@ -1,7 +1,7 @@
 // Package storage is where finished backups live: a small interface that a
 // storage plugin implements, a native local-directory implementation
 // (file://) and one over gocloud.dev/blob (mem://, s3://, gs://, azblob://).
-// Open picks one by URL; S3URL builds an s3:// URL from S3 settings, and
+// Open picks one by URL; shared.S3URL builds an s3:// URL from S3 settings, and
 // Redact makes any URL fit to log or show. Package storagetest checks any
 // implementation.
 package storage

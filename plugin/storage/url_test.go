@@ -44,22 +44,22 @@ func TestCloudSchemesRegistered(t *testing.T) {
 
 func TestS3URL(t *testing.T) {
 	for _, tc := range []struct {
-		cfg  storage.S3Config
+		cfg  shared.S3Config
 		want string
 	}{
-		{storage.S3Config{Bucket: "b"}, "s3://b"},
-		{storage.S3Config{Bucket: "b", Region: "eu-west-1"}, "s3://b?region=eu-west-1"},
+		{shared.S3Config{Bucket: "b"}, "s3://b"},
+		{shared.S3Config{Bucket: "b", Region: "eu-west-1"}, "s3://b?region=eu-west-1"},
 		{
-			storage.S3Config{
+			shared.S3Config{
 				Bucket: "backups", Region: "us-west-000", Endpoint: "s3.us-west-000.backblazeb2.com",
 				AccessKey: "KEYID", Secret: "a/b+c=d", Prefix: "app1/pb", ForcePathStyle: true,
 			},
 			"s3://backups?access_key=KEYID&endpoint=https%3A%2F%2Fs3.us-west-000.backblazeb2.com" +
 				"&prefix=app1%2Fpb&region=us-west-000&secret=a%2Fb%2Bc%3Dd&use_path_style=true",
 		},
-		{storage.S3Config{Bucket: "b", Endpoint: "http://127.0.0.1:9000/"}, "s3://b?endpoint=http%3A%2F%2F127.0.0.1%3A9000"},
+		{shared.S3Config{Bucket: "b", Endpoint: "http://127.0.0.1:9000/"}, "s3://b?endpoint=http%3A%2F%2F127.0.0.1%3A9000"},
 	} {
-		got := storage.S3URL(tc.cfg)
+		got := shared.S3URL(tc.cfg)
 		if got != tc.want {
 			t.Errorf("S3URL(%+v) =\n %s\nwant\n %s", tc.cfg, got, tc.want)
 		}
@@ -71,7 +71,7 @@ func TestS3URL(t *testing.T) {
 		s.Close()
 	}
 	// The secret survives the round trip exactly.
-	u, err := url.Parse(storage.S3URL(storage.S3Config{Bucket: "b", AccessKey: "k k", Secret: "s/&=+%?#"}))
+	u, err := url.Parse(shared.S3URL(shared.S3Config{Bucket: "b", AccessKey: "k k", Secret: "s/&=+%?#"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,9 +96,9 @@ func TestRedact(t *testing.T) {
 		"s3://b?sec%72et=hidden":                         "s3://b?sec%72et=REDACTED",
 		"s3://b?%zz=hidden":                              "s3://b?REDACTED",
 		"http://[::1%zz]:hunter2secret/":                 "[malformed URL REDACTED]",
-		storage.S3URL(storage.S3Config{Bucket: "b", AccessKey: "AK", Secret: "S"}): "s3://b?access_key=REDACTED&secret=REDACTED",
+		shared.S3URL(shared.S3Config{Bucket: "b", AccessKey: "AK", Secret: "S"}): "s3://b?access_key=REDACTED&secret=REDACTED",
 	} {
-		if got := storage.Redact(in); got != want {
+		if got := shared.Redact(in); got != want {
 			t.Errorf("Redact(%q) =\n %q\nwant\n %q", in, got, want)
 		}
 	}
@@ -128,16 +128,16 @@ func TestOpenS3Errors(t *testing.T) {
 		s, err := storage.Open(t.Context(), u)
 		if err == nil {
 			s.Close()
-			t.Errorf("Open(%q) succeeded", storage.Redact(u))
+			t.Errorf("Open(%q) succeeded", shared.Redact(u))
 			continue
 		}
-		t.Logf("Open(%s): %v", storage.Redact(u), err)
+		t.Logf("Open(%s): %v", shared.Redact(u), err)
 		if !errors.Is(err, shared.ErrInvalid) {
-			t.Errorf("Open(%q): %v, want ErrInvalid", storage.Redact(u), err)
+			t.Errorf("Open(%q): %v, want ErrInvalid", shared.Redact(u), err)
 		}
 		for _, secret := range []string{ak, sk, url.QueryEscape(sk), url.PathEscape(sk)} {
 			if strings.Contains(err.Error(), secret) {
-				t.Errorf("Open(%q): error %q reveals %q", storage.Redact(u), err, secret)
+				t.Errorf("Open(%q): error %q reveals %q", shared.Redact(u), err, secret)
 			}
 		}
 	}
