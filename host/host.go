@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/pocketbackup/pocketbackup/host/auth"
+	"github.com/pocketbackup/pocketbackup/host/cron"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -40,8 +41,6 @@ type Config struct {
 	Auth *auth.Service
 	// Logger receives the host's and the plugin's logs.
 	Logger hclog.Logger
-	// Now is the clock; time.Now when nil.
-	Now func() time.Time
 	// Shutdown stops the app before a restore swaps its data in: stop
 	// serving and close every database and file in DataDir, then return.
 	// Restores are refused while it is nil.
@@ -49,6 +48,14 @@ type Config struct {
 	// Restart replaces the process after a restore; ExecSelf when nil. The
 	// new process must call Recover before opening anything in DataDir.
 	Restart func() error
+	// Settings persists the settings API's backups section (schedule, S3);
+	// nil keeps them in memory only.
+	Settings SettingsStore
+	// S3Prefix is the key prefix inside an S3 bucket, so that several apps
+	// can share one bucket.
+	S3Prefix string
+	// Clock drives the backup schedule; the real clock when nil.
+	Clock cron.Clock
 }
 
 // Host serves the Backups API through the plugin.
@@ -62,6 +69,13 @@ type Host struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	cron *cron.Scheduler
+	// clock is cfg.Clock or the real one.
+	clock cron.Clock
+
+	settingsMu sync.RWMutex
+	settings   Settings
 
 	// beforeArchive, when set (tests only), runs after the snapshot and
 	// before the plugin archives: it lets a test hold an operation open.
@@ -94,19 +108,35 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if _, err := sup.Backups(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("host: %w", err), sup.Close())
 	}
-	ops := newOperations(cfg.Now)
+	clock := cfg.Clock
+	if clock == nil {
+		clock = cron.RealClock()
+	}
+	ops := newOperations(clock.Now)
 	if ops.last, err = loadOutcome(dataDir); err != nil {
 		cfg.Logger.Warn("last operation unreadable", "error", err)
 	}
+	settings, err := loadSettings(ctx, cfg.Settings)
+	if err != nil {
+		cfg.Logger.Error("settings unreadable; using defaults", "error", err)
+	}
 	hctx, cancel := context.WithCancel(context.Background())
-	return &Host{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		plugins: sup,
-		ops:     ops,
-		ctx:     hctx,
-		cancel:  cancel,
-	}, nil
+	h := &Host{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		plugins:  sup,
+		ops:      ops,
+		ctx:      hctx,
+		cancel:   cancel,
+		clock:    clock,
+		cron:     cron.New(clock, slog.New(slog.NewTextHandler(cfg.Logger.Named("cron").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}), nil))),
+		settings: settings,
+	}
+	if err := h.schedule(settings); err != nil {
+		cfg.Logger.Error("backup schedule not applied", "cron", settings.Backups.Cron, "error", err)
+	}
+	h.cron.Start(hctx)
+	return h, nil
 }
 
 // resetTempDir empties the data directory's scratch folder: whatever is
@@ -128,6 +158,7 @@ func (h *Host) PluginPID() int { return h.plugins.PID() }
 // Close cancels running operations, waits for them and stops the plugin.
 func (h *Host) Close() error {
 	h.cancel()
+	h.cron.Stop()
 	h.wg.Wait()
 	return h.plugins.Close()
 }

@@ -89,6 +89,15 @@ func (o *operations) finish(publicErr string) {
 	o.running = nil
 }
 
+// record sets the last outcome of an operation that never took the lock
+// (a scheduled run that gave up waiting), leaving a running one alone.
+func (o *operations) record(kind, key, publicErr string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	now := formatTime(o.now().UTC())
+	o.last = &Outcome{Kind: kind, Key: key, OK: false, Error: publicErr, Started: now, Finished: now}
+}
+
 // busy reports whether an operation runs.
 func (o *operations) busy() bool {
 	o.mu.Lock()

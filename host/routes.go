@@ -22,6 +22,11 @@ func (h *Host) Register(r *httprouter.Router) {
 	r.GET("/api/health", h.handleHealth)
 	r.GET("/api/backups", guard(h.handleList))
 	r.POST("/api/backups", guard(h.handleCreate))
+	r.GET("/api/settings", guard(h.handleGetSettings))
+	r.PATCH("/api/settings", guard(h.handlePatchSettings))
+	r.POST("/api/settings/test/s3", guard(h.handleTestS3))
+	r.GET("/api/crons", guard(h.handleListCrons))
+	r.POST("/api/crons/:id", guard(h.handleRunCron))
 	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete} {
 		r.Handle(method, "/api/backups/*rest", h.dispatch)
 	}

@@ -33,7 +33,7 @@ type backupJSON struct {
 func (h *Host) handleList(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	var infos []shared.BackupInfo
 	err := h.withPlugin(r.Context(), func(b shared.Backups) (err error) {
-		infos, err = b.List(r.Context(), h.cfg.StorageURL)
+		infos, err = b.List(r.Context(), h.storageURL())
 		return err
 	})
 	if err != nil {
@@ -78,20 +78,16 @@ func (h *Host) handleCreate(w http.ResponseWriter, r *http.Request, _ httprouter
 		apierror.Write(w, apierror.BadRequest(msgBusy))
 		return
 	}
+	storageURL := h.storageURL()
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
-		h.runCreate(name)
+		h.runCreate(storageURL, name)
 	}()
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (h *Host) now() time.Time {
-	if h.cfg.Now != nil {
-		return h.cfg.Now()
-	}
-	return time.Now()
-}
+func (h *Host) now() time.Time { return h.clock.Now() }
 
 // validateBackupName applies the create rules of the contract.
 func validateBackupName(name string) error {
@@ -107,7 +103,7 @@ func validateBackupName(name string) error {
 // ensureNameFree answers the contract's 400, on field, when name is taken.
 func (h *Host) ensureNameFree(ctx context.Context, field, name string) error {
 	err := h.withPlugin(ctx, func(b shared.Backups) error {
-		_, err := b.Stat(ctx, h.cfg.StorageURL, name)
+		_, err := b.Stat(ctx, h.storageURL(), name)
 		return err
 	})
 	switch {
@@ -128,9 +124,9 @@ func nameTaken(field, name string) *apierror.Error {
 // runCreate builds backup key: database snapshots first, then the plugin
 // archives the data directory with the snapshots in place of the live
 // databases. It records the outcome and releases the lock.
-func (h *Host) runCreate(key string) {
+func (h *Host) runCreate(storageURL, key string) {
 	start := time.Now()
-	err := h.create(h.ctx, key)
+	err := h.create(h.ctx, storageURL, key)
 	if err != nil {
 		h.log.Error("backup failed", "key", key, "error", err)
 	} else {
@@ -139,7 +135,7 @@ func (h *Host) runCreate(key string) {
 	h.finish("Failed to create backup", err)
 }
 
-func (h *Host) create(ctx context.Context, key string) (err error) {
+func (h *Host) create(ctx context.Context, storageURL, key string) (err error) {
 	snapDir, err := os.MkdirTemp(filepath.Join(h.cfg.DataDir, tempDirName), "snapshot-")
 	if err != nil {
 		return fmt.Errorf("snapshot dir: %w", err)
@@ -158,7 +154,7 @@ func (h *Host) create(ctx context.Context, key string) (err error) {
 	}
 	exclude := append(append([]string{}, DefaultExcludes...), h.cfg.Exclude...)
 	info, err := b.Create(ctx, shared.CreateRequest{
-		StorageURL: h.cfg.StorageURL,
+		StorageURL: storageURL,
 		Key:        key,
 		DataDir:    h.cfg.DataDir,
 		Replace:    replace,
@@ -183,7 +179,7 @@ func (h *Host) handleDelete(w http.ResponseWriter, r *http.Request, ps httproute
 		return
 	}
 	err := h.withPlugin(r.Context(), func(b shared.Backups) error {
-		return b.Delete(r.Context(), h.cfg.StorageURL, key)
+		return b.Delete(r.Context(), h.storageURL(), key)
 	})
 	if err != nil {
 		h.writeError(w, r, fmt.Errorf("delete %q: %w", key, err))

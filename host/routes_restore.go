@@ -36,9 +36,10 @@ func (h *Host) handleRestore(w http.ResponseWriter, r *http.Request, ps httprout
 		apierror.Write(w, apierror.BadRequest(msgInvalidBackup))
 		return
 	}
+	storageURL := h.storageURL()
 	var sum shared.ArchiveSummary
 	err := h.withPlugin(r.Context(), func(b shared.Backups) (err error) {
-		sum, err = b.Inspect(r.Context(), h.cfg.StorageURL, key)
+		sum, err = b.Inspect(r.Context(), storageURL, key)
 		return err
 	})
 	switch {
@@ -61,7 +62,7 @@ func (h *Host) handleRestore(w http.ResponseWriter, r *http.Request, ps httprout
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
-		h.runRestore(key)
+		h.runRestore(storageURL, key)
 	}()
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -74,11 +75,11 @@ func restoreKeep() []string {
 // runRestore stages the backup, stops the app, swaps the data in and
 // restarts the process. Failures before the swap leave the app running on
 // its old data and are reported in /api/health.
-func (h *Host) runRestore(key string) {
+func (h *Host) runRestore(storageURL, key string) {
 	start := time.Now()
 	workDir, err := os.MkdirTemp(filepath.Join(h.cfg.DataDir, tempDirName), "restore-")
 	if err == nil {
-		err = h.stage(h.ctx, key, filepath.Join(workDir, "staged"))
+		err = h.stage(h.ctx, storageURL, key, filepath.Join(workDir, "staged"))
 	}
 	if err != nil {
 		h.failRestore(key, workDir, err)
@@ -107,7 +108,7 @@ func (h *Host) runRestore(key string) {
 
 // stage extracts the backup into dir and checks its databases there, so a
 // broken backup is refused before the app is touched.
-func (h *Host) stage(ctx context.Context, key, dir string) error {
+func (h *Host) stage(ctx context.Context, storageURL, key, dir string) error {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return fmt.Errorf("staging dir: %w", err)
 	}
@@ -115,7 +116,7 @@ func (h *Host) stage(ctx context.Context, key, dir string) error {
 	if err != nil {
 		return err
 	}
-	err = b.Extract(ctx, shared.ExtractRequest{StorageURL: h.cfg.StorageURL, Key: key, DestDir: dir},
+	err = b.Extract(ctx, shared.ExtractRequest{StorageURL: storageURL, Key: key, DestDir: dir},
 		func(p shared.Progress) { h.ops.progress(p.Done, p.Total) })
 	if err != nil {
 		return fmt.Errorf("extract: %w", err)

@@ -45,9 +45,10 @@ func (h *Host) handleDownload(w http.ResponseWriter, r *http.Request, ps httprou
 		apierror.Write(w, apierror.NotFound())
 		return
 	}
+	storageURL := h.storageURL()
 	var info shared.BackupInfo
 	err = h.withPlugin(r.Context(), func(b shared.Backups) (err error) {
-		info, err = b.Stat(r.Context(), h.cfg.StorageURL, key)
+		info, err = b.Stat(r.Context(), storageURL, key)
 		return err
 	})
 	if err != nil {
@@ -82,7 +83,7 @@ func (h *Host) handleDownload(w http.ResponseWriter, r *http.Request, ps httprou
 	}
 	var dl *shared.Download
 	err = h.withPlugin(r.Context(), func(b shared.Backups) (err error) {
-		dl, err = b.Open(r.Context(), h.cfg.StorageURL, key, offset, length)
+		dl, err = b.Open(r.Context(), storageURL, key, offset, length)
 		return err
 	})
 	if err != nil {
@@ -227,7 +228,7 @@ func (h *Host) upload(r *http.Request, part *multipart.Part) error {
 	if err != nil {
 		return err
 	}
-	if _, err := b.Upload(r.Context(), h.cfg.StorageURL, key, body); err != nil {
+	if _, err := b.Upload(r.Context(), h.storageURL(), key, body); err != nil {
 		switch {
 		case errors.Is(err, shared.ErrExists):
 			return nameTaken("file", key)

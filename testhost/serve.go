@@ -61,6 +61,7 @@ func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (er
 	}
 	h, err := host.New(ctx, host.Config{
 		Shutdown:     shutdownForRestore,
+		Settings:     settingsStore{db: a.db},
 		DataDir:      a.dataDir,
 		PluginsDir:   opts.PluginsDir,
 		PluginName:   opts.PluginName,

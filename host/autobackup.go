@@ -1,0 +1,174 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/pocketbackup/pocketbackup/host/apierror"
+	"github.com/pocketbackup/pocketbackup/host/cron"
+	"github.com/pocketbackup/pocketbackup/shared"
+)
+
+// The scheduled backup job, as PocketBase names it and its files.
+const (
+	AutoBackupJob    = "__pbAutoBackup__"
+	autoBackupPrefix = "@auto_pb_backup_"
+)
+
+// A scheduled run that finds another operation running waits and tries
+// again, up to autoBackupAttempts times.
+const (
+	autoBackupAttempts   = 60
+	autoBackupRetryEvery = 10 * time.Second
+)
+
+// schedule makes the scheduler match s: the job runs on s's cron, or is
+// removed when it has none.
+func (h *Host) schedule(s Settings) error {
+	if s.Backups.Cron == "" {
+		h.cron.Remove(AutoBackupJob)
+		return nil
+	}
+	return h.cron.Add(AutoBackupJob, s.Backups.Cron, h.autoBackup)
+}
+
+// autoBackup is the scheduled job: an @auto_pb_backup_<time>.zip backup,
+// then rotation of the @auto_ backups beyond cronMaxKeep.
+func (h *Host) autoBackup(ctx context.Context) {
+	h.wg.Add(1)
+	defer h.wg.Done()
+	key, err := h.beginAutoBackup(ctx)
+	if err != nil {
+		h.log.Error("scheduled backup did not run", "error", err)
+		h.ops.record(KindCreate, key, publicError("Scheduled backup did not run", err))
+		return
+	}
+	storageURL, keep := h.storageURL(), h.currentSettings().Backups.CronMaxKeep
+	err = h.create(ctx, storageURL, key)
+	if err != nil {
+		h.log.Error("scheduled backup failed", "key", key, "error", err)
+	} else if rotErr := h.rotate(ctx, storageURL, keep); rotErr != nil {
+		// The backup itself is good; the extra old ones stay until next time.
+		h.log.Error("rotate scheduled backups", "error", rotErr)
+	}
+	// Rotation is part of the operation: once the lock is free it is done.
+	h.finish("Failed to create the scheduled backup", err)
+}
+
+// beginAutoBackup takes the lock for a new auto backup, waiting while
+// another operation runs (bounded) and for a fresh second when the name
+// is taken.
+func (h *Host) beginAutoBackup(ctx context.Context) (string, error) {
+	for attempt := 1; ; attempt++ {
+		key := autoBackupPrefix + h.clock.Now().UTC().Format("20060102150405") + ".zip"
+		err := h.ensureNameFree(ctx, "name", key)
+		if err == nil && h.ops.begin(KindCreate, key) {
+			return key, nil
+		}
+		var apiErr *apierror.Error
+		if err != nil && !errors.As(err, &apiErr) {
+			return key, err
+		}
+		if attempt >= autoBackupAttempts {
+			return key, fmt.Errorf("another operation kept running: %w", shared.ErrBusy)
+		}
+		wait := autoBackupRetryEvery
+		if apiErr != nil { // name taken: the next second gives a new name
+			wait = time.Second
+		}
+		select {
+		case <-ctx.Done():
+			return key, ctx.Err()
+		case <-h.clock.After(wait):
+		}
+	}
+}
+
+// rotate deletes the oldest @auto_pb_backup_ files beyond keep; other
+// backups are never touched.
+func (h *Host) rotate(ctx context.Context, storageURL string, keep int) error {
+	if keep < 1 {
+		return nil
+	}
+	b, err := h.backups(ctx)
+	if err != nil {
+		return err
+	}
+	infos, err := b.List(ctx, storageURL)
+	if err != nil {
+		return err
+	}
+	var auto []shared.BackupInfo
+	for _, info := range infos {
+		if strings.HasPrefix(info.Key, autoBackupPrefix) {
+			auto = append(auto, info)
+		}
+	}
+	// Newest first: the names carry the UTC time, the modified time breaks ties.
+	sort.Slice(auto, func(i, j int) bool {
+		if auto[i].Key != auto[j].Key {
+			return auto[i].Key > auto[j].Key
+		}
+		return auto[i].Modified.After(auto[j].Modified)
+	})
+	var errs []error
+	for _, old := range auto[min(keep, len(auto)):] {
+		if h.ops.uses(old.Key) {
+			continue
+		}
+		if err := b.Delete(ctx, storageURL, old.Key); err != nil && !errors.Is(err, shared.ErrNotFound) {
+			errs = append(errs, err)
+			continue
+		}
+		h.log.Info("rotated out scheduled backup", "key", old.Key)
+	}
+	return errors.Join(errs...)
+}
+
+// cronJob is a job as GET /api/crons lists it.
+type cronJob struct {
+	ID         string `json:"id"`
+	Expression string `json:"expression"`
+}
+
+// handleListCrons answers GET /api/crons.
+func (h *Host) handleListCrons(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	jobs := h.cron.Jobs()
+	out := make([]cronJob, 0, len(jobs))
+	for _, j := range jobs {
+		out = append(out, cronJob{ID: j.ID, Expression: j.Expression})
+	}
+	apierror.WriteJSON(w, http.StatusOK, out)
+}
+
+// handleRunCron answers POST /api/crons/{id}: the job starts now.
+func (h *Host) handleRunCron(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	// A run whose outcome is already visible may still be returning: give
+	// it a moment rather than refuse a client that waited for the outcome.
+	err := h.cron.Run(h.ctx, ps.ByName("id"))
+	for tries := 0; errors.Is(err, cron.ErrJobRunning) && tries < 20; tries++ {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		err = h.cron.Run(h.ctx, ps.ByName("id"))
+	}
+	switch {
+	case errors.Is(err, cron.ErrUnknownJob):
+		apierror.Write(w, apierror.NotFound())
+	case errors.Is(err, cron.ErrJobRunning):
+		apierror.Write(w, apierror.BadRequest("The job is already running."))
+	case err != nil:
+		h.writeError(w, r, err)
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}

@@ -1,0 +1,132 @@
+package host_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pocketbackup/pocketbackup/host"
+	"github.com/pocketbackup/pocketbackup/host/cron"
+)
+
+func (e *env) keys() []string {
+	e.t.Helper()
+	status, body, _ := e.do("GET", "/api/backups", e.superTok, "", nil)
+	if status != 200 {
+		e.t.Fatal(status, body)
+	}
+	var list []struct{ Key string }
+	if err := json.Unmarshal([]byte(body), &list); err != nil {
+		e.t.Fatal(err)
+	}
+	var keys []string
+	for _, b := range list {
+		keys = append(keys, b.Key)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// waitFor polls cond (no sleeping on the fake clock: real time, short).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+func TestCronsRunAndRotate(t *testing.T) {
+	clock := cron.NewFakeClock(time.Date(2026, 3, 1, 2, 59, 0, 0, time.UTC))
+	e := newEnvWith(t, func(cfg *host.Config) { cfg.Settings = &memSettings{}; cfg.Clock = clock })
+	runScenarios(t, e, []scenario{
+		{name: "list no auth", method: "GET", path: "/api/crons", wantStatus: 401, wantBody: bodyUnauthorized},
+		{name: "list non-superuser", method: "GET", path: "/api/crons", token: "user", wantStatus: 403, wantBody: bodyForbidden},
+		{name: "list empty", method: "GET", path: "/api/crons", token: "super", wantStatus: 200, wantBody: `[]`},
+		{name: "run no auth", method: "POST", path: "/api/crons/__pbAutoBackup__", wantStatus: 401, wantBody: bodyUnauthorized},
+		{name: "run non-superuser", method: "POST", path: "/api/crons/__pbAutoBackup__", token: "user", wantStatus: 403, wantBody: bodyForbidden},
+		{name: "run unknown", method: "POST", path: "/api/crons/nope", token: "super", wantStatus: 404, wantBody: bodyNotFound},
+		{name: "set schedule", method: "PATCH", path: "/api/settings", token: "super", contentType: "application/json", body: jsonBody(`{"backups":{"cron":"0 3 * * *","cronMaxKeep":2}}`), wantStatus: 200},
+	})
+	e.createAndWait("manual_keep.zip")
+
+	// Three runs, one second apart: two auto backups remain, the manual one stays.
+	for i := range 3 {
+		if status, body, _ := e.do("POST", "/api/crons/__pbAutoBackup__", e.superTok, "", nil); status != 204 {
+			t.Fatalf("run %d: %d %s", i, status, body)
+		}
+		want := fmt.Sprintf("@auto_pb_backup_2026030102590%d.zip", i)
+		waitFor(t, want, func() bool {
+			h := e.health()
+			last, _ := h["lastOperation"].(map[string]any)
+			return last["key"] == want && last["ok"] == true && h["canBackup"] == true
+		})
+		clock.Advance(time.Second)
+	}
+	keys := e.keys()
+	if len(keys) != 3 || keys[0] != "@auto_pb_backup_20260301025901.zip" || keys[1] != "@auto_pb_backup_20260301025902.zip" || keys[2] != "manual_keep.zip" {
+		t.Fatalf("after three runs with keep 2: %v", keys)
+	}
+	// @ keys work for download and delete (%40 in the URL).
+	if data := e.download("%40auto_pb_backup_20260301025902.zip"); len(data) == 0 {
+		t.Fatal("empty download")
+	}
+
+	// The schedule fires at 03:00 UTC on the fake clock.
+	clock.Advance(time.Minute)
+	waitFor(t, "the scheduled run", func() bool {
+		for _, k := range e.keys() {
+			if strings.HasPrefix(k, "@auto_pb_backup_202603010300") {
+				return e.health()["canBackup"] == true
+			}
+		}
+		return false
+	})
+	// Clearing the schedule removes the job.
+	if status, body, _ := e.do("PATCH", "/api/settings", e.superTok, "application/json", strings.NewReader(`{"backups":{"cron":""}}`)); status != 200 {
+		t.Fatal(status, body)
+	}
+	if status, body, _ := e.do("GET", "/api/crons", e.superTok, "", nil); status != 200 || body != "[]\n" {
+		t.Fatalf("crons after clearing: %d %s", status, body)
+	}
+}
+
+// TestScheduledRunWaitsForOperation: a run that finds a create running
+// waits and retries instead of being lost.
+func TestScheduledRunWaitsForOperation(t *testing.T) {
+	clock := cron.NewFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	e := newEnvWith(t, func(cfg *host.Config) { cfg.Settings = &memSettings{}; cfg.Clock = clock })
+	if status, body, _ := e.do("PATCH", "/api/settings", e.superTok, "application/json", strings.NewReader(`{"backups":{"cron":"@daily","cronMaxKeep":3}}`)); status != 200 {
+		t.Fatal(status, body)
+	}
+	release, reached := make(chan struct{}), make(chan struct{})
+	host.SetBeforeArchive(e.host, func() { close(reached); <-release })
+	if status, body, _ := e.do("POST", "/api/backups", e.superTok, "application/json", strings.NewReader(`{"name":"long.zip"}`)); status != 204 {
+		t.Fatal(status, body)
+	}
+	<-reached
+	host.SetBeforeArchive(e.host, nil)
+	if status, body, _ := e.do("POST", "/api/crons/__pbAutoBackup__", e.superTok, "", nil); status != 204 {
+		t.Fatal(status, body)
+	}
+	// The run is now waiting on the clock for its retry.
+	if err := clock.BlockUntil(t.Context(), 2); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	e.waitIdle()
+	clock.Advance(10 * time.Second)
+	waitFor(t, "the retried auto backup", func() bool {
+		for _, k := range e.keys() {
+			if strings.HasPrefix(k, "@auto_pb_backup_") {
+				return e.health()["canBackup"] == true
+			}
+		}
+		return false
+	})
+}

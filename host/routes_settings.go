@@ -1,0 +1,160 @@
+package host
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/julienschmidt/httprouter"
+
+	"github.com/pocketbackup/pocketbackup/host/apierror"
+	"github.com/pocketbackup/pocketbackup/shared"
+)
+
+// maxSettingsBody bounds a PATCH /api/settings body.
+const maxSettingsBody = 64 << 10
+
+// currentSettings returns a copy of the settings in force.
+func (h *Host) currentSettings() Settings {
+	h.settingsMu.RLock()
+	defer h.settingsMu.RUnlock()
+	return h.settings
+}
+
+// storageURL is where backups go right now: the S3 bucket when the
+// settings enable it, otherwise the configured storage. An operation reads
+// it once at its start and finishes on that storage.
+func (h *Host) storageURL() string {
+	s := h.currentSettings()
+	if s.Backups.S3.Enabled {
+		return s.s3URL(h.cfg.S3Prefix)
+	}
+	return h.cfg.StorageURL
+}
+
+// handleGetSettings answers GET /api/settings.
+func (h *Host) handleGetSettings(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	apierror.WriteJSON(w, http.StatusOK, h.currentSettings().public())
+}
+
+// handlePatchSettings answers PATCH /api/settings: validate, persist,
+// apply (storage for the next operation, the schedule at once).
+func (h *Host) handlePatchSettings(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSettingsBody))
+	if err != nil {
+		apierror.Write(w, apierror.BadRequest(""))
+		return
+	}
+	h.settingsMu.Lock()
+	defer h.settingsMu.Unlock()
+	next, err := h.settings.applyPatch(body)
+	if err == nil {
+		err = next.validate()
+	}
+	if err != nil {
+		apierror.Write(w, err)
+		return
+	}
+	if h.cfg.Settings != nil {
+		data, err := json.Marshal(next)
+		if err == nil {
+			err = h.cfg.Settings.SaveSettings(r.Context(), data)
+		}
+		if err != nil {
+			h.writeError(w, r, fmt.Errorf("save settings: %w", err))
+			return
+		}
+	}
+	h.settings = next
+	if err := h.schedule(next); err != nil {
+		h.log.Error("apply backup schedule", "error", err)
+	}
+	h.log.Info("settings updated", "cron", next.Backups.Cron, "cronMaxKeep", next.Backups.CronMaxKeep,
+		"s3", next.Backups.S3.Enabled, "storage", shared.Redact(h.storageURLLocked(next)))
+	apierror.WriteJSON(w, http.StatusOK, next.public())
+}
+
+func (h *Host) storageURLLocked(s Settings) string {
+	if s.Backups.S3.Enabled {
+		return s.s3URL(h.cfg.S3Prefix)
+	}
+	return h.cfg.StorageURL
+}
+
+// handleTestS3 answers POST /api/settings/test/s3: it writes, reads back
+// and deletes a probe object with the saved S3 settings.
+func (h *Host) handleTestS3(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	var body struct {
+		Filesystem string `json:"filesystem"`
+	}
+	if err := apierror.ReadBody(r, &body); err != nil {
+		apierror.Write(w, err)
+		return
+	}
+	if body.Filesystem != "backups" {
+		apierror.Write(w, apierror.Validation("filesystem", "validation_in_invalid", "Must be a valid value."))
+		return
+	}
+	s := h.currentSettings()
+	if s.Backups.S3.Bucket == "" || s.Backups.S3.Endpoint == "" {
+		apierror.Write(w, apierror.BadRequest("S3 storage for backups is not configured."))
+		return
+	}
+	if err := h.probeStorage(r.Context(), s.s3URL(h.cfg.S3Prefix)); err != nil {
+		h.log.Warn("S3 test failed", "error", err)
+		apierror.Write(w, apierror.BadRequest("Failed to use the S3 storage: "+probeHint(err)))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// probeStorage round-trips a small object through the plugin.
+func (h *Host) probeStorage(ctx context.Context, storageURL string) error {
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	key := "pocketbackup_probe_" + hex.EncodeToString(rnd[:]) + ".zip"
+	var probe bytes.Buffer
+	zw := zip.NewWriter(&probe)
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	b, err := h.backups(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := b.Upload(ctx, storageURL, key, bytes.NewReader(probe.Bytes())); err != nil {
+		return fmt.Errorf("write probe: %w", err)
+	}
+	dl, err := b.Open(ctx, storageURL, key, 0, -1)
+	if err == nil {
+		var got []byte
+		got, err = io.ReadAll(dl)
+		err = errors.Join(err, dl.Close())
+		if err == nil && !bytes.Equal(got, probe.Bytes()) {
+			err = errors.New("probe read back differs")
+		}
+	}
+	if delErr := b.Delete(ctx, storageURL, key); err == nil && delErr != nil {
+		err = fmt.Errorf("delete probe: %w", delErr)
+	}
+	return err
+}
+
+// probeHint is a client-safe explanation of a failed probe.
+func probeHint(err error) string {
+	switch {
+	case errors.Is(err, shared.ErrNotFound):
+		return "the bucket was not found."
+	case errors.Is(err, shared.ErrInvalid):
+		return "the settings are not valid for this storage."
+	default:
+		return "could not write, read back and delete a test object (check the endpoint, region, bucket and credentials)."
+	}
+}

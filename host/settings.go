@@ -1,0 +1,153 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/pocketbackup/pocketbackup/host/apierror"
+	"github.com/pocketbackup/pocketbackup/host/cron"
+	"github.com/pocketbackup/pocketbackup/shared"
+)
+
+// SettingsStore persists the backups settings; the app keeps them in its
+// data.db, so a restore brings back the settings of its time.
+type SettingsStore interface {
+	// LoadSettings returns what SaveSettings last stored, or nil.
+	LoadSettings(ctx context.Context) ([]byte, error)
+	SaveSettings(ctx context.Context, data []byte) error
+}
+
+// Settings is the settings API's document: only the backups section.
+type Settings struct {
+	Backups BackupsSettings `json:"backups"`
+}
+
+// BackupsSettings is PocketBase's backups section.
+type BackupsSettings struct {
+	Cron        string     `json:"cron"`
+	CronMaxKeep int        `json:"cronMaxKeep"`
+	S3          S3Settings `json:"s3"`
+}
+
+// S3Settings names an S3-compatible bucket for backups.
+type S3Settings struct {
+	Enabled        bool   `json:"enabled"`
+	Bucket         string `json:"bucket"`
+	Region         string `json:"region"`
+	Endpoint       string `json:"endpoint"`
+	AccessKey      string `json:"accessKey"`
+	Secret         string `json:"secret"`
+	ForcePathStyle bool   `json:"forcePathStyle"`
+}
+
+// defaultSettings are PocketBase's defaults: no schedule, keep 3.
+func defaultSettings() Settings {
+	return Settings{Backups: BackupsSettings{CronMaxKeep: 3}}
+}
+
+// public returns s as clients may see it: the secret never leaves.
+func (s Settings) public() Settings {
+	s.Backups.S3.Secret = ""
+	return s
+}
+
+// applyPatch returns s with the JSON patch body applied: fields present
+// replace, fields absent stay. An empty secret keeps the stored one.
+func (s Settings) applyPatch(body []byte) (Settings, error) {
+	next := s
+	if err := json.Unmarshal(body, &next); err != nil {
+		return s, apierror.BadRequest("")
+	}
+	if next.Backups.S3.Secret == "" {
+		next.Backups.S3.Secret = s.Backups.S3.Secret
+	}
+	next.Backups.Cron = strings.TrimSpace(next.Backups.Cron)
+	return next, nil
+}
+
+// validate returns the contract's 400 with every invalid field under
+// data.backups, or nil.
+func (s Settings) validate() error {
+	fields := map[string]any{}
+	b := s.Backups
+	if b.Cron != "" {
+		if _, err := cron.Parse(b.Cron); err != nil {
+			fields["cron"] = apierror.FieldError{Code: "validation_invalid_cron", Message: "Invalid cron expression: " + cronReason(err) + "."}
+		}
+		if b.CronMaxKeep < 1 {
+			fields["cronMaxKeep"] = apierror.FieldError{Code: "validation_min_greater_equal_than_required", Message: "Must be no less than 1."}
+		}
+	}
+	if b.CronMaxKeep < 0 {
+		fields["cronMaxKeep"] = apierror.FieldError{Code: "validation_min_greater_equal_than_required", Message: "Must be no less than 0."}
+	}
+	s3 := map[string]any{}
+	if b.S3.Enabled {
+		for name, v := range map[string]string{"bucket": b.S3.Bucket, "region": b.S3.Region, "endpoint": b.S3.Endpoint, "accessKey": b.S3.AccessKey, "secret": b.S3.Secret} {
+			if strings.TrimSpace(v) == "" {
+				s3[name] = apierror.FieldError{Code: "validation_required", Message: "Cannot be blank."}
+			}
+		}
+		if b.S3.Endpoint != "" && !validEndpoint(b.S3.Endpoint) {
+			s3["endpoint"] = apierror.FieldError{Code: "validation_is_url", Message: "Must be a valid URL."}
+		}
+	}
+	if len(s3) > 0 {
+		fields["s3"] = s3
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	e := apierror.BadRequest(apierror.MsgValidation)
+	e.Data["backups"] = fields
+	return e
+}
+
+// cronReason is a parse error's reason without the expression repeated.
+func cronReason(err error) string {
+	var pe *cron.ParseError
+	if errors.As(err, &pe) {
+		if pe.Field != "" {
+			return fmt.Sprintf("%s %q: %s", pe.Field, pe.Value, pe.Reason)
+		}
+		return pe.Reason
+	}
+	return "cannot be parsed"
+}
+
+func validEndpoint(s string) bool {
+	if !strings.Contains(s, "://") {
+		s = "https://" + s // as PocketBase does
+	}
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// s3URL is the storage URL the S3 settings name.
+func (s Settings) s3URL(prefix string) string {
+	b := s.Backups.S3
+	return shared.S3URL(shared.S3Config{
+		Bucket: b.Bucket, Region: b.Region, Endpoint: b.Endpoint,
+		AccessKey: b.AccessKey, Secret: b.Secret, ForcePathStyle: b.ForcePathStyle, Prefix: prefix,
+	})
+}
+
+// loadSettings reads the persisted settings, defaults when none.
+func loadSettings(ctx context.Context, store SettingsStore) (Settings, error) {
+	s := defaultSettings()
+	if store == nil {
+		return s, nil
+	}
+	data, err := store.LoadSettings(ctx)
+	if err != nil || len(data) == 0 {
+		return s, err
+	}
+	if err := json.Unmarshal(data, &s); err != nil {
+		return defaultSettings(), fmt.Errorf("parse settings: %w", err)
+	}
+	return s, nil
+}
