@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"sync"
 )
 
 // ErrInvalid is wrapped by every rejection of an archive by [Check] and
@@ -86,8 +87,8 @@ func openZip(src *sourceReader, size int64) (*zip.Reader, error) {
 		return nil, fmt.Errorf("%w: empty input", ErrInvalid)
 	}
 	zr, err := zip.NewReader(src, size)
-	if src.err != nil {
-		return nil, fmt.Errorf("read archive: %w", src.err)
+	if err := src.failure(); err != nil {
+		return nil, fmt.Errorf("read archive: %w", err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -176,11 +177,14 @@ func checkEntry(f *zip.File, size int64, limits Limits) error {
 // taken from hostile headers never reach the storage behind r, and it
 // remembers the first error of r other than io.EOF, so that a failure to
 // read the source (a network error with remote storage) is not mistaken for
-// an invalid archive.
+// an invalid archive. It may be read from several goroutines at once if r
+// may.
 type sourceReader struct {
 	r    io.ReaderAt
 	size int64
-	err  error
+
+	mu  sync.Mutex
+	err error
 }
 
 func (s *sourceReader) ReadAt(p []byte, off int64) (int, error) {
@@ -192,11 +196,22 @@ func (s *sourceReader) ReadAt(p []byte, off int64) (int, error) {
 		p, short = p[:rest], true
 	}
 	n, err := s.r.ReadAt(p, off)
-	if err != nil && err != io.EOF && s.err == nil {
-		s.err = err
+	if err != nil && err != io.EOF {
+		s.mu.Lock()
+		if s.err == nil {
+			s.err = err
+		}
+		s.mu.Unlock()
 	}
 	if err == nil && short {
 		err = io.EOF
 	}
 	return n, err
+}
+
+// failure returns the first error of r other than io.EOF, or nil.
+func (s *sourceReader) failure() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
 }

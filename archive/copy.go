@@ -5,8 +5,8 @@ import (
 	"io"
 )
 
-// bufSize is the size of the one buffer a Write or Extract call copies
-// through.
+// bufSize is the size of the buffer each goroutine of an Extract call
+// copies through.
 const bufSize = 256 << 10
 
 // progressStep is how many bytes pass between two progress reports.

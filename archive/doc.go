@@ -2,12 +2,16 @@
 // backup of a PocketBase-style data directory (pb_data).
 //
 // Archives are laid out the way PocketBase writes and restores them: regular
-// files only, no directory entries, '/'-separated relative names, deflate at
-// level 1, data.db at the root. [Write] streams such an archive from a
-// directory tree. [Check] validates an archive from its central directory
-// alone, and [Extract] checks it again while extracting it through an
-// [os.Root], trusting no header: archives may be uploaded by anyone.
+// files only, no directory entries, '/'-separated relative names, data.db at
+// the root, every entry deflated (at the speed of level 1) or, when its
+// content does not compress, stored. [Write] streams such an archive from a
+// directory tree, compressing on every core with bounded memory. [Check]
+// validates an archive from its central directory alone, and [Extract]
+// checks it again while extracting it through an [os.Root], on every core,
+// trusting no header: archives may be uploaded by anyone.
 //
-// The package knows nothing of plugins, gRPC or HTTP and uses only the
-// standard library. Every rejection of an archive wraps [ErrInvalid].
+// The package knows nothing of plugins, gRPC or HTTP. Besides the standard
+// library it uses github.com/klauspost/compress/flate (plain Deflate, faster
+// than compress/flate) and, on Linux, golang.org/x/sys/unix. Every
+// rejection of an archive wraps [ErrInvalid].
 package archive

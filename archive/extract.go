@@ -2,35 +2,45 @@ package archive
 
 import (
 	"archive/zip"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Extract checks the zip archive of size bytes in r (see [Check]) and
 // extracts it into dest, an existing empty directory.
 //
 // Everything is written through [os.Root], so no name can reach outside
-// dest; parent directories are created as needed (0755) and files are
-// created anew (0644, never overwriting). No header is trusted: at most the
-// declared size of an entry is copied, and an entry that yields more or
-// fewer bytes, or content whose CRC-32 differs from the central directory's,
-// fails with [ErrInvalid]; bytes actually written count against
-// limits.MaxTotalBytes. Each file is fsynced as it is finished and each
-// directory at the end.
+// dest; parent directories are created as needed (0755), all before the
+// first file, and files are created anew (0644, never overwriting). No
+// header is trusted: at most the declared size of an entry is copied, and an
+// entry that yields more or fewer bytes, or content whose CRC-32 differs
+// from the central directory's, fails with [ErrInvalid]; bytes actually
+// written count against limits.MaxTotalBytes. Each file is fsynced as it is
+// finished and each directory at the end.
 //
-// progress, if set, is called as by [Write] with total = Summary.TotalBytes.
-// Extract checks ctx between entries and during copies and returns
-// ctx.Err() once it is cancelled. On error, whatever was written stays in
-// dest: the caller removes its staging directory.
+// Files are extracted by several goroutines at once (GOMAXPROCS, at most 8),
+// each reading its own entries from r, which must therefore allow
+// concurrent ReadAt calls (as an *os.File does). Deflated entries are
+// inflated with github.com/klauspost/compress/flate.
+//
+// progress, if set, is called as by [Write] with total = Summary.TotalBytes;
+// calls never overlap. Extract checks ctx during copies and returns
+// ctx.Err() once it is cancelled. On error, what was written stays in dest,
+// for the caller to remove with its staging directory; but if an entry
+// fails, the files of the entries after it in archive order are removed, so
+// that dest holds, as if the entries had been extracted one at a time, the
+// entries before the failing one and part of that one.
 func Extract(ctx context.Context, r io.ReaderAt, size int64, dest string, limits Limits, progressFn func(done, total int64)) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -47,6 +57,7 @@ func Extract(ctx context.Context, r io.ReaderAt, size int64, dest string, limits
 	if err != nil {
 		return err
 	}
+	zr.RegisterDecompressor(zip.Deflate, decompressInflate)
 
 	root, err := os.OpenRoot(dest)
 	if err != nil {
@@ -58,29 +69,29 @@ func Extract(ctx context.Context, r io.ReaderAt, size int64, dest string, limits
 	}
 
 	x := &extractor{
-		root:   root,
-		src:    src,
-		limits: limits,
-		buf:    make([]byte, bufSize),
-		prog:   &progress{fn: progressFn, total: sum.TotalBytes},
-		dirs:   map[string]bool{".": true},
+		root:    root,
+		src:     src,
+		limits:  limits,
+		prog:    &progress{fn: progressFn, total: sum.TotalBytes},
+		dirs:    map[string]bool{".": true},
+		workers: workerCount(0),
 	}
+	var files []*zip.File
 	for _, f := range zr.File {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if name, isDir := strings.CutSuffix(f.Name, "/"); isDir {
-			if err := x.mkdirAll(name); err != nil {
-				return err
-			}
-			continue
+		dir, isDir := strings.CutSuffix(f.Name, "/")
+		if !isDir {
+			dir = path.Dir(f.Name)
+			files = append(files, f)
 		}
-		if err := x.mkdirAll(path.Dir(f.Name)); err != nil {
+		if err := x.mkdirAll(dir); err != nil {
 			return err
 		}
-		if err := x.file(ctx, f); err != nil {
-			return err
-		}
+	}
+	if err := x.files(ctx, files); err != nil {
+		return err
 	}
 	if err := x.syncDirs(); err != nil {
 		return err
@@ -111,10 +122,90 @@ type extractor struct {
 	root    *os.Root
 	src     *sourceReader
 	limits  Limits
-	buf     []byte
-	prog    *progress
 	dirs    map[string]bool // directories created, "." included
-	written int64           // content bytes written so far
+	written atomic.Int64    // content bytes written so far
+
+	progMu sync.Mutex // serializes prog and its callback
+	prog   *progress
+
+	// failed is the index in files of the first entry (in archive order)
+	// known to have failed; entries after it stop.
+	failed atomic.Int64
+
+	workers  int         // goroutines extracting files, and inflating a large one
+	parallel atomic.Bool // a large entry is being inflated on several goroutines
+	// sequentialFrom counts the large entries that were inflated
+	// sequentially from some point on (see inflateParallel).
+	sequentialFrom atomic.Int64
+}
+
+// errSuperseded stops the extraction of an entry after one that failed.
+var errSuperseded = errors.New("an earlier entry failed")
+
+// files extracts the regular file entries of files, in archive order, with
+// up to x.workers goroutines. On failure it returns the error of the first
+// entry that failed in archive order, after removing the files of the
+// entries after it.
+func (x *extractor) files(ctx context.Context, files []*zip.File) error {
+	x.failed.Store(math.MaxInt64)
+	var (
+		next    atomic.Int64
+		mu      sync.Mutex
+		errs    = map[int]error{}
+		created = make([]bool, len(files)) // written only by the entry's goroutine
+		wg      sync.WaitGroup
+	)
+	for range min(x.workers, len(files)) {
+		wg.Go(func() {
+			buf := make([]byte, bufSize)
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(files) || int64(i) > x.failed.Load() || ctx.Err() != nil {
+					return
+				}
+				err := x.file(ctx, files[i], i, buf, &created[i])
+				if err == nil {
+					continue
+				}
+				mu.Lock()
+				errs[i] = err
+				mu.Unlock()
+				storeMin(&x.failed, int64(i))
+				return
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	first := x.failed.Load()
+	if first == math.MaxInt64 {
+		return nil
+	}
+	var cleanup []error
+	for i := int(first) + 1; i < len(files); i++ {
+		if created[i] {
+			cleanup = append(cleanup, wrapIf("remove "+files[i].Name, x.root.Remove(filepath.FromSlash(files[i].Name))))
+		}
+	}
+	return errors.Join(append([]error{errs[int(first)]}, cleanup...)...)
+}
+
+// storeMin sets a to v if v is smaller.
+func storeMin(a *atomic.Int64, v int64) {
+	for cur := a.Load(); v < cur; cur = a.Load() {
+		if a.CompareAndSwap(cur, v) {
+			return
+		}
+	}
+}
+
+// addProgress counts n more bytes extracted.
+func (x *extractor) addProgress(n int64) {
+	x.progMu.Lock()
+	defer x.progMu.Unlock()
+	x.prog.add(n)
 }
 
 // mkdirAll creates dir ('/'-separated, "." for the root) and its parents
@@ -132,45 +223,69 @@ func (x *extractor) mkdirAll(dir string) error {
 	return nil
 }
 
-// file extracts one regular file entry; its parent exists.
-func (x *extractor) file(ctx context.Context, f *zip.File) (err error) {
+// file extracts regular file entry f, number i in archive order, through
+// buf; its parent exists. It sets *created once the file exists.
+func (x *extractor) file(ctx context.Context, f *zip.File, i int, buf []byte, created *bool) (err error) {
 	declared := int64(f.UncompressedSize64) // at most MaxTotalBytes: checked
-	rc, err := f.Open()
-	if err != nil {
-		return x.readErr(f, err)
+	parallel := f.Method == zip.Deflate && f.CompressedSize64 >= parallelMinCompressed &&
+		x.workers > 1 && x.parallel.CompareAndSwap(false, true)
+	if parallel {
+		defer x.parallel.Store(false)
 	}
-	defer rc.Close()
+	var rc io.ReadCloser
+	if !parallel {
+		if rc, err = f.Open(); err != nil {
+			return x.readErr(f, err)
+		}
+		defer rc.Close()
+	}
 
 	out, err := x.root.OpenFile(filepath.FromSlash(f.Name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", f.Name, err)
 	}
+	*created = true
 	defer func() {
 		if out != nil {
 			err = errors.Join(err, out.Close())
 		}
 	}()
+	w := &writeback{f: out}
 
-	crc := crc32.NewIEEE()
-	body := io.TeeReader(io.LimitReader(rc, declared), crc)
-	n, rerr, werr := copyBuffer(ctx, out, body, x.buf, x.prog.add)
-	x.written += n
+	var (
+		n          int64
+		sum        uint32
+		rerr, werr error
+	)
+	if parallel {
+		n, sum, rerr = x.inflateParallel(ctx, f, i, w, x.workers)
+		if we := (*writeError)(nil); errors.As(rerr, &we) {
+			rerr, werr = nil, we.err
+		}
+	} else {
+		crc := crc32.NewIEEE()
+		body := io.TeeReader(&supersedable{r: io.LimitReader(rc, declared), x: x, i: int64(i)}, crc)
+		n, rerr, werr = copyBuffer(ctx, w, body, buf, x.addProgress)
+		sum = crc.Sum32()
+		if rerr == nil && werr == nil && n == declared {
+			rerr = expectEOF(rc)
+		}
+	}
+	written := x.written.Add(n)
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case werr != nil:
 		return fmt.Errorf("write %s: %w", f.Name, werr)
+	case errors.Is(rerr, errSuperseded):
+		return rerr
 	case rerr != nil:
 		return x.readErr(f, rerr)
 	case n != declared:
 		return fmt.Errorf("%w: entry %q: %d bytes of data, %d declared", ErrInvalid, f.Name, n, declared)
-	case x.written > x.limits.MaxTotalBytes:
+	case written > x.limits.MaxTotalBytes:
 		return fmt.Errorf("%w: entry %q: total size over %d bytes", ErrInvalid, f.Name, x.limits.MaxTotalBytes)
-	}
-	if err := expectEOF(rc); err != nil {
-		return x.readErr(f, err)
-	}
-	if sum := crc.Sum32(); sum != f.CRC32 {
+	case sum != f.CRC32:
 		return fmt.Errorf("%w: entry %q: CRC-32 %08x, declared %08x", ErrInvalid, f.Name, sum, f.CRC32)
 	}
 
@@ -183,6 +298,38 @@ func (x *extractor) file(ctx context.Context, f *zip.File) (err error) {
 		return fmt.Errorf("close %s: %w", f.Name, cerr)
 	}
 	return nil
+}
+
+// writeback writes to a file and asks the system to start writing its
+// pages to disk every writebackEvery bytes, so that the fsync at the end
+// of a large file waits for its tail only.
+type writeback struct {
+	f         *os.File
+	n, synced int64
+}
+
+func (w *writeback) Write(p []byte) (int, error) {
+	m, err := w.f.Write(p)
+	w.n += int64(m)
+	if w.n-w.synced >= writebackEvery {
+		startWriteback(w.f, w.synced, w.n-w.synced)
+		w.synced = w.n
+	}
+	return m, err
+}
+
+// supersedable reads r until an entry before entry i fails.
+type supersedable struct {
+	r io.Reader
+	x *extractor
+	i int64
+}
+
+func (s *supersedable) Read(p []byte) (int, error) {
+	if s.x.failed.Load() < s.i {
+		return 0, errSuperseded
+	}
+	return s.r.Read(p)
 }
 
 // errTrailingData reports an entry whose data goes on past its declared
@@ -212,30 +359,46 @@ func expectEOF(r io.Reader) error {
 // an I/O error if the source itself failed, otherwise ErrInvalid (a
 // truncated archive, corrupt data, a bad CRC).
 func (x *extractor) readErr(f *zip.File, err error) error {
-	if x.src.err != nil {
-		return fmt.Errorf("read archive: %w", x.src.err)
+	if serr := x.src.failure(); serr != nil {
+		return fmt.Errorf("read archive: %w", serr)
 	}
 	return fmt.Errorf("%w: entry %q: %w", ErrInvalid, f.Name, err)
 }
 
-// syncDirs fsyncs every directory created, deepest first, so each is
-// durable before the entry naming it in its parent.
+// syncDirs fsyncs every directory created with up to x.workers goroutines,
+// deepest first: a directory is durable before the entry naming it in its
+// parent.
 func (x *extractor) syncDirs() error {
-	dirs := make([]string, 0, len(x.dirs))
-	for d := range x.dirs {
-		dirs = append(dirs, d)
-	}
 	depth := func(d string) int {
 		if d == "." {
 			return 0
 		}
 		return strings.Count(d, "/") + 1
 	}
-	slices.SortFunc(dirs, func(a, b string) int {
-		return cmp.Or(cmp.Compare(depth(b), depth(a)), cmp.Compare(a, b))
-	})
-	for _, d := range dirs {
-		if err := syncDir(x.root, d); err != nil {
+	var levels [][]string
+	for d := range x.dirs {
+		n := depth(d)
+		for len(levels) <= n {
+			levels = append(levels, nil)
+		}
+		levels[n] = append(levels[n], d)
+	}
+	for _, dirs := range slices.Backward(levels) {
+		slices.Sort(dirs)
+		var (
+			next atomic.Int64
+			errs = make([]error, len(dirs))
+			wg   sync.WaitGroup
+		)
+		for range min(x.workers, len(dirs)) {
+			wg.Go(func() {
+				for i := int(next.Add(1) - 1); i < len(dirs); i = int(next.Add(1) - 1) {
+					errs[i] = syncDir(x.root, dirs[i])
+				}
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
 			return err
 		}
 	}
