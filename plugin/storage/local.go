@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/pocketbackup/pocketbackup/shared"
@@ -148,6 +149,15 @@ func (s *localStore) List(ctx context.Context) ([]Object, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list: %w", err)
 	}
+	var temps []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), tmpPrefix) {
+			temps = append(temps, e.Name())
+		}
+	}
+	if len(temps) > 0 {
+		removeStaleTemps(root, temps)
+	}
 	objs := make([]Object, 0, len(entries))
 	for i, e := range entries {
 		if i%1024 == 0 {
@@ -268,6 +278,9 @@ func (s *localStore) NewWriter(ctx context.Context, key string) (Writer, error) 
 	if err != nil {
 		return nil, errors.Join(fsError("write", key, err), root.Close())
 	}
+	// Held until the file is closed: marks the write as alive, so that
+	// cleanup removes only temp files whose writer died. Best effort.
+	_ = lockFile(f)
 	return &localWriter{root: root, ctx: ctx, key: key, tmp: tmp, f: f}, nil
 }
 
@@ -307,6 +320,15 @@ type localWriter struct {
 	f    *os.File // nil once closed
 	err  error    // first write error; sticky
 	done bool     // Commit or Abort was called
+}
+
+// ReadAt reads back what was written so far, before Commit: an upload is
+// checked as a whole archive in place, without a second copy.
+func (w *localWriter) ReadAt(p []byte, off int64) (int, error) {
+	if w.f == nil {
+		return 0, fmt.Errorf("read back %q: %w", w.key, errWriterDone)
+	}
+	return w.f.ReadAt(p, off)
 }
 
 func (w *localWriter) Write(p []byte) (int, error) {

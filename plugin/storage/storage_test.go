@@ -320,3 +320,42 @@ func TestLocalDirectoryRemovedWhileOpen(t *testing.T) {
 		t.Fatalf("after recreate: %q, %v", got, err)
 	}
 }
+
+// TestLocalStaleTempsRemoved: a temp file left by a writer that died is
+// removed at the next listing; a live writer's temp file is left alone.
+func TestLocalStaleTempsRemoved(t *testing.T) {
+	dir := t.TempDir()
+	s, err := storage.Open(t.Context(), "file://"+dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	stale := filepath.Join(dir, ".tmp-deadbeefdeadbeefdeadbeef")
+	if err := os.WriteFile(stale, []byte("half a backup"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.NewWriter(t.Context(), "live.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	if _, err := w.Write([]byte("in progress")); err != nil {
+		t.Fatal(err)
+	}
+	if objs, err := s.List(t.Context()); err != nil || len(objs) != 0 {
+		t.Fatalf("List = %v, %v", objs, err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("stale temp file still there: %v", err)
+	}
+	temps, _ := filepath.Glob(filepath.Join(dir, ".tmp-*"))
+	if len(temps) != 1 {
+		t.Fatalf("live writer's temp file gone or duplicated: %v", temps)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if objs, err := s.List(t.Context()); err != nil || len(objs) != 1 {
+		t.Fatalf("after commit List = %v, %v", objs, err)
+	}
+}
