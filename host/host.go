@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -136,6 +137,11 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		cfg.Logger.Error("backup schedule not applied", "cron", settings.Backups.Cron, "error", err)
 	}
 	h.cron.Start(hctx)
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		h.checkStorage(hctx)
+	}()
 	return h, nil
 }
 
@@ -150,6 +156,24 @@ func resetTempDir(dataDir string) error {
 		return fmt.Errorf("host: create %s: %w", tempDirName, err)
 	}
 	return nil
+}
+
+// checkStorage lists the backups once at start: it tells the operator at
+// once when the storage is unreachable, and lets the storage remove what
+// a process killed mid-write left behind.
+func (h *Host) checkStorage(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	url := h.storageURL()
+	err := h.withPlugin(ctx, func(b shared.Backups) error {
+		_, err := b.List(ctx, url)
+		return err
+	})
+	if err != nil && ctx.Err() == nil {
+		h.log.Error("backups storage is not usable", "storage", shared.Redact(url), "error", err)
+		return
+	}
+	h.log.Info("backups storage ready", "storage", shared.Redact(url))
 }
 
 // PluginPID returns the running plugin's process id (0 when none runs).
