@@ -1,0 +1,138 @@
+// Command embedded is the smallest real application that embeds package
+// host: its own HTTP server and SQLite database, one superuser from the
+// environment, and the whole Backups API served through the plugin.
+//
+//	EMBEDDED_EMAIL=me@example.com EMBEDDED_PASSWORD=secret123 \
+//	  go run ./examples/go --dir=./my_data --plugins=./bin/plugins --http=127.0.0.1:8091
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/julienschmidt/httprouter"
+	_ "modernc.org/sqlite"
+
+	"github.com/pocketbackup/pocketbackup/host"
+	"github.com/pocketbackup/pocketbackup/host/auth"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "embedded:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	dir := flag.String("dir", "./embedded_data", "data directory")
+	plugins := flag.String("plugins", "./bin/plugins", "directory with the backup plugin and its .sha256")
+	addr := flag.String("http", "127.0.0.1:8091", "listen address")
+	flag.Parse()
+	email, password := os.Getenv("EMBEDDED_EMAIL"), os.Getenv("EMBEDDED_PASSWORD")
+	if email == "" || password == "" {
+		return errors.New("set EMBEDDED_EMAIL and EMBEDDED_PASSWORD")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	log := hclog.New(&hclog.LoggerOptions{Name: "embedded"})
+
+	// 1. Before opening anything in the data directory, settle a restore
+	//    the previous process may have left unfinished.
+	if err := os.MkdirAll(*dir, 0o700); err != nil {
+		return err
+	}
+	if err := host.Recover(ctx, *dir, log); err != nil {
+		return err
+	}
+
+	// 2. The app's own database (WAL, as PocketBase runs it).
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(*dir, "data.db")+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return err
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, name TEXT)`); err != nil {
+		return err
+	}
+
+	// 3. Auth: one superuser from the environment, kept in memory.
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	super := auth.Record{ID: "embeddedadmin01", CollectionID: auth.SuperusersID, CollectionName: auth.SuperusersName,
+		Email: email, PasswordHash: hash, TokenKey: auth.NewTokenKey(), Created: now, Updated: now}
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	authSvc := auth.New(oneUser{super}, []byte(hex.EncodeToString(secret)), []auth.Collection{auth.Superusers()})
+
+	// 4. The host: a restore stops our server and closes our database
+	//    through Shutdown, then re-executes this program.
+	srv := &http.Server{Addr: *addr, ReadHeaderTimeout: 10 * time.Second}
+	stopped := make(chan struct{})
+	h, err := host.New(ctx, host.Config{
+		DataDir:    *dir,
+		PluginsDir: *plugins,
+		Auth:       authSvc,
+		Logger:     log.Named("host"),
+		Shutdown: func(ctx context.Context) error {
+			close(stopped)
+			return errors.Join(srv.Shutdown(ctx), db.Close())
+		},
+	})
+	if err != nil {
+		return err
+	}
+	router := httprouter.New()
+	authSvc.Register(router)
+	h.Register(router)
+	srv.Handler = router
+
+	go func() {
+		<-ctx.Done()
+		_ = srv.Shutdown(context.Background())
+	}()
+	fmt.Printf("serving http://%s (backups API under /api/backups)\n", *addr)
+	err = srv.ListenAndServe()
+	select {
+	case <-stopped: // a restore owns the process now; it re-executes it
+		<-ctx.Done()
+		return nil
+	default:
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return errors.Join(err, h.Close(), db.Close())
+}
+
+// oneUser is an auth.Store with a single superuser.
+type oneUser struct{ rec auth.Record }
+
+func (o oneUser) FindByEmail(_ context.Context, collectionID, email string) (auth.Record, error) {
+	if collectionID == o.rec.CollectionID && strings.EqualFold(email, o.rec.Email) {
+		return o.rec, nil
+	}
+	return auth.Record{}, auth.ErrNotFound
+}
+
+func (o oneUser) FindByID(_ context.Context, collectionID, id string) (auth.Record, error) {
+	if collectionID == o.rec.CollectionID && id == o.rec.ID {
+		return o.rec, nil
+	}
+	return auth.Record{}, auth.ErrNotFound
+}
