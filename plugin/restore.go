@@ -17,13 +17,9 @@ import (
 // Inspect implements shared.Backups: it reads only the archive's central
 // directory, through range reads.
 func (s *Service) Inspect(ctx context.Context, storageURL, key string) (shared.ArchiveSummary, error) {
-	st, err := s.store(ctx, storageURL)
+	st, o, err := s.object(ctx, "inspect", storageURL, key)
 	if err != nil {
 		return shared.ArchiveSummary{}, err
-	}
-	o, err := st.Stat(ctx, key)
-	if err != nil {
-		return shared.ArchiveSummary{}, fmt.Errorf("inspect %q: %w", key, err)
 	}
 	ra := &rangeReaderAt{ctx: ctx, store: st, key: key, size: o.Size}
 	defer ra.release()
@@ -44,13 +40,9 @@ func (s *Service) Extract(ctx context.Context, req shared.ExtractRequest, progre
 	if !filepath.IsAbs(req.DestDir) {
 		return fmt.Errorf("extract: destination must be absolute: %w", shared.ErrInvalid)
 	}
-	st, err := s.store(ctx, req.StorageURL)
+	st, o, err := s.object(ctx, "extract", req.StorageURL, req.Key)
 	if err != nil {
 		return err
-	}
-	o, err := st.Stat(ctx, req.Key)
-	if err != nil {
-		return fmt.Errorf("extract %q: %w", req.Key, err)
 	}
 	start := time.Now()
 	tmp, err := os.CreateTemp(filepath.Dir(req.DestDir), ".download-*.zip")

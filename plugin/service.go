@@ -87,15 +87,25 @@ func (s *Service) List(ctx context.Context, storageURL string) ([]shared.BackupI
 
 // Stat implements shared.Backups.
 func (s *Service) Stat(ctx context.Context, storageURL, key string) (shared.BackupInfo, error) {
-	st, err := s.store(ctx, storageURL)
+	_, o, err := s.object(ctx, "stat", storageURL, key)
 	if err != nil {
 		return shared.BackupInfo{}, err
 	}
+	return toInfo(o), nil
+}
+
+// object opens the store and stats key in it; op names the operation in
+// errors.
+func (s *Service) object(ctx context.Context, op, storageURL, key string) (storage.Store, storage.Object, error) {
+	st, err := s.store(ctx, storageURL)
+	if err != nil {
+		return nil, storage.Object{}, err
+	}
 	o, err := st.Stat(ctx, key)
 	if err != nil {
-		return shared.BackupInfo{}, fmt.Errorf("stat %q: %w", key, err)
+		return nil, storage.Object{}, fmt.Errorf("%s %q: %w", op, key, err)
 	}
-	return toInfo(o), nil
+	return st, o, nil
 }
 
 // Create implements shared.Backups: the zip streams straight into a storage
@@ -146,13 +156,9 @@ func (s *Service) ensureFree(ctx context.Context, st storage.Store, key string) 
 
 // Open implements shared.Backups.
 func (s *Service) Open(ctx context.Context, storageURL, key string, offset, length int64) (*shared.Download, error) {
-	st, err := s.store(ctx, storageURL)
+	st, o, err := s.object(ctx, "open", storageURL, key)
 	if err != nil {
 		return nil, err
-	}
-	o, err := st.Stat(ctx, key)
-	if err != nil {
-		return nil, fmt.Errorf("open %q: %w", key, err)
 	}
 	if offset < 0 || offset > o.Size {
 		return nil, fmt.Errorf("open %q: offset %d outside 0..%d: %w", key, offset, o.Size, shared.ErrInvalid)
