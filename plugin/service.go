@@ -170,7 +170,13 @@ func (s *Service) Open(ctx context.Context, storageURL, key string, offset, leng
 	if err != nil {
 		return nil, fmt.Errorf("open %q: %w", key, err)
 	}
-	return &shared.Download{Info: toInfo(o), Offset: offset, Length: length, ReadCloser: r}, nil
+	dl := &shared.Download{Info: toInfo(o), Offset: offset, Length: length, ReadCloser: r}
+	if lf, ok := st.(storage.LocalFiler); ok {
+		if path, err := lf.LocalPath(ctx, key); err == nil {
+			dl.Path = path
+		}
+	}
+	return dl, nil
 }
 
 // Delete implements shared.Backups.

@@ -62,6 +62,9 @@ type Download struct {
 	// Offset and Length describe the byte range being read.
 	Offset int64
 	Length int64
+	// Path, when set, is the backup as a local file that the reader may
+	// read itself (zero-copy); the ReadCloser then reads that file.
+	Path string
 	io.ReadCloser
 }
 

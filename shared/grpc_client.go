@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"google.golang.org/grpc"
@@ -150,12 +151,45 @@ func (c *GRPCClient) Open(ctx context.Context, storageURL, key string, offset, l
 		cancel()
 		return nil, fmt.Errorf("open: first message is not a header: %w", ErrUnavailable)
 	}
-	return &Download{
-		Info:       infoFromProto(header.GetInfo()),
-		Offset:     header.GetOffset(),
-		Length:     header.GetLength(),
-		ReadCloser: &chunkReader{stream: stream, cancel: cancel, remaining: header.GetLength()},
-	}, nil
+	dl := &Download{
+		Info:   infoFromProto(header.GetInfo()),
+		Offset: header.GetOffset(),
+		Length: header.GetLength(),
+		Path:   header.GetPath(),
+	}
+	if dl.Path != "" {
+		cancel()
+		dl.ReadCloser = &fileRange{path: dl.Path, offset: dl.Offset, length: dl.Length}
+		return dl, nil
+	}
+	dl.ReadCloser = &chunkReader{stream: stream, cancel: cancel, remaining: header.GetLength()}
+	return dl, nil
+}
+
+// fileRange reads a byte range of a local file, opened on first read.
+type fileRange struct {
+	path           string
+	offset, length int64
+	f              *os.File
+	r              io.Reader
+}
+
+func (fr *fileRange) Read(p []byte) (int, error) {
+	if fr.r == nil {
+		f, err := os.Open(fr.path)
+		if err != nil {
+			return 0, err
+		}
+		fr.f, fr.r = f, io.NewSectionReader(f, fr.offset, fr.length)
+	}
+	return fr.r.Read(p)
+}
+
+func (fr *fileRange) Close() error {
+	if fr.f == nil {
+		return nil
+	}
+	return fr.f.Close()
 }
 
 // chunkReader reads the chunks of an Open stream.

@@ -113,9 +113,12 @@ func (s *GRPCServer) Open(req *pb.OpenRequest, stream pb.Backups_OpenServer) err
 		return ToStatus(err)
 	}
 	defer dl.Close()
-	header := &pb.OpenHeader{Info: infoToProto(dl.Info), Offset: dl.Offset, Length: dl.Length}
+	header := &pb.OpenHeader{Info: infoToProto(dl.Info), Offset: dl.Offset, Length: dl.Length, Path: dl.Path}
 	if err := stream.Send(&pb.OpenMessage{Msg: &pb.OpenMessage_Header{Header: header}}); err != nil {
 		return err
+	}
+	if dl.Path != "" {
+		return nil // the host reads the file itself
 	}
 	buf := make([]byte, ChunkSize)
 	chunk := &pb.OpenMessage_Chunk{}

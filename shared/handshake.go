@@ -10,8 +10,9 @@ import (
 )
 
 // ProtocolVersion is the version of the wire contract in shared/proto.
+// 2: OpenHeader.path (a local file the host reads itself, no chunks).
 // Bump it on any incompatible change; host and plugin refuse a mismatch.
-const ProtocolVersion = 1
+const ProtocolVersion = 2
 
 // PluginName is the name the backups plugin is dispensed under.
 const PluginName = "backups"

@@ -423,3 +423,13 @@ func fsError(op, key string, err error) error {
 	}
 	return fmt.Errorf("%s %q: %w", op, key, err)
 }
+
+var _ LocalFiler = (*localStore)(nil)
+
+// LocalPath implements LocalFiler.
+func (s *localStore) LocalPath(ctx context.Context, key string) (string, error) {
+	if _, err := s.lstat("locate", key); err != nil {
+		return "", err
+	}
+	return filepath.Join(s.dir, key), nil
+}

@@ -49,3 +49,12 @@ type Writer interface {
 
 // Opener opens the store a URL names.
 type Opener func(ctx context.Context, url string) (Store, error)
+
+// LocalFiler is implemented by stores whose objects are local files. The
+// host may then read a backup itself, zero-copy, instead of having its
+// bytes streamed through the plugin (the local equivalent of a signed URL).
+type LocalFiler interface {
+	// LocalPath returns the absolute path of key's file, or an error
+	// wrapping shared.ErrNotFound.
+	LocalPath(ctx context.Context, key string) (string, error)
+}

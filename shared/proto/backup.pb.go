@@ -675,10 +675,13 @@ func (x *OpenRequest) GetLength() int64 {
 }
 
 type OpenHeader struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Info          *BackupInfo            `protobuf:"bytes,1,opt,name=info,proto3" json:"info,omitempty"`
-	Offset        int64                  `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
-	Length        int64                  `protobuf:"varint,3,opt,name=length,proto3" json:"length,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Info   *BackupInfo            `protobuf:"bytes,1,opt,name=info,proto3" json:"info,omitempty"`
+	Offset int64                  `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	Length int64                  `protobuf:"varint,3,opt,name=length,proto3" json:"length,omitempty"`
+	// When set, the backup is a local file the host may read itself (the
+	// local store's equivalent of a signed URL); no chunks follow.
+	Path          string `protobuf:"bytes,4,opt,name=path,proto3" json:"path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -732,6 +735,13 @@ func (x *OpenHeader) GetLength() int64 {
 		return x.Length
 	}
 	return 0
+}
+
+func (x *OpenHeader) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
 }
 
 type OpenMessage struct {
@@ -987,12 +997,13 @@ const file_shared_proto_backup_proto_rawDesc = "" +
 	"storageUrl\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x16\n" +
 	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x16\n" +
-	"\x06length\x18\x04 \x01(\x03R\x06length\"m\n" +
+	"\x06length\x18\x04 \x01(\x03R\x06length\"\x81\x01\n" +
 	"\n" +
 	"OpenHeader\x12/\n" +
 	"\x04info\x18\x01 \x01(\v2\x1b.pocketbackup.v1.BackupInfoR\x04info\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x16\n" +
-	"\x06length\x18\x03 \x01(\x03R\x06length\"c\n" +
+	"\x06length\x18\x03 \x01(\x03R\x06length\x12\x12\n" +
+	"\x04path\x18\x04 \x01(\tR\x04path\"c\n" +
 	"\vOpenMessage\x125\n" +
 	"\x06header\x18\x01 \x01(\v2\x1b.pocketbackup.v1.OpenHeaderH\x00R\x06header\x12\x16\n" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x05\n" +
