@@ -45,31 +45,54 @@ func (s *Service) Extract(ctx context.Context, req shared.ExtractRequest, progre
 		return err
 	}
 	start := time.Now()
-	tmp, err := os.CreateTemp(filepath.Dir(req.DestDir), ".download-*.zip")
+	src, size, cleanup, err := s.fetchForExtract(ctx, st, req, o)
 	if err != nil {
-		return fmt.Errorf("extract %q: temp file: %w", req.Key, err)
+		return err
 	}
-	defer func() { err = errors.Join(err, tmp.Close(), removeFile(tmp.Name())) }()
-	r, err := st.NewRangeReader(ctx, req.Key, 0, -1)
-	if err != nil {
-		return fmt.Errorf("extract %q: %w", req.Key, err)
-	}
-	n, err := io.Copy(tmp, r)
-	err = errors.Join(err, r.Close())
-	if err != nil {
-		return fmt.Errorf("extract %q: fetch: %w", req.Key, err)
-	}
-	if n != o.Size {
-		return fmt.Errorf("extract %q: fetched %d of %d bytes", req.Key, n, o.Size)
-	}
-	if err := archive.Extract(ctx, tmp, n, req.DestDir, s.limits, progressFunc(progress)); err != nil {
+	defer func() { err = errors.Join(err, cleanup()) }()
+	if err := archive.Extract(ctx, src, size, req.DestDir, s.limits, progressFunc(progress)); err != nil {
 		if errors.Is(err, archive.ErrInvalid) {
 			return fmt.Errorf("extract %q: %w: %w", req.Key, shared.ErrInvalid, err)
 		}
 		return fmt.Errorf("extract %q: %w", req.Key, err)
 	}
-	s.log.Info("backup extracted", "key", req.Key, "bytes", n, "seconds", time.Since(start).Seconds())
+	elapsed := time.Since(start)
+	s.log.Info("backup extracted", "key", req.Key, "bytes", size, "seconds", elapsed.Seconds(), "mib_per_s", mibPerSecond(size, elapsed))
 	return nil
+}
+
+// fetchForExtract returns the archive as a local io.ReaderAt: the stored
+// file itself when the store is local, otherwise a temp copy beside the
+// staging directory (same filesystem), removed by cleanup.
+func (s *Service) fetchForExtract(ctx context.Context, st storage.Store, req shared.ExtractRequest, o storage.Object) (ra io.ReaderAt, size int64, cleanup func() error, err error) {
+	if lf, ok := st.(storage.LocalFiler); ok {
+		if path, err := lf.LocalPath(ctx, req.Key); err == nil {
+			if f, err := os.Open(path); err == nil {
+				if info, err := f.Stat(); err == nil && info.Size() == o.Size {
+					return f, o.Size, f.Close, nil
+				}
+				f.Close()
+			}
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(req.DestDir), ".download-*.zip")
+	if err != nil {
+		return nil, 0, nil, fmt.Errorf("extract %q: temp file: %w", req.Key, err)
+	}
+	cleanup = func() error { return errors.Join(tmp.Close(), removeFile(tmp.Name())) }
+	r, err := st.NewRangeReader(ctx, req.Key, 0, -1)
+	if err != nil {
+		return nil, 0, nil, errors.Join(fmt.Errorf("extract %q: %w", req.Key, err), cleanup())
+	}
+	n, err := io.Copy(tmp, r)
+	err = errors.Join(err, r.Close())
+	if err == nil && n != o.Size {
+		err = fmt.Errorf("fetched %d of %d bytes", n, o.Size)
+	}
+	if err != nil {
+		return nil, 0, nil, errors.Join(fmt.Errorf("extract %q: fetch: %w", req.Key, err), cleanup())
+	}
+	return tmp, n, cleanup, nil
 }
 
 // rangeReaderAt reads a stored object through range reads, one block at
