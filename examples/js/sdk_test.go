@@ -1,17 +1,22 @@
 // Package js runs the JavaScript SDK scenarios in test/ with Node against
-// two real bin/testhost processes serving the real plugin, all built by the
-// test.
+// real bin/testhost processes serving real plugins, all built by the test:
+// hosts A and B with the stock plugin, plus, for the plugin swap scenario,
+// one host per plugin binary (the stock one and the example manifest-plugin
+// with its own storage). An in-process S3-protocol server on loopback
+// stands in for S3.
 package js
 
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +24,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 )
 
 // ballastSize is the incompressible file host B keeps in its data
@@ -29,8 +37,36 @@ const ballastSize = 200 << 20
 // nodeTimeout bounds the whole node run.
 const nodeTimeout = 4 * time.Minute
 
+// The plugin binaries the test builds into one plugins directory; every
+// host names the one it runs.
+const (
+	stockPlugin    = "pocketbackup-plugin"
+	manifestPlugin = "manifest-plugin"
+)
+
+// s3Bucket is the bucket the fake S3 server holds for the S3 scenario.
+const s3Bucket = "pocketbackup-sdk"
+
+// swapHost is one host of the plugin swap scenario, as PB_SWAP_HOSTS
+// describes it to node (JSON).
+type swapHost struct {
+	Plugin   string `json:"plugin"`
+	URL      string `json:"url"`
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	// Storage is "file" (the backups are DataDir/backups/KEY) or
+	// "manifest" (StorageDir/manifest.json lists them).
+	Storage    string `json:"storage"`
+	DataDir    string `json:"dataDir"`
+	StorageDir string `json:"storageDir,omitempty"`
+}
+
 // TestSDKScenarios runs every test/*.test.mjs with node's test runner,
-// one file after another, against two fresh test hosts.
+// one file after another, against fresh test hosts.
+//
+// While working on scenarios: PB_JS_TESTS="test/a.test.mjs …" runs only
+// those files, and PB_JS_HOST_LOGS=1 prints the hosts' logs even when
+// everything passed.
 func TestSDKScenarios(t *testing.T) {
 	if _, err := os.Stat("node_modules/bosbase"); err != nil {
 		t.Fatal("examples/js/node_modules is missing: run `make test` (it runs `npm ci` here) or `npm ci` in examples/js")
@@ -40,24 +76,59 @@ func TestSDKScenarios(t *testing.T) {
 		t.Fatal("node is required for the SDK scenarios: ", err)
 	}
 	bins := buildBinaries(t)
+	s3URL := startFakeS3(t, s3Bucket)
 	a := startTestHost(t, bins, hostOptions{
 		name:  "a",
 		email: "sdk-admin@example.com", password: "sdk-password-123",
 		userEmail: "sdk-user@example.com", userPassword: "sdk-user-password-123",
+		plugin: stockPlugin,
 	})
 	b := startTestHost(t, bins, hostOptions{
 		name:  "b",
 		email: "sdk-admin2@example.com", password: "sdk-password-456",
 		ballast: ballastSize,
+		plugin:  stockPlugin,
 	})
+
+	// The plugin swap scenario: the same SDK scenario against a host with
+	// each plugin binary, one after the other.
+	var swap []swapHost
+	for _, p := range []struct{ plugin, storage string }{{stockPlugin, "file"}, {manifestPlugin, "manifest"}} {
+		o := hostOptions{
+			name:  "swap-" + p.plugin,
+			email: "sdk-swap@example.com", password: "sdk-swap-password-789",
+			plugin: p.plugin,
+		}
+		var storageDir string
+		if p.storage == "manifest" {
+			storageDir = filepath.Join(t.TempDir(), "backups")
+			o.storage = "manifest://" + filepath.ToSlash(storageDir)
+		}
+		h := startTestHost(t, bins, o)
+		swap = append(swap, swapHost{
+			Plugin: p.plugin, URL: h.url, Email: h.email, Password: h.password,
+			Storage: p.storage, DataDir: h.dataDir, StorageDir: storageDir,
+		})
+	}
+	swapJSON, err := json.Marshal(swap)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), nodeTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "--test", "--test-concurrency=1", "--test-reporter=spec", "test/")
+	files := strings.Fields(os.Getenv("PB_JS_TESTS"))
+	if len(files) == 0 {
+		files = []string{"test/"}
+	}
+	args := append([]string{"--test", "--test-concurrency=1", "--test-reporter=spec"}, files...)
+	cmd := exec.CommandContext(ctx, node, args...)
 	cmd.Env = append(os.Environ(),
 		"PB_URL="+a.url, "PB_EMAIL="+a.email, "PB_PASSWORD="+a.password, "PB_DATA_DIR="+a.dataDir,
 		"PB_USER_EMAIL="+a.userEmail, "PB_USER_PASSWORD="+a.userPassword,
 		"PB_URL2="+b.url, "PB_EMAIL2="+b.email, "PB_PASSWORD2="+b.password, "PB_DATA_DIR2="+b.dataDir,
+		"PB_S3_ENDPOINT="+s3URL, "PB_S3_BUCKET="+s3Bucket,
+		"PB_SWAP_HOSTS="+string(swapJSON),
 	)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
@@ -75,24 +146,44 @@ type binaries struct {
 	testhost, plugins string
 }
 
-// buildBinaries builds testhost and the plugin (with its .sha256 file)
+// buildBinaries builds testhost and both plugins, the stock one and the
+// example storage plugin, each with its .sha256 file (sha256sum's format),
 // into a temp dir.
 func buildBinaries(t *testing.T) binaries {
 	t.Helper()
 	dir := t.TempDir()
 	bins := binaries{testhost: filepath.Join(dir, "testhost"), plugins: filepath.Join(dir, "plugins")}
-	pluginBin := filepath.Join(bins.plugins, "pocketbackup-plugin")
 	goBuild(t, bins.testhost, "../../testhost")
-	goBuild(t, pluginBin, "../../plugin/cmd/pocketbackup-plugin")
-	data, err := os.ReadFile(pluginBin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	if err := os.WriteFile(pluginBin+".sha256", []byte(hex.EncodeToString(sum[:])+"  pocketbackup-plugin\n"), 0o644); err != nil {
-		t.Fatal(err)
+	for name, pkg := range map[string]string{
+		stockPlugin:    "../../plugin/cmd/pocketbackup-plugin",
+		manifestPlugin: "../../examples/storage-plugin",
+	} {
+		bin := filepath.Join(bins.plugins, name)
+		goBuild(t, bin, pkg)
+		data, err := os.ReadFile(bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		if err := os.WriteFile(bin+".sha256", []byte(hex.EncodeToString(sum[:])+"  "+name+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return bins
+}
+
+// startFakeS3 serves an S3-protocol server (gofakes3 over its in-memory
+// backend) on loopback with one bucket, until the test ends, and returns
+// its endpoint URL. It accepts any credentials.
+func startFakeS3(t *testing.T, bucket string) string {
+	t.Helper()
+	backend := s3mem.New()
+	if err := backend.CreateBucket(bucket); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gofakes3.New(backend, gofakes3.WithAutoBucket(false)).Server())
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // hostOptions describe one test host to start.
@@ -101,6 +192,8 @@ type hostOptions struct {
 	email, password         string // the superuser
 	userEmail, userPassword string // a "users" record, when set
 	ballast                 int64  // bytes of incompressible data in pb_data/storage
+	plugin                  string // --plugin: the binary in the plugins directory
+	storage                 string // --storage, when set
 }
 
 // testHost is a running bin/testhost.
@@ -133,7 +226,11 @@ func startTestHost(t *testing.T, bins binaries, o hostOptions) testHost {
 
 	addr := freeAddr(t)
 	h.url = "http://" + addr
-	cmd := exec.Command(bins.testhost, "serve", "--http="+addr, "--dir="+h.dataDir, "--plugins="+bins.plugins)
+	args := []string{"serve", "--http=" + addr, "--dir=" + h.dataDir, "--plugins=" + bins.plugins, "--plugin=" + o.plugin}
+	if o.storage != "" {
+		args = append(args, "--storage="+o.storage)
+	}
+	cmd := exec.Command(bins.testhost, args...)
 	cmd.Env = append(os.Environ(), "PB_SUPERUSER_EMAIL="+o.email, "PB_SUPERUSER_PASSWORD="+o.password)
 	logFile, err := os.Create(filepath.Join(dir, "testhost.log"))
 	if err != nil {
@@ -155,7 +252,7 @@ func startTestHost(t *testing.T, bins binaries, o hostOptions) testHost {
 			t.Errorf("host %s: testhost did not stop within 15s of SIGTERM", o.name)
 		}
 		logFile.Close()
-		if t.Failed() {
+		if t.Failed() || os.Getenv("PB_JS_HOST_LOGS") != "" {
 			log, _ := os.ReadFile(logFile.Name())
 			t.Logf("host %s: testhost log:\n%s", o.name, log)
 		}

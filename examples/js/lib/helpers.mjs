@@ -13,7 +13,7 @@ import PocketBase from 'pocketbase';
 function required(name) {
   const value = process.env[name];
   if (!value) {
-    throw new Error(`${name} must be set: the scenarios run against two test hosts (see sdk_test.go)`);
+    throw new Error(`${name} must be set: the scenarios run against the test hosts that sdk_test.go starts`);
   }
   return value;
 }
@@ -296,4 +296,113 @@ export async function waitForRestore(Client, key, host = hostA, timeoutMs = 6000
 export async function deleteAll(pb) {
   await waitIdle(pb);
   for (const key of await keys(pb)) await pb.backups.delete(key);
+}
+
+// --- Settings, S3, crons and the plugin swap ---------------------------------
+
+// s3Server is the S3-protocol server the Go harness runs on loopback
+// (gofakes3, in memory, any credentials) and the bucket it holds.
+export function s3Server() {
+  return { endpoint: required('PB_S3_ENDPOINT'), bucket: required('PB_S3_BUCKET') };
+}
+
+// s3Settings returns a settings patch that turns S3 on with the fake server.
+export function s3Settings({ accessKey = 'AKIASDKSCENARIO00001', secret = 'sdk/Secret+Key=s3-scenario' } = {}) {
+  const { endpoint, bucket } = s3Server();
+  return {
+    backups: {
+      s3: { enabled: true, bucket, region: 'us-east-1', endpoint, accessKey, secret, forcePathStyle: true },
+    },
+  };
+}
+
+// s3ObjectKeys lists the keys in the fake server's bucket, straight from
+// the server (ListObjectsV2 without credentials: gofakes3 does not check).
+export async function s3ObjectKeys() {
+  const { endpoint, bucket } = s3Server();
+  const response = await fetch(`${endpoint}/${bucket}?list-type=2&max-keys=1000`);
+  if (!response.ok) throw new Error(`list the bucket: ${response.status} ${await response.text()}`);
+  const xml = await response.text();
+  return [...xml.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1]);
+}
+
+// s3Object reads an object of the fake server's bucket, straight from the server.
+export async function s3Object(key) {
+  const { endpoint, bucket } = s3Server();
+  const response = await fetch(`${endpoint}/${bucket}/${encodeURIComponent(key)}`);
+  if (!response.ok) throw new Error(`get ${key} from the bucket: ${response.status}`);
+  return Buffer.from(await response.arrayBuffer());
+}
+
+// defaultSettings is the settings document of a fresh host (PocketBase's
+// defaults: no schedule, keep 3, local storage); the secret is never sent.
+export const defaultSettings = Object.freeze({
+  backups: {
+    cron: '',
+    cronMaxKeep: 3,
+    s3: { enabled: false, bucket: '', region: '', endpoint: '', accessKey: '', secret: '', forcePathStyle: false },
+  },
+});
+
+// resetSettings puts pb's host back on local storage without a schedule.
+// (A stored secret stays: an empty secret in a patch keeps the stored one.)
+export async function resetSettings(pb) {
+  const { secret, ...s3 } = defaultSettings.backups.s3;
+  return pb.settings.update({ backups: { ...defaultSettings.backups, s3 } });
+}
+
+// The scheduled backup job and the prefix of the files it writes.
+export const autoBackupJob = '__pbAutoBackup__';
+export const autoPrefix = '@auto_pb_backup_';
+
+// runAutoBackup starts the scheduled backup job now and waits until the
+// backup it makes (and the rotation after it) has finished: /api/health
+// then reports a new last operation on an @auto_ key and no operation running.
+export async function runAutoBackup(pb) {
+  const before = (await pb.health.check()).data?.lastOperation;
+  assert.equal(await pb.crons.run(autoBackupJob), true);
+  return waitFor('the scheduled backup to finish', async () => {
+    const { data } = await pb.health.check();
+    const last = data?.lastOperation;
+    if (data?.canBackup !== true || !last?.key?.startsWith('@auto_')) return null;
+    if (before && last.key === before.key && last.finished === before.finished) return null;
+    return last;
+  });
+}
+
+// swapHosts are the hosts of the plugin swap scenario, one per plugin
+// binary: [{plugin, url, email, password, storage: 'file'|'manifest',
+// dataDir, storageDir}].
+export function swapHosts() {
+  const hosts = JSON.parse(required('PB_SWAP_HOSTS'));
+  if (!Array.isArray(hosts) || hosts.length === 0) throw new Error('PB_SWAP_HOSTS names no host');
+  return hosts;
+}
+
+// zipEntry returns the uncompressed bytes of entry name of a zip (stored
+// or deflated), found through the central directory.
+export function zipEntry(buf, name) {
+  const data = Buffer.from(buf);
+  const eocd = data.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  if (eocd < 0) throw new Error('not a zip: no end of central directory');
+  const count = data.readUInt16LE(eocd + 10);
+  let off = data.readUInt32LE(eocd + 16);
+  for (let i = 0; i < count; i++) {
+    if (data.readUInt32LE(off) !== 0x02014b50) throw new Error('bad central directory entry');
+    const method = data.readUInt16LE(off + 10);
+    const compressed = data.readUInt32LE(off + 20);
+    const nameLen = data.readUInt16LE(off + 28);
+    const extraLen = data.readUInt16LE(off + 30);
+    const commentLen = data.readUInt16LE(off + 32);
+    const local = data.readUInt32LE(off + 42);
+    if (data.toString('utf8', off + 46, off + 46 + nameLen) === name) {
+      const start = local + 30 + data.readUInt16LE(local + 26) + data.readUInt16LE(local + 28);
+      const body = data.subarray(start, start + compressed);
+      if (method === 0) return body;
+      if (method === 8) return zlib.inflateRawSync(body);
+      throw new Error(`${name}: compression method ${method}`);
+    }
+    off += 46 + nameLen + extraLen + commentLen;
+  }
+  throw new Error(`${name} is not in the zip`);
 }
