@@ -95,14 +95,14 @@ func (c *GRPCClient) Upload(ctx context.Context, storageURL, key string, body io
 	chunk := &pb.UploadMessage_Chunk{}
 	msg := &pb.UploadMessage{Msg: chunk}
 	for {
-		n, readErr := io.ReadFull(body, buf)
+		n, readErr := fillChunk(body, buf)
 		if n > 0 {
 			chunk.Chunk = buf[:n]
 			if err := stream.Send(msg); err != nil {
 				return BackupInfo{}, c.uploadError(stream, err)
 			}
 		}
-		if errors.Is(readErr, io.EOF) || errors.Is(readErr, io.ErrUnexpectedEOF) {
+		if readErr == io.EOF {
 			break
 		}
 		if readErr != nil {
@@ -116,6 +116,22 @@ func (c *GRPCClient) Upload(ctx context.Context, storageURL, key string, body io
 		return BackupInfo{}, FromStatus(err)
 	}
 	return infoFromProto(resp), nil
+}
+
+// fillChunk reads into buf until it is full or the reader ends. Only a
+// clean io.EOF from r ends the body; any other error, io.ErrUnexpectedEOF
+// included (a truncated multipart body), is returned as is, so a cut body
+// is never taken for a whole one (io.ReadFull would blur the two).
+func fillChunk(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // uploadError returns the plugin's own error when Send failed because the
