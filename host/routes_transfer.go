@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -113,7 +114,9 @@ func (h *Host) handleDownload(w http.ResponseWriter, r *http.Request, ps httprou
 // copied through one buffer.
 func sendBody(w io.Writer, dl *shared.Download, info shared.BackupInfo) (int64, error) {
 	if dl.Path != "" {
-		if f, err := os.Open(dl.Path); err == nil {
+		// O_NOFOLLOW: the plugin checked a regular file; a symlink put in
+		// its place since is not followed.
+		if f, err := os.OpenFile(dl.Path, os.O_RDONLY|syscall.O_NOFOLLOW, 0); err == nil {
 			defer f.Close()
 			if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() == info.Size {
 				if _, err := f.Seek(dl.Offset, io.SeekStart); err == nil {
@@ -190,7 +193,7 @@ func (h *Host) handleUpload(w http.ResponseWriter, r *http.Request, _ httprouter
 			return
 		}
 		if err != nil || parts >= maxUploadParts {
-			apierror.Write(w, apierror.BadRequest("The multipart body is malformed."))
+			apierror.Write(w, apierror.BadRequest(msgMalformedMultipart))
 			return
 		}
 		if part.FormName() != "file" {
@@ -230,11 +233,12 @@ func uploadName(part *multipart.Part) (string, *apierror.Error) {
 
 // upload streams one file part to the plugin after checking its name and
 // that it starts like a zip.
-func (h *Host) upload(r *http.Request, part *multipart.Part) error {
-	key, apiErr := uploadName(part)
+func (h *Host) upload(r *http.Request, mp *multipart.Part) error {
+	key, apiErr := uploadName(mp)
 	if apiErr != nil {
 		return apiErr
 	}
+	part := &partReader{r: mp}
 	body := bufio.NewReaderSize(part, 64<<10)
 	head, _ := body.Peek(4)
 	if !looksLikeZip(head) {
@@ -249,8 +253,14 @@ func (h *Host) upload(r *http.Request, part *multipart.Part) error {
 	}
 	if _, err := b.Upload(r.Context(), h.storageURL(), key, body); err != nil {
 		switch {
+		case part.err != nil:
+			h.log.Warn("upload body broke off", "key", key, "error", part.err)
+			return apierror.BadRequest(msgMalformedMultipart)
 		case errors.Is(err, shared.ErrExists):
 			return nameTaken("file", key)
+		case errors.Is(err, shared.ErrNoSpace):
+			h.log.Error("upload: storage full", "key", key, "error", err)
+			return apierror.New(http.StatusInsufficientStorage, "Not enough free space in the backups storage.")
 		case errors.Is(err, shared.ErrInvalid):
 			h.log.Warn("upload refused", "key", key, "error", err)
 			return apierror.Validation("file", "validation_invalid_archive",
@@ -260,6 +270,31 @@ func (h *Host) upload(r *http.Request, part *multipart.Part) error {
 	}
 	h.log.Info("backup uploaded", "key", key)
 	return nil
+}
+
+// msgMalformedMultipart answers an upload body that is not a whole
+// multipart message.
+const msgMalformedMultipart = "The multipart body is malformed."
+
+// partReader reads an upload's file part and turns any error but io.EOF
+// (io.ErrUnexpectedEOF when the body ends before the closing boundary, a
+// broken connection) into errBodyBroken, remembering the cause: the
+// plugin client takes io.ErrUnexpectedEOF for the end of the body, and a
+// cut body must never be stored as a whole upload.
+type partReader struct {
+	r   io.Reader
+	err error
+}
+
+var errBodyBroken = errors.New("upload body broke off")
+
+func (p *partReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if err != nil && err != io.EOF {
+		p.err = err
+		err = errBodyBroken
+	}
+	return n, err
 }
 
 // looksLikeZip reports whether head starts a zip (or an empty zip).

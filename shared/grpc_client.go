@@ -49,6 +49,9 @@ func (c *GRPCClient) Stat(ctx context.Context, storageURL, key string) (BackupIn
 
 // Create implements Backups.
 func (c *GRPCClient) Create(ctx context.Context, req CreateRequest, progress ProgressFunc) (BackupInfo, error) {
+	// The stream ends with the call, whatever the plugin still sends.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	stream, err := c.client.Create(ctx, &pb.CreateRequest{
 		StorageUrl: req.StorageURL,
 		Key:        req.Key,
@@ -265,6 +268,8 @@ func (c *GRPCClient) Inspect(ctx context.Context, storageURL, key string) (Archi
 
 // Extract implements Backups.
 func (c *GRPCClient) Extract(ctx context.Context, req ExtractRequest, progress ProgressFunc) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	stream, err := c.client.Extract(ctx, &pb.ExtractRequest{StorageUrl: req.StorageURL, Key: req.Key, DestDir: req.DestDir})
 	if err != nil {
 		return FromStatus(err)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 )
 
 // maxBodyBytes bounds the JSON and form bodies the API reads (uploads are
@@ -14,7 +15,8 @@ const maxBodyBytes = 1 << 20
 
 // ReadBody fills dst (a pointer to a struct with json tags; form values
 // fill its string fields) from a JSON or urlencoded/multipart form body. An
-// empty body leaves dst unchanged. A malformed body is a 400.
+// empty body leaves dst unchanged. A malformed body, or a body of another
+// type, is a 400.
 func ReadBody(r *http.Request, dst any) error {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch ct {
@@ -45,6 +47,18 @@ func ReadBody(r *http.Request, dst any) error {
 		}
 		return nil
 	default:
+		if r.Header.Get("Content-Type") != "" && ct != "application/json" && !strings.HasSuffix(ct, "+json") {
+			// A body in a type it cannot read (text/plain, xml, an
+			// unparsable type) is refused, as PocketBase does.
+			if r.Body == nil {
+				return nil
+			}
+			var one [1]byte
+			if n, _ := io.ReadFull(r.Body, one[:]); n > 0 {
+				return BadRequest("")
+			}
+			return nil
+		}
 		dec := json.NewDecoder(io.LimitReader(r.Body, maxBodyBytes))
 		if err := dec.Decode(dst); err != nil && !errors.Is(err, io.EOF) {
 			return BadRequest("")

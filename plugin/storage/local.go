@@ -151,7 +151,7 @@ func (s *localStore) List(ctx context.Context) ([]Object, error) {
 	}
 	var temps []string
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), tmpPrefix) {
+		if strings.HasPrefix(e.Name(), tmpPrefix) || strings.HasPrefix(e.Name(), newPrefix) {
 			temps = append(temps, e.Name())
 		}
 	}
@@ -274,13 +274,10 @@ func (s *localStore) NewWriter(ctx context.Context, key string) (Writer, error) 
 	if err != nil {
 		return nil, fsError("write", key, err)
 	}
-	f, err := root.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := createLocked(root, tmp, rnd[:])
 	if err != nil {
 		return nil, errors.Join(fsError("write", key, err), root.Close())
 	}
-	// Held until the file is closed: marks the write as alive, so that
-	// cleanup removes only temp files whose writer died. Best effort.
-	_ = lockFile(f)
 	return &localWriter{root: root, ctx: ctx, key: key, tmp: tmp, f: f}, nil
 }
 
@@ -370,13 +367,15 @@ func (w *localWriter) Commit() error {
 	if err != nil {
 		return errors.Join(err, w.discard())
 	}
+	// Rename while the file is still open and locked: closing first would
+	// drop the lock and let a concurrent cleanup take it for a leftover.
+	if err := w.root.Rename(w.tmp, w.key); err != nil {
+		return errors.Join(fsError("commit", w.key, err), w.discard())
+	}
 	err = w.f.Close()
 	w.f = nil
-	if err == nil {
-		err = w.root.Rename(w.tmp, w.key)
-	}
 	if err != nil {
-		return errors.Join(fsError("commit", w.key, err), w.discard())
+		return fsError("commit", w.key, err)
 	}
 	err = syncDir(w.root)
 	if cerr := w.root.Close(); err == nil {
@@ -410,6 +409,24 @@ func (w *localWriter) discard() error {
 		return fmt.Errorf("discard %q: %w", w.key, err)
 	}
 	return nil
+}
+
+// createLocked creates the temp file tmp holding its lock from the start:
+// it is created as ".new-…", locked, then renamed to tmp (the lock stays
+// with the open file), so cleanup never sees an unlocked live temp file.
+func createLocked(root *os.Root, tmp string, rnd []byte) (*os.File, error) {
+	name := newPrefix + hex.EncodeToString(rnd)
+	f, err := root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	_ = lockFile(f) // best effort: without locks, leftovers just stay hidden
+	if err := root.Rename(name, tmp); err != nil {
+		f.Close()
+		_ = root.Remove(name)
+		return nil, err
+	}
+	return f, nil
 }
 
 // fsError wraps a filesystem error from op on key, adding shared.ErrNoSpace

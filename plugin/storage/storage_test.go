@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pocketbackup/pocketbackup/plugin/storage"
 	"github.com/pocketbackup/pocketbackup/plugin/storage/storagetest"
@@ -334,6 +335,19 @@ func TestLocalStaleTempsRemoved(t *testing.T) {
 	if err := os.WriteFile(stale, []byte("half a backup"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A fresh ".new-" file may be a writer about to lock it: it stays;
+	// an old one is a leftover of a crash in that instant.
+	fresh := filepath.Join(dir, ".new-0123456789abcdef01234567")
+	oldNew := filepath.Join(dir, ".new-76543210fedcba9876543210")
+	for _, p := range []string{fresh, oldNew} {
+		if err := os.WriteFile(p, []byte("just created"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * time.Minute)
+	if err := os.Chtimes(oldNew, old, old); err != nil {
+		t.Fatal(err)
+	}
 	w, err := s.NewWriter(t.Context(), "live.zip")
 	if err != nil {
 		t.Fatal(err)
@@ -348,9 +362,24 @@ func TestLocalStaleTempsRemoved(t *testing.T) {
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Fatalf("stale temp file still there: %v", err)
 	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Fatalf("fresh .new- file removed: %v", err)
+	}
+	if _, err := os.Stat(oldNew); !os.IsNotExist(err) {
+		t.Fatalf("old .new- file still there: %v", err)
+	}
+	// The live writer's temp file stays even when it looks old.
 	temps, _ := filepath.Glob(filepath.Join(dir, ".tmp-*"))
-	if len(temps) != 1 {
-		t.Fatalf("live writer's temp file gone or duplicated: %v", temps)
+	for _, tmp := range temps {
+		if err := os.Chtimes(tmp, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.List(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if temps, _ = filepath.Glob(filepath.Join(dir, ".tmp-*")); len(temps) != 1 {
+		t.Fatalf("want only the live writer's temp file left, got %v", temps)
 	}
 	if err := w.Commit(); err != nil {
 		t.Fatal(err)
