@@ -13,7 +13,7 @@ JS_STAMP  := $(JS_DIR)/node_modules/.package-lock.json
 PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
 
-.PHONY: all build run test tools npm bench fuzz proto lint clean
+.PHONY: all build run test tools npm bench fuzz proto lint clean loadtest
 
 all: build
 
@@ -44,11 +44,25 @@ test: build npm tools
 	$(GO) test -race -count=1 -timeout 9m ./...
 
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./...
+	$(GO) run ./bench -bin=$(BIN) -size=$(or $(BENCH_SIZE),1.5GiB) $(BENCH_FLAGS)
 
+# Every parser of untrusted bytes, fuzzed for FUZZTIME each (make test runs
+# their committed seed corpora only).
+FUZZTIME ?= 60s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzCheck -fuzztime 60s ./archive/
-	$(GO) test -run '^$$' -fuzz FuzzValidName -fuzztime 30s ./archive/
+	$(GO) test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./archive/
+	$(GO) test -run '^$$' -fuzz '^FuzzValidName$$' -fuzztime $(FUZZTIME) ./archive/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseToken$$' -fuzztime $(FUZZTIME) ./host/auth/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./host/cron/
+	$(GO) test -run '^$$' -fuzz '^FuzzUploadBody$$' -fuzztime $(FUZZTIME) ./host/
+	$(GO) test -run '^$$' -fuzz '^FuzzValidKey$$' -fuzztime $(FUZZTIME) ./shared/
+
+# Load: 50 clients list and download for 60 s over loopback while creates
+# run back to back (host/load_test.go; go test runs a 3 s version).
+# LOADTEST_DURATION and LOADTEST_CLIENTS change the load.
+loadtest:
+	LOADTEST_DURATION=$(or $(LOADTEST_DURATION),60s) LOADTEST_CLIENTS=$(or $(LOADTEST_CLIENTS),50) \
+		$(GO) test -run '^TestLoad$$' -count=1 -v -timeout 30m ./host/
 
 proto:
 	$(GO) install $(PROTOC_GEN_GO)

@@ -1,0 +1,272 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Processes the sampler watches.
+const (
+	procHost   = "host"
+	procPlugin = "plugin"
+)
+
+// rssSampler records, per phase, the peak resident memory of the host
+// process and of its plugin child, from /proc.
+//
+// At each phase start it resets the kernel's high-water mark (VmHWM, via
+// /proc/PID/clear_refs "5") and from then on reads VmRSS and VmHWM every
+// 20 ms: VmHWM catches peaks between samples, VmRSS keeps counting when
+// the host re-executes itself during a restore (an exec resets VmHWM).
+type rssSampler struct {
+	hostPID int
+
+	mu         sync.Mutex
+	phase      string
+	peaks      map[string]map[string]int64   // phase -> process -> KiB
+	cpu        map[string]map[string]float64 // phase -> process -> CPU seconds
+	cpuStart   map[string]float64            // process -> CPU seconds at phase start
+	pluginPID  int
+	pluginPIDs map[int]bool // every plugin PID seen
+	lastScan   time.Time
+	resetErr   error            // clear_refs failed: peaks come from VmRSS samples only
+	dirty      map[string]int64 // phase -> peak KiB of dirty + writeback page cache
+}
+
+func newRSSSampler(hostPID int) *rssSampler {
+	return &rssSampler{
+		hostPID:    hostPID,
+		phase:      "startup",
+		peaks:      map[string]map[string]int64{},
+		cpu:        map[string]map[string]float64{},
+		cpuStart:   map[string]float64{},
+		pluginPIDs: map[int]bool{},
+		dirty:      map[string]int64{},
+	}
+}
+
+// run samples until ctx ends.
+func (s *rssSampler) run(ctx context.Context) {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		s.sample()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// setPhase closes the current phase and starts phase name.
+func (s *rssSampler) setPhase(name string) {
+	s.sample()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closeCPU()
+	s.phase = name
+	for proc, pid := range s.pidsLocked() {
+		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/clear_refs", []byte("5"), 0); err != nil && s.resetErr == nil {
+			s.resetErr = err
+		}
+		s.cpuStart[proc] = cpuSeconds(pid)
+	}
+	s.sampleLocked()
+}
+
+// closeCPU records the CPU time the processes used in the current phase.
+func (s *rssSampler) closeCPU() {
+	for proc, pid := range s.pidsLocked() {
+		start, ok := s.cpuStart[proc]
+		if !ok {
+			continue
+		}
+		if s.cpu[s.phase] == nil {
+			s.cpu[s.phase] = map[string]float64{}
+		}
+		s.cpu[s.phase][proc] += cpuSeconds(pid) - start
+		delete(s.cpuStart, proc)
+	}
+}
+
+// peak returns the peak KiB of proc in phase (0: never seen).
+func (s *rssSampler) peak(phase, proc string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peaks[phase][proc]
+}
+
+// cpuOf returns the CPU seconds proc used in phase.
+func (s *rssSampler) cpuOf(phase, proc string) float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cpu[phase][proc]
+}
+
+// dirtyPeak returns the peak KiB of dirty and writeback page cache in phase.
+func (s *rssSampler) dirtyPeak(phase string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dirty[phase]
+}
+
+// dirtyKiB is Dirty + Writeback of /proc/meminfo: the page cache waiting
+// for the disk. Past a threshold the kernel pauses every process that
+// writes (up to 200 ms at a time), the app's database writes included.
+func dirtyKiB() int64 {
+	var n int64
+	for _, key := range []string{"Dirty", "Writeback"} {
+		if v := procField("/proc/meminfo", key); v != "" {
+			kib, _ := strconv.ParseInt(strings.Fields(v)[0], 10, 64)
+			n += kib
+		}
+	}
+	return n
+}
+
+// plugins returns how many plugin processes were seen.
+func (s *rssSampler) plugins() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pluginPIDs)
+}
+
+func (s *rssSampler) sample() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sampleLocked()
+}
+
+func (s *rssSampler) sampleLocked() {
+	if s.peaks[s.phase] == nil {
+		s.peaks[s.phase] = map[string]int64{}
+	}
+	s.dirty[s.phase] = max(s.dirty[s.phase], dirtyKiB())
+	for proc, pid := range s.pidsLocked() {
+		rss, hwm, ok := memStatus(pid)
+		if !ok {
+			if proc == procPlugin {
+				s.pluginPID = 0 // gone: look for its successor next time
+			}
+			continue
+		}
+		peak := rss
+		if s.resetErr == nil {
+			peak = max(peak, hwm)
+		}
+		s.peaks[s.phase][proc] = max(s.peaks[s.phase][proc], peak)
+	}
+}
+
+// pidsLocked returns the processes to sample, finding the plugin (the
+// host's live child) again when it is unknown, every 250 ms at most.
+func (s *rssSampler) pidsLocked() map[string]int {
+	if s.pluginPID == 0 && time.Since(s.lastScan) > 250*time.Millisecond {
+		s.lastScan = time.Now()
+		if pid := childOf(s.hostPID); pid != 0 {
+			s.pluginPID = pid
+			s.pluginPIDs[pid] = true
+		}
+	}
+	out := map[string]int{procHost: s.hostPID}
+	if s.pluginPID != 0 {
+		out[procPlugin] = s.pluginPID
+	}
+	return out
+}
+
+// memStatus reads VmRSS and VmHWM (KiB) of pid.
+func memStatus(pid int) (rss, hwm int64, ok bool) {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, 0, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	state := ""
+	for sc.Scan() {
+		line := sc.Text()
+		key, val, found := strings.Cut(line, ":")
+		if !found {
+			continue
+		}
+		fields := strings.Fields(val)
+		if len(fields) == 0 {
+			continue
+		}
+		switch key {
+		case "State":
+			state = fields[0]
+		case "VmRSS":
+			rss, _ = strconv.ParseInt(fields[0], 10, 64)
+		case "VmHWM":
+			hwm, _ = strconv.ParseInt(fields[0], 10, 64)
+		}
+	}
+	return rss, hwm, state != "Z" && state != "X" && rss > 0
+}
+
+// childOf returns the PID of a live child process of pid (0: none).
+func childOf(pid int) int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	want := strconv.Itoa(pid)
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		state, ppid, ok := procStat(child)
+		if ok && ppid == want && state != "Z" && state != "X" {
+			return child
+		}
+	}
+	return 0
+}
+
+// procStat returns the state and parent PID fields of /proc/PID/stat.
+func procStat(pid int) (state, ppid string, ok bool) {
+	fields, ok := statFields(pid)
+	if !ok || len(fields) < 2 {
+		return "", "", false
+	}
+	return fields[0], fields[1], true
+}
+
+// statFields returns the fields of /proc/PID/stat after the command name
+// (field 3, the state, first).
+func statFields(pid int) ([]string, bool) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil, false
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return nil, false
+	}
+	return strings.Fields(string(data[i+1:])), true
+}
+
+// clockTicks is USER_HZ, 100 on every Linux the bench runs on.
+const clockTicks = 100
+
+// cpuSeconds is the user+system CPU time of pid so far.
+func cpuSeconds(pid int) float64 {
+	fields, ok := statFields(pid)
+	if !ok || len(fields) < 13 {
+		return 0
+	}
+	// utime and stime are fields 14 and 15 of the whole line.
+	ut, _ := strconv.ParseInt(fields[11], 10, 64)
+	st, _ := strconv.ParseInt(fields[12], 10, 64)
+	return float64(ut+st) / clockTicks
+}
