@@ -317,6 +317,8 @@ type localWriter struct {
 	f    *os.File // nil once closed
 	err  error    // first write error; sticky
 	done bool     // Commit or Abort was called
+
+	written, flushed int64 // bytes written; bytes handed to write-back
 }
 
 // ReadAt reads back what was written so far, before Commit: an upload is
@@ -342,6 +344,11 @@ func (w *localWriter) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p) // a short write always comes with an error
 	if err != nil {
 		w.err = fsError("write", w.key, err)
+	}
+	w.written += int64(n)
+	if w.written-w.flushed >= writebackEvery {
+		startWriteback(w.f, w.flushed, w.written-w.flushed)
+		w.flushed = w.written
 	}
 	return n, w.err
 }
