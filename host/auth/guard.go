@@ -48,14 +48,9 @@ func (s *Service) Authenticate(r *http.Request) (Record, bool) {
 // collection 403. h finds the record with RecordFromContext.
 func (s *Service) RequireSuperuser(h httprouter.Handle) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-		rec, _, err := s.authenticate(r)
+		rec, ok := s.requireAuth(w, r, "require superuser")
 		switch {
-		case errors.Is(err, ErrInvalidToken):
-			apierror.Write(w, apierror.Unauthorized())
-			return
-		case err != nil:
-			s.log().ErrorContext(r.Context(), "auth: require superuser", "err", err)
-			apierror.Write(w, apierror.Internal())
+		case !ok:
 			return
 		case !rec.IsSuperuser():
 			apierror.Write(w, apierror.Forbidden(""))
@@ -63,4 +58,21 @@ func (s *Service) RequireSuperuser(h httprouter.Handle) httprouter.Handle {
 		}
 		h(w, r.WithContext(ContextWithRecord(r.Context(), rec)), ps)
 	}
+}
+
+// requireAuth returns the record of the request's valid auth token, or
+// answers 401 (no valid token) or 500 (the store failed; logged as op)
+// and returns false.
+func (s *Service) requireAuth(w http.ResponseWriter, r *http.Request, op string) (Record, bool) {
+	rec, _, err := s.authenticate(r)
+	switch {
+	case errors.Is(err, ErrInvalidToken):
+		apierror.Write(w, apierror.Unauthorized())
+		return Record{}, false
+	case err != nil:
+		s.log().ErrorContext(r.Context(), "auth: "+op, "err", err)
+		apierror.Write(w, apierror.Internal())
+		return Record{}, false
+	}
+	return rec, true
 }

@@ -171,14 +171,8 @@ func (s *Service) writeAuth(w http.ResponseWriter, r *http.Request, rec Record) 
 }
 
 func (s *Service) fileToken(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	rec, _, err := s.authenticate(r)
-	switch {
-	case errors.Is(err, ErrInvalidToken):
-		apierror.Write(w, apierror.Unauthorized())
-		return
-	case err != nil:
-		s.log().ErrorContext(r.Context(), "auth: file token", "err", err)
-		apierror.Write(w, apierror.Internal())
+	rec, ok := s.requireAuth(w, r, "file token")
+	if !ok {
 		return
 	}
 	token, err := s.NewFileToken(rec)
