@@ -153,10 +153,6 @@ func (h *Host) create(ctx context.Context, storageURL, key string) (err error) {
 		return err
 	}
 	exclude := append(append([]string{}, DefaultExcludes...), h.cfg.Exclude...)
-	// The stream's context ends with the call: a client stream whose
-	// context outlives it holds a goroutine until the Host closes.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	info, err := b.Create(ctx, shared.CreateRequest{
 		StorageURL: storageURL,
 		Key:        key,

@@ -31,8 +31,10 @@ func (h *Host) currentSettings() Settings {
 // storageURL is where backups go right now: the S3 bucket when the
 // settings enable it, otherwise the configured storage. An operation reads
 // it once at its start and finishes on that storage.
-func (h *Host) storageURL() string {
-	s := h.currentSettings()
+func (h *Host) storageURL() string { return h.storageURLFor(h.currentSettings()) }
+
+// storageURLFor is the storage URL settings s name.
+func (h *Host) storageURLFor(s Settings) string {
 	if s.Backups.S3.Enabled {
 		return s.s3URL(h.cfg.S3Prefix)
 	}
@@ -77,15 +79,8 @@ func (h *Host) handlePatchSettings(w http.ResponseWriter, r *http.Request, _ htt
 		h.log.Error("apply backup schedule", "error", err)
 	}
 	h.log.Info("settings updated", "cron", next.Backups.Cron, "cronMaxKeep", next.Backups.CronMaxKeep,
-		"s3", next.Backups.S3.Enabled, "storage", shared.Redact(h.storageURLLocked(next)))
+		"s3", next.Backups.S3.Enabled, "storage", shared.Redact(h.storageURLFor(next)))
 	apierror.WriteJSON(w, http.StatusOK, next.public())
-}
-
-func (h *Host) storageURLLocked(s Settings) string {
-	if s.Backups.S3.Enabled {
-		return s.s3URL(h.cfg.S3Prefix)
-	}
-	return h.cfg.StorageURL
 }
 
 // handleTestS3 answers POST /api/settings/test/s3: it writes, reads back

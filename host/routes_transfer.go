@@ -278,9 +278,8 @@ const msgMalformedMultipart = "The multipart body is malformed."
 
 // partReader reads an upload's file part and turns any error but io.EOF
 // (io.ErrUnexpectedEOF when the body ends before the closing boundary, a
-// broken connection) into errBodyBroken, remembering the cause: the
-// plugin client takes io.ErrUnexpectedEOF for the end of the body, and a
-// cut body must never be stored as a whole upload.
+// broken connection) into errBodyBroken, remembering the cause, so that
+// the upload answers 400 for a cut body rather than 500 for a failed call.
 type partReader struct {
 	r   io.Reader
 	err error

@@ -1,7 +1,6 @@
 package restore
 
 import (
-	"errors"
 	"fmt"
 	"time"
 )
@@ -66,7 +65,7 @@ func Abandon(stateDir string) error {
 		return nil
 	}
 	if err := Rollback(j, nil); err != nil {
-		return errors.Join(fmt.Errorf("abandon restore: %w", err))
+		return fmt.Errorf("abandon restore: %w", err)
 	}
 	return removeJournal(stateDir)
 }
