@@ -2,8 +2,11 @@ package archive
 
 import (
 	"hash/crc32"
+	"os"
 
 	"github.com/klauspost/compress/flate"
+
+	"github.com/pocketbackup/pocketbackup/archive/internal/isal"
 )
 
 // storePercent is the deflated size, in percent of the original, above
@@ -17,19 +20,51 @@ const (
 	methodStore
 )
 
-// chunkDeflater compresses chunks for one worker goroutine. It uses
-// github.com/klauspost/compress/flate at level 1: plain Deflate (method 8)
-// that any zip reader inflates, two to three times faster than
-// compress/flate at the same level and about the same size.
-type chunkDeflater struct {
-	fw  *flate.Writer
-	out appendWriter
+// isalLevel is the igzip level used when ISA-L is on the machine: on
+// SQLite pages of text it deflates to the size of klauspost's level 1
+// (29.1% against 29.2% on the bench's data.db) about twice as fast.
+const isalLevel = 2
+
+// DeflateEngine names what [Write] deflates with: "isa-l" (Intel's igzip,
+// through libisal.so.2, when the machine has it) or "go"
+// (github.com/klauspost/compress/flate). The environment variable
+// POCKETBACKUP_DEFLATE=go forces the pure-Go engine.
+func DeflateEngine() string {
+	if useISAL {
+		return "isa-l"
+	}
+	return "go"
 }
 
-func newChunkDeflater() *chunkDeflater {
+// useISAL: igzip is loaded and not turned off.
+var useISAL = isal.Available() && os.Getenv("POCKETBACKUP_DEFLATE") != "go"
+
+// chunkDeflater compresses chunks for one worker goroutine: plain Deflate
+// (method 8) that any zip reader inflates. It uses ISA-L's igzip if fast,
+// else (and for any chunk igzip fails on)
+// github.com/klauspost/compress/flate at level 1, two to three times
+// faster than compress/flate at the same level and about the same size.
+type chunkDeflater struct {
+	fw      *flate.Writer
+	out     appendWriter
+	fast    *isal.Deflater // nil: klauspost only
+	scratch []byte         // igzip's output space, then copied to the chunk's buffer
+}
+
+func newChunkDeflater(fast bool) *chunkDeflater {
 	d := &chunkDeflater{}
 	d.fw, _ = flate.NewWriter(&d.out, flate.BestSpeed) // a valid level: no error
+	if fast {
+		d.fast, _ = isal.NewDeflater(isalLevel) // nil on failure: klauspost does it all
+	}
 	return d
+}
+
+// close frees the igzip stream, which lives in C memory.
+func (d *chunkDeflater) close() {
+	if d.fast != nil {
+		d.fast.Close()
+	}
 }
 
 // sampleSize is how much of a file's first chunk is deflated to decide
@@ -83,6 +118,16 @@ func (d *chunkDeflater) process(c *chunk) {
 // deflate appends to dst the deflated form of raw, ending with a final
 // block if last and with a sync flush otherwise.
 func (d *chunkDeflater) deflate(dst, raw []byte, last bool) ([]byte, error) {
+	if d.fast != nil {
+		// igzip wants its worst case as room to write in: one buffer of
+		// that per worker, and the chunk's buffer grows to what it needs.
+		out, err := d.fast.Deflate(d.scratch[:0], raw, last)
+		d.scratch = out[:0]
+		if err == nil {
+			return append(dst, out...), nil
+		}
+		// Never seen; the chunk stands alone, so klauspost can take it.
+	}
 	d.out.b = dst
 	d.fw.Reset(&d.out)
 	_, err := d.fw.Write(raw)

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"hash/crc32"
 	"math"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -26,23 +25,25 @@ var (
 func bigTextZip(t *testing.T) ([]byte, []byte) {
 	t.Helper()
 	bigTextOnce.Do(func() {
-		root, err := os.MkdirTemp("", "archive-bigtext-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer os.RemoveAll(root)
-		text := textBytes(t, 14<<20+4321, 31)
-		writeTree(t, root, map[string]string{"data.db": string(text), "z": "after"})
-		var buf bytes.Buffer
-		if _, err := Write(context.Background(), &buf, Source{Root: root}, WriteOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		bigTextZ, bigText = buf.Bytes(), text
+		bigTextZ, bigText = writeBigText(t, WriteOptions{})
 	})
 	if bigTextZ == nil {
 		t.Fatal("no archive")
 	}
 	return bigTextZ, bigText
+}
+
+// writeBigText writes bigTextZip's archive with opts.
+func writeBigText(t *testing.T, opts WriteOptions) ([]byte, []byte) {
+	t.Helper()
+	root := t.TempDir()
+	text := textBytes(t, 14<<20+4321, 31)
+	writeTree(t, root, map[string]string{"data.db": string(text), "z": "after"})
+	var buf bytes.Buffer
+	if _, err := Write(context.Background(), &buf, Source{Root: root}, opts); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes(), text
 }
 
 // inflateEntry runs inflateParallel on the first entry of z with 3
@@ -69,8 +70,19 @@ func inflateEntry(t *testing.T, z []byte) ([]byte, uint32, error, bool) {
 	return out.Bytes(), crc, err, x.sequentialFrom.Load() > 0
 }
 
+// TestInflateParallelOwnStream: the streams Write makes, with either
+// deflate engine, are inflated in parallel without a sequential restart.
 func TestInflateParallelOwnStream(t *testing.T) {
-	z, text := bigTextZip(t)
+	forEachEngine(t, func(t *testing.T, opts WriteOptions) {
+		z, text := bigTextZip(t)
+		if opts.pureGo {
+			z, text = writeBigText(t, opts)
+		}
+		testInflateParallelOwnStream(t, z, text)
+	})
+}
+
+func testInflateParallelOwnStream(t *testing.T, z, text []byte) {
 	got, crc, err, seq := inflateEntry(t, z)
 	if err != nil {
 		t.Fatal(err)

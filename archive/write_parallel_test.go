@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pocketbackup/pocketbackup/archive/internal/isal"
 )
 
 func TestCRC32Combine(t *testing.T) {
@@ -101,8 +103,28 @@ func textBytes(t testing.TB, n int64, seed uint64) []byte {
 
 // TestWriteParallelRoundTrip archives files of many chunks, stored and
 // deflated, with several workers, and reads them back with archive/zip,
-// unzip and Extract.
+// unzip and Extract, once with each deflate engine.
 func TestWriteParallelRoundTrip(t *testing.T) {
+	forEachEngine(t, testWriteParallelRoundTrip)
+}
+
+// forEachEngine runs test with klauspost ("go") and with igzip ("isa-l").
+// Without libisal.so.2 the isa-l run is skipped, unless PB_REQUIRE_ISAL=1
+// (make test sets it and installs the library): then it fails.
+func forEachEngine(t *testing.T, test func(t *testing.T, opts WriteOptions)) {
+	t.Run("go", func(t *testing.T) { test(t, WriteOptions{pureGo: true}) })
+	t.Run("isa-l", func(t *testing.T) {
+		if !useISAL {
+			if os.Getenv("PB_REQUIRE_ISAL") == "1" {
+				t.Fatalf("ISA-L not in use (libisal.so.2 loadable: %v) and PB_REQUIRE_ISAL=1", isal.Available())
+			}
+			t.Skip("libisal.so.2 not on this machine (make test installs it)")
+		}
+		test(t, WriteOptions{})
+	})
+}
+
+func testWriteParallelRoundTrip(t *testing.T, opts WriteOptions) {
 	root := t.TempDir()
 	files := map[string]string{
 		"data.db":                 string(textBytes(t, 20<<20+333, 1)), // 21 chunks of text
@@ -122,9 +144,9 @@ func TestWriteParallelRoundTrip(t *testing.T) {
 
 	var buf bytes.Buffer
 	var calls [][2]int64
-	stats, err := Write(context.Background(), &buf, Source{Root: root}, WriteOptions{Workers: 4, Progress: func(done, total int64) {
-		calls = append(calls, [2]int64{done, total})
-	}})
+	opts.Workers = 4
+	opts.Progress = func(done, total int64) { calls = append(calls, [2]int64{done, total}) }
+	stats, err := Write(context.Background(), &buf, Source{Root: root}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,9 +61,10 @@ type pipeline struct {
 }
 
 // writeEntries archives entries into zw with workers compressing goroutines
+// (deflating with igzip if fast)
 // and returns what it wrote. It returns once every goroutine it started has
 // ended.
-func writeEntries(ctx context.Context, zw *zip.Writer, root *os.Root, entries []entry, workers int, prog *progress) (Stats, error) {
+func writeEntries(ctx context.Context, zw *zip.Writer, root *os.Root, entries []entry, workers int, fast bool, prog *progress) (Stats, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Enough buffers for every worker to hold one while the writer drains
@@ -83,7 +84,8 @@ func writeEntries(ctx context.Context, zw *zip.Writer, root *os.Root, entries []
 	wg.Go(func() { p.read(ctx, entries) })
 	for range workers {
 		wg.Go(func() {
-			d := newChunkDeflater()
+			d := newChunkDeflater(fast)
+			defer d.close()
 			for c := range p.work {
 				if ctx.Err() == nil {
 					d.process(c)

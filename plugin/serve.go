@@ -10,6 +10,7 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
+	"github.com/pocketbackup/pocketbackup/archive"
 	"github.com/pocketbackup/pocketbackup/plugin/storage"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
@@ -43,6 +44,7 @@ func Serve(cfg Config) {
 	// to stderr then must not kill the plugin.
 	signal.Ignore(syscall.SIGPIPE)
 	go exitWhenOrphaned(log, os.Getppid())
+	log.Info("plugin started", "pid", os.Getpid(), "deflate", archive.DeflateEngine())
 
 	svc := NewService(cfg.Open, log)
 	goplugin.Serve(&goplugin.ServeConfig{

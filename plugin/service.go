@@ -137,7 +137,8 @@ func (s *Service) Create(ctx context.Context, req shared.CreateRequest, progress
 	}
 	elapsed := time.Since(start)
 	s.log.Info("backup created", "key", req.Key, "files", stats.Files, "bytes_in", stats.Bytes,
-		"bytes_out", counted.n, "seconds", elapsed.Seconds(), "mib_per_s", mibPerSecond(stats.Bytes, elapsed))
+		"bytes_out", counted.n, "seconds", elapsed.Seconds(), "mib_per_s", mibPerSecond(stats.Bytes, elapsed),
+		"deflate", archive.DeflateEngine())
 	return s.Stat(ctx, req.StorageURL, req.Key)
 }
 

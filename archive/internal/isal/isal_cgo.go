@@ -1,0 +1,277 @@
+//go:build cgo && linux
+
+package isal
+
+/*
+#cgo LDFLAGS: -ldl
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+#include "igzip_lib.h"
+
+static void (*pb_deflate_init)(struct isal_zstream *);
+static int (*pb_deflate)(struct isal_zstream *);
+static void (*pb_inflate_init)(struct inflate_state *);
+static int (*pb_inflate)(struct inflate_state *);
+
+// pb_load opens libisal and resolves what the package calls; 1 on success.
+static int pb_load(void) {
+	void *h = dlopen("libisal.so.2", RTLD_NOW | RTLD_LOCAL);
+	if (h == NULL) {
+		return 0;
+	}
+	pb_deflate_init = (void (*)(struct isal_zstream *))dlsym(h, "isal_deflate_init");
+	pb_deflate = (int (*)(struct isal_zstream *))dlsym(h, "isal_deflate");
+	pb_inflate_init = (void (*)(struct inflate_state *))dlsym(h, "isal_inflate_init");
+	pb_inflate = (int (*)(struct inflate_state *))dlsym(h, "isal_inflate");
+	if (pb_deflate_init == NULL || pb_deflate == NULL || pb_inflate_init == NULL || pb_inflate == NULL) {
+		dlclose(h);
+		return 0;
+	}
+	return 1;
+}
+
+// pb_stream is a compression stream with its level buffer, in C memory.
+typedef struct {
+	struct isal_zstream s;
+	uint32_t level;
+	uint32_t level_buf_size;
+	uint8_t level_buf[];
+} pb_stream;
+
+static pb_stream *pb_new(uint32_t level, uint32_t level_buf_size) {
+	pb_stream *p = malloc(sizeof(pb_stream) + level_buf_size);
+	if (p != NULL) {
+		p->level = level;
+		p->level_buf_size = level_buf_size;
+	}
+	return p;
+}
+
+// pb_compress deflates in as one independent stream into out: ended by a
+// final block if last, else by a sync flush. It returns isal_deflate's
+// status and sets *in_left, *out_len and *state. No pointer into in or
+// out is kept after it returns.
+static int pb_compress(pb_stream *p, uint8_t *in, uint32_t in_len, uint8_t *out, uint32_t out_cap,
+		int last, uint32_t *in_left, uint32_t *out_len, int *state) {
+	struct isal_zstream *s = &p->s;
+	pb_deflate_init(s);
+	s->level = p->level;
+	s->level_buf = p->level_buf;
+	s->level_buf_size = p->level_buf_size;
+	s->gzip_flag = IGZIP_DEFLATE;
+	s->end_of_stream = last ? 1 : 0;
+	s->flush = last ? NO_FLUSH : SYNC_FLUSH;
+	s->next_in = in;
+	s->avail_in = in_len;
+	s->next_out = out;
+	s->avail_out = out_cap;
+	int rc = pb_deflate(s);
+	*in_left = s->avail_in;
+	*out_len = out_cap - s->avail_out;
+	*state = (int)s->internal_state.state;
+	s->next_in = NULL;
+	s->next_out = NULL;
+	return rc;
+}
+
+// Results of pb_inflate_piece.
+enum { PB_PIECE_BAD = 0, PB_PIECE_BOUNDARY = 1, PB_PIECE_FINAL = 2, PB_PIECE_FULL = 3 };
+
+// pb_inflate_piece inflates in, a piece of a raw deflate stream, with an
+// empty history into out, and tells how it ended: PB_PIECE_FINAL after a
+// final block; PB_PIECE_BOUNDARY if every byte of in was used, no final
+// block was seen and it stopped between blocks on a byte boundary (no bit,
+// no header byte pending); PB_PIECE_FULL if out filled up; else
+// PB_PIECE_BAD (invalid data, a copy from before the piece, a piece cut
+// inside a block).
+static int pb_inflate_piece(struct inflate_state *st, uint8_t *in, uint32_t in_len, uint8_t *out,
+		uint32_t out_cap, uint32_t *out_len) {
+	pb_inflate_init(st);
+	st->crc_flag = ISAL_DEFLATE;
+	st->next_in = in;
+	st->avail_in = in_len;
+	st->next_out = out;
+	st->avail_out = out_cap;
+	int rc = pb_inflate(st);
+	*out_len = out_cap - st->avail_out;
+	int result = PB_PIECE_BAD;
+	if (rc == ISAL_DECOMP_OK || rc == ISAL_END_INPUT || rc == ISAL_OUT_OVERFLOW) {
+		if (st->block_state == ISAL_BLOCK_FINISH) {
+			result = PB_PIECE_FINAL;
+		} else if (st->avail_out == 0) {
+			result = PB_PIECE_FULL;
+		} else if (st->avail_in == 0 && st->block_state == ISAL_BLOCK_NEW_HDR && st->read_in_length == 0 &&
+				st->tmp_in_size == 0 && st->bfinal == 0) {
+			result = PB_PIECE_BOUNDARY;
+		}
+	}
+	st->next_in = NULL;
+	st->next_out = NULL;
+	return result;
+}
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"unsafe"
+)
+
+var loaded = sync.OnceValue(func() bool { return C.pb_load() == 1 })
+
+// Available reports whether libisal.so.2 could be loaded.
+func Available() bool { return loaded() }
+
+// The levels offered, and the level buffer each needs (ISA-L's "large"
+// defaults). Level 0 is left out: it has no stored-block fallback and
+// grows incompressible input by a quarter.
+var levelBufSize = map[int]C.uint32_t{
+	1: C.ISAL_DEF_LVL1_DEFAULT,
+	2: C.ISAL_DEF_LVL2_DEFAULT,
+	3: C.ISAL_DEF_LVL3_DEFAULT,
+}
+
+// ErrUnavailable is returned by [NewDeflater] without the library.
+var ErrUnavailable = errors.New("isal: libisal.so.2 not loaded")
+
+// errIncomplete means a call did not end its stream within the output
+// space given.
+var errIncomplete = errors.New("isal: output space exhausted")
+
+// Deflater compresses independent deflate streams, one goroutine at a
+// time. Its memory is C memory: Close frees it.
+type Deflater struct {
+	p *C.pb_stream
+}
+
+// NewDeflater returns a Deflater at igzip level 1 to 3.
+func NewDeflater(level int) (*Deflater, error) {
+	size, ok := levelBufSize[level]
+	if !ok {
+		return nil, fmt.Errorf("isal: no level %d", level)
+	}
+	if !Available() {
+		return nil, ErrUnavailable
+	}
+	p := C.pb_new(C.uint32_t(level), size)
+	if p == nil {
+		return nil, errors.New("isal: out of memory")
+	}
+	return &Deflater{p: p}, nil
+}
+
+// Close frees the Deflater's memory.
+func (d *Deflater) Close() {
+	if d.p != nil {
+		C.free(unsafe.Pointer(d.p))
+		d.p = nil
+	}
+}
+
+// Bound is the output space Deflate asks for src's length: room for
+// stored blocks and their headers (5 bytes per 64 KiB), which levels 1 to
+// 3 fall back to when compressing would grow the data.
+func Bound(n int) int { return n + n/64 + 4096 }
+
+// Deflate appends to dst src deflated as a stream of its own, which needs
+// no history: ended by a final block if last, else by a sync flush (an
+// empty stored block, whose bytes 00 00 ff ff end the output). It grows
+// dst to Bound(len(src)) free bytes first.
+func (d *Deflater) Deflate(dst, src []byte, last bool) ([]byte, error) {
+	if d.p == nil {
+		return dst, errors.New("isal: deflater closed")
+	}
+	if uint64(len(src)) > 1<<31 {
+		return dst, errors.New("isal: input over 2 GiB")
+	}
+	need := Bound(len(src))
+	if cap(dst)-len(dst) < need {
+		grown := make([]byte, len(dst), len(dst)+need)
+		copy(grown, dst)
+		dst = grown
+	}
+	out := dst[len(dst):cap(dst)]
+	var in *C.uint8_t
+	if len(src) > 0 {
+		in = (*C.uint8_t)(unsafe.Pointer(&src[0]))
+	}
+	var inLeft, outLen C.uint32_t
+	var state C.int
+	lastFlag := C.int(0)
+	if last {
+		lastFlag = 1
+	}
+	rc := C.pb_compress(d.p, in, C.uint32_t(len(src)), (*C.uint8_t)(unsafe.Pointer(&out[0])), C.uint32_t(len(out)),
+		lastFlag, &inLeft, &outLen, &state)
+	switch {
+	case rc != C.COMP_OK:
+		return dst, fmt.Errorf("isal: deflate failed with status %d", int(rc))
+	case inLeft != 0 || int(outLen) >= len(out):
+		return dst, errIncomplete
+	case last && state != C.ZSTATE_END:
+		return dst, fmt.Errorf("isal: stream not ended (state %d)", int(state))
+	}
+	dst = dst[:len(dst)+int(outLen)]
+	if !last && !endsWithSyncMarker(dst) {
+		return dst[:len(dst)-int(outLen)], errors.New("isal: sync flush did not end the output")
+	}
+	return dst, nil
+}
+
+func endsWithSyncMarker(b []byte) bool {
+	n := len(b)
+	return n >= 4 && b[n-4] == 0 && b[n-3] == 0 && b[n-2] == 0xff && b[n-1] == 0xff
+}
+
+// Piece tells how [Inflater.Piece] ended.
+type Piece int
+
+// The ends of a piece.
+const (
+	PieceBad      Piece = C.PB_PIECE_BAD      // invalid, needs history, or cut inside a block
+	PieceBoundary Piece = C.PB_PIECE_BOUNDARY // all used, ended between blocks on a byte, no final block
+	PieceFinal    Piece = C.PB_PIECE_FINAL    // a final block ended it
+	PieceFull     Piece = C.PB_PIECE_FULL     // out filled up first
+)
+
+// Inflater inflates pieces of raw deflate streams, one goroutine at a
+// time. Its state is C memory: Close frees it.
+type Inflater struct {
+	st *C.struct_inflate_state
+}
+
+// NewInflater returns an Inflater, or ErrUnavailable.
+func NewInflater() (*Inflater, error) {
+	if !Available() {
+		return nil, ErrUnavailable
+	}
+	st := (*C.struct_inflate_state)(C.malloc(C.sizeof_struct_inflate_state))
+	if st == nil {
+		return nil, errors.New("isal: out of memory")
+	}
+	return &Inflater{st: st}, nil
+}
+
+// Close frees the Inflater's memory.
+func (f *Inflater) Close() {
+	if f.st != nil {
+		C.free(unsafe.Pointer(f.st))
+		f.st = nil
+	}
+}
+
+// Piece inflates in, which must not refer to bytes before it, into
+// out[:cap(out)] and returns the bytes written and how it ended.
+func (f *Inflater) Piece(in, out []byte) ([]byte, Piece) {
+	out = out[:cap(out)]
+	if f.st == nil || len(in) == 0 || len(out) == 0 || uint64(len(in)) > 1<<31 || uint64(len(out)) > 1<<31 {
+		return out[:0], PieceBad
+	}
+	var n C.uint32_t
+	r := C.pb_inflate_piece(f.st, (*C.uint8_t)(unsafe.Pointer(&in[0])), C.uint32_t(len(in)),
+		(*C.uint8_t)(unsafe.Pointer(&out[0])), C.uint32_t(len(out)), &n)
+	return out[:n], Piece(r)
+}
