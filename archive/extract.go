@@ -26,13 +26,17 @@ import (
 // header is trusted: at most the declared size of an entry is copied, and an
 // entry that yields more or fewer bytes, or content whose CRC-32 differs
 // from the central directory's, fails with [ErrInvalid]; bytes actually
-// written count against limits.MaxTotalBytes. Each file is fsynced as it is
-// finished and each directory at the end.
+// written count against limits.MaxTotalBytes. Everything written is durable
+// when Extract returns: on Linux 5.8 and later through one syncfs(2) at the
+// end (POCKETBACKUP_FSYNC=each turns it off), elsewhere by an fsync of each
+// file as it is finished and of each directory at the end.
 //
 // Files are extracted by several goroutines at once (GOMAXPROCS, at most 8),
 // each reading its own entries from r, which must therefore allow
 // concurrent ReadAt calls (as an *os.File does). Deflated entries are
-// inflated with github.com/klauspost/compress/flate.
+// inflated with github.com/klauspost/compress/flate, and the pieces of a
+// large entry written by [Write] with ISA-L when it is on the machine (see
+// [DeflateEngine]).
 //
 // progress, if set, is called as by [Write] with total = Summary.TotalBytes;
 // calls never overlap. Extract checks ctx during copies and returns
@@ -75,6 +79,12 @@ func Extract(ctx context.Context, r io.ReaderAt, size int64, dest string, limits
 		prog:    &progress{fn: progressFn, total: sum.TotalBytes},
 		dirs:    map[string]bool{".": true},
 		workers: workerCount(0),
+		slot:    make(chan struct{}, 1),
+		fast:    useISAL,
+		syncer:  newFSSyncer(root),
+	}
+	if x.syncer != nil {
+		defer x.syncer.close()
 	}
 	var files []*zip.File
 	for _, f := range zr.File {
@@ -93,7 +103,11 @@ func Extract(ctx context.Context, r io.ReaderAt, size int64, dest string, limits
 	if err := x.files(ctx, files); err != nil {
 		return err
 	}
-	if err := x.syncDirs(); err != nil {
+	if x.syncer != nil {
+		if err := x.syncer.sync(); err != nil {
+			return fmt.Errorf("sync extracted files: %w", err)
+		}
+	} else if err := x.syncDirs(); err != nil {
 		return err
 	}
 	x.prog.finish()
@@ -132,8 +146,10 @@ type extractor struct {
 	// known to have failed; entries after it stop.
 	failed atomic.Int64
 
-	workers  int         // goroutines extracting files, and inflating a large one
-	parallel atomic.Bool // a large entry is being inflated on several goroutines
+	workers int           // goroutines extracting files, and inflating a large one
+	slot    chan struct{} // held by the one large entry inflated on several goroutines
+	fast    bool          // inflate the segments of that entry with ISA-L
+	syncer  *fsSyncer     // nil: fsync each file and directory; else one syncfs at the end
 	// sequentialFrom counts the large entries that were inflated
 	// sequentially from some point on (see inflateParallel).
 	sequentialFrom atomic.Int64
@@ -227,10 +243,17 @@ func (x *extractor) mkdirAll(dir string) error {
 // buf; its parent exists. It sets *created once the file exists.
 func (x *extractor) file(ctx context.Context, f *zip.File, i int, buf []byte, created *bool) (err error) {
 	declared := int64(f.UncompressedSize64) // at most MaxTotalBytes: checked
-	parallel := f.Method == zip.Deflate && f.CompressedSize64 >= parallelMinCompressed &&
-		x.workers > 1 && x.parallel.CompareAndSwap(false, true)
+	// A large entry waits for the slot rather than going sequential: a
+	// 1 GiB data.db right after a 32 MiB auxiliary.db would otherwise be
+	// inflated on one core while the small one has the slot.
+	parallel := f.Method == zip.Deflate && f.CompressedSize64 >= parallelMinCompressed && x.workers > 1
 	if parallel {
-		defer x.parallel.Store(false)
+		select {
+		case x.slot <- struct{}{}:
+			defer func() { <-x.slot }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	var rc io.ReadCloser
 	if !parallel {
@@ -289,7 +312,9 @@ func (x *extractor) file(ctx context.Context, f *zip.File, i int, buf []byte, cr
 		return fmt.Errorf("%w: entry %q: CRC-32 %08x, declared %08x", ErrInvalid, f.Name, sum, f.CRC32)
 	}
 
-	if err := out.Sync(); err != nil {
+	if x.syncer != nil {
+		w.flush() // the syncfs at the end waits for it
+	} else if err := out.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", f.Name, err)
 	}
 	cerr := out.Close()
@@ -306,6 +331,14 @@ func (x *extractor) file(ctx context.Context, f *zip.File, i int, buf []byte, cr
 type writeback struct {
 	f         *os.File
 	n, synced int64
+}
+
+// flush starts writing what the last Write calls left dirty.
+func (w *writeback) flush() {
+	if w.n > w.synced {
+		startWriteback(w.f, w.synced, w.n-w.synced)
+		w.synced = w.n
+	}
 }
 
 func (w *writeback) Write(p []byte) (int, error) {

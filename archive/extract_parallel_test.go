@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -44,6 +45,36 @@ func manyFilesZip(t *testing.T, n int) ([]byte, []string, map[string]string) {
 }
 
 func TestExtractParallelRoundTrip(t *testing.T) {
+	testExtractRoundTrip(t)
+}
+
+// TestExtractEachFsync takes the other way to durability: an fsync per file
+// and directory (what Extract does without syncfs, before Linux 5.8 or off
+// Linux), and checks Extract does take syncfs where it can.
+func TestExtractEachFsync(t *testing.T) {
+	root, err := os.OpenRoot(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	s := newFSSyncer(root)
+	if (s != nil) != (runtime.GOOS == "linux" && kernelAtLeast(5, 8)) {
+		t.Errorf("newFSSyncer = %v on %s", s, runtime.GOOS)
+	}
+	if s != nil {
+		if err := s.sync(); err != nil {
+			t.Errorf("syncfs: %v", err)
+		}
+		s.close()
+	}
+	t.Setenv("POCKETBACKUP_FSYNC", "each")
+	if newFSSyncer(root) != nil {
+		t.Fatal("POCKETBACKUP_FSYNC=each: syncfs still used")
+	}
+	testExtractRoundTrip(t)
+}
+
+func testExtractRoundTrip(t *testing.T) {
 	z, _, files := manyFilesZip(t, 200)
 	var total int64
 	for _, c := range files {
