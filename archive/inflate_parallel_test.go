@@ -49,7 +49,7 @@ func writeBigText(t *testing.T, opts WriteOptions) ([]byte, []byte) {
 // inflateEntry runs inflateParallel on the first entry of z with 3
 // workers and returns what it wrote, its CRC-32 and error, and whether it
 // went sequential.
-func inflateEntry(t *testing.T, z []byte) ([]byte, uint32, error, bool) {
+func inflateEntry(t *testing.T, z []byte, fast bool) ([]byte, uint32, error, bool) {
 	t.Helper()
 	src := &sourceReader{r: bytes.NewReader(z), size: int64(len(z))}
 	zr, err := openZip(src, int64(len(z)))
@@ -60,7 +60,7 @@ func inflateEntry(t *testing.T, z []byte) ([]byte, uint32, error, bool) {
 	if f.Method != zip.Deflate || f.CompressedSize64 < parallelMinCompressed {
 		t.Fatalf("entry %s: method %d, %d bytes compressed: not for the parallel path", f.Name, f.Method, f.CompressedSize64)
 	}
-	x := &extractor{src: src, prog: &progress{}, workers: 3}
+	x := &extractor{src: src, prog: &progress{}, workers: 3, fast: fast}
 	x.failed.Store(math.MaxInt64)
 	var out bytes.Buffer
 	n, crc, err := x.inflateParallel(context.Background(), f, 0, &out, 3)
@@ -78,12 +78,18 @@ func TestInflateParallelOwnStream(t *testing.T) {
 		if opts.pureGo {
 			z, text = writeBigText(t, opts)
 		}
-		testInflateParallelOwnStream(t, z, text)
+		forEachInflater(t, func(t *testing.T, fast bool) { testInflateParallelOwnStream(t, z, text, fast) })
 	})
 }
 
-func testInflateParallelOwnStream(t *testing.T, z, text []byte) {
-	got, crc, err, seq := inflateEntry(t, z)
+// forEachInflater runs test with the pieces of a large entry inflated by
+// klauspost (fast false) and by igzip, with forEachEngine's rules.
+func forEachInflater(t *testing.T, test func(t *testing.T, fast bool)) {
+	forEachEngine(t, func(t *testing.T, opts WriteOptions) { test(t, !opts.pureGo) })
+}
+
+func testInflateParallelOwnStream(t *testing.T, z, text []byte, fast bool) {
+	got, crc, err, seq := inflateEntry(t, z, fast)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,16 +149,18 @@ func TestInflateParallelForeignStreams(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			z := flateZip(t, text, flate.BestSpeed, tc.flushEvery)
-			got, crc, err, seq := inflateEntry(t, z)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, text) || crc != crc32.ChecksumIEEE(text) {
-				t.Errorf("inflated %d bytes (crc %08x), want %d", len(got), crc, len(text))
-			}
-			if !seq {
-				t.Error("stream inflated in parallel although its segments depend on each other")
-			}
+			forEachInflater(t, func(t *testing.T, fast bool) {
+				got, crc, err, seq := inflateEntry(t, z, fast)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, text) || crc != crc32.ChecksumIEEE(text) {
+					t.Errorf("inflated %d bytes (crc %08x), want %d", len(got), crc, len(text))
+				}
+				if !seq {
+					t.Error("stream inflated in parallel although its segments depend on each other")
+				}
+			})
 		})
 	}
 }
