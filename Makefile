@@ -64,6 +64,7 @@ FUZZTIME ?= 60s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./archive/
 	$(GO) test -run '^$$' -fuzz '^FuzzValidName$$' -fuzztime $(FUZZTIME) ./archive/
+	$(GO) test -run '^$$' -fuzz '^FuzzPieceInflaters$$' -fuzztime $(FUZZTIME) ./archive/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseToken$$' -fuzztime $(FUZZTIME) ./host/auth/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./host/cron/
 	$(GO) test -run '^$$' -fuzz '^FuzzUploadBody$$' -fuzztime $(FUZZTIME) ./host/

@@ -4,9 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	kflate "github.com/klauspost/compress/flate"
+
+	"github.com/pocketbackup/pocketbackup/archive/internal/isal"
 )
 
 // FuzzCheck feeds arbitrary bytes to Check and, when it accepts them, to
@@ -58,6 +65,60 @@ func FuzzCheck(f *testing.F) {
 		}
 		if written != sum.TotalBytes || files > sum.Entries {
 			t.Fatalf("Extract wrote %d files, %d bytes; Check declared %d entries, %d bytes", files, written, sum.Entries, sum.TotalBytes)
+		}
+	})
+}
+
+// FuzzPieceInflaters feeds the same piece of a deflate stream to both
+// segment checks of the parallel inflater. Whenever igzip's says the piece
+// stands on its own, klauspost's must agree and inflate the same bytes,
+// unless the piece is not valid deflate at all: igzip is lenient with some
+// malformed Huffman tables that zlib and Go reject (seen with this fuzzer).
+// That leniency gives an archive's author nothing a valid stream would not
+// (the CRC-32 is checked either way); a piece of a valid stream wrongly
+// judged to stand alone, on the other hand, would fail a good restore.
+func FuzzPieceInflaters(f *testing.F) {
+	fast, err := isal.NewInflater()
+	if err != nil {
+		if os.Getenv("PB_REQUIRE_ISAL") == "1" {
+			f.Fatal(err)
+		}
+		f.Skip("libisal.so.2 not on this machine")
+	}
+	defer fast.Close()
+	for _, pureGo := range []bool{false, true} {
+		d := newChunkDeflater(!pureGo)
+		text := []byte(strings.Repeat("a piece of text that repeats; ", 300))
+		for _, last := range []bool{false, true} {
+			p, err := d.deflate(nil, text, last)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(p, last)
+			f.Add(p[:len(p)/2], last)
+		}
+		d.close()
+	}
+	f.Fuzz(func(t *testing.T, in []byte, last bool) {
+		if len(in) == 0 {
+			return
+		}
+		a := &segment{in: in, last: last, buf: &segBuf{}}
+		inflateSegment(a, fast)
+		if !a.ok {
+			return
+		}
+		b := &segment{in: in, last: last, buf: &segBuf{}}
+		inflateSegment(b, nil)
+		if !b.ok {
+			_, err := io.Copy(io.Discard, kflate.NewReader(bytes.NewReader(in)))
+			var corrupt kflate.CorruptInputError
+			if errors.As(err, &corrupt) {
+				return // not deflate: igzip's leniency, see above
+			}
+		}
+		if !b.ok || !bytes.Equal(a.out, b.out) || a.crc != b.crc {
+			t.Fatalf("igzip accepted a piece (%d bytes out) that klauspost judged ok=%v with %d bytes out", len(a.out), b.ok, len(b.out))
 		}
 	})
 }
