@@ -61,7 +61,11 @@ func Extract(ctx context.Context, r io.ReaderAt, size int64, dest string, limits
 	if err != nil {
 		return err
 	}
-	zr.RegisterDecompressor(zip.Deflate, decompressInflate)
+	if useISAL {
+		zr.RegisterDecompressor(zip.Deflate, decompressFast)
+	} else {
+		zr.RegisterDecompressor(zip.Deflate, decompressInflate)
+	}
 
 	root, err := os.OpenRoot(dest)
 	if err != nil {

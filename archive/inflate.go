@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/flate"
+
+	"github.com/pocketbackup/pocketbackup/archive/internal/isal"
 )
 
 // inflateBufSize is the read size from the archive while inflating: a
@@ -59,5 +61,45 @@ func (p *pooledInflater) Close() error {
 	p.in.br.Reset(nil) // drop the reference to the archive
 	inflaters.Put(p.in)
 	p.in = nil
+	return err
+}
+
+// fastInflaters pools igzip readers (see decompressFast).
+var fastInflaters sync.Pool
+
+// decompressFast is the zip.Decompressor for zip.Deflate that Extract
+// registers when ISA-L is on the machine: igzip inflates about twice as fast
+// as klauspost, whoever wrote the archive. It falls back to
+// decompressInflate if the reader cannot be made.
+func decompressFast(r io.Reader) io.ReadCloser {
+	fr, _ := fastInflaters.Get().(*isal.Reader)
+	if fr == nil || fr.Reset(r, nil) != nil {
+		var err error
+		if fr, err = isal.NewReader(r, nil); err != nil {
+			return decompressInflate(r)
+		}
+	}
+	return &pooledFast{r: fr}
+}
+
+// pooledFast returns its igzip reader to the pool when closed.
+type pooledFast struct {
+	r *isal.Reader
+}
+
+func (p *pooledFast) Read(b []byte) (int, error) {
+	if p.r == nil {
+		return 0, errReadAfterClose
+	}
+	return p.r.Read(b)
+}
+
+func (p *pooledFast) Close() error {
+	if p.r == nil {
+		return nil
+	}
+	err := p.r.Close() // drops the reference to the archive
+	fastInflaters.Put(p.r)
+	p.r = nil
 	return err
 }

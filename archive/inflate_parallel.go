@@ -176,7 +176,15 @@ func appendHistory(h, b []byte) []byte {
 // into out, up to declared bytes in all.
 func (x *extractor) inflateFrom(ctx context.Context, stream *io.SectionReader, start int64, history []byte, out io.Writer, n int64, crc uint32, declared, i int64) (int64, uint32, error) {
 	rest := io.NewSectionReader(stream, start, stream.Size()-start)
-	fr := flate.NewReaderDict(bufio.NewReaderSize(rest, inflateBufSize), history)
+	var fr io.Reader
+	if x.fast {
+		if fast, err := isal.NewReader(rest, history); err == nil {
+			fr = fast
+		}
+	}
+	if fr == nil {
+		fr = flate.NewReaderDict(bufio.NewReaderSize(rest, inflateBufSize), history)
+	}
 	crcw := &crcWriter{crc: crc}
 	body := io.TeeReader(&supersedable{r: io.LimitReader(fr, declared-n), x: x, i: i}, crcw)
 	buf := make([]byte, bufSize)

@@ -3,6 +3,9 @@ package isal
 import (
 	"bytes"
 	"compress/flate"
+	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 )
@@ -101,5 +104,78 @@ func TestInflatePieceNeedsHistory(t *testing.T) {
 	}
 	if _, end := f.Piece(comp.Bytes()[first:], make([]byte, 0, len(text))); end != PieceBad {
 		t.Fatalf("second piece, which needs the first as history: end %d, want PieceBad", end)
+	}
+}
+
+// oneByteReader hands out its bytes one at a time, to cross every
+// boundary of igzip's state.
+type oneByteReader struct{ b []byte }
+
+func (r *oneByteReader) Read(p []byte) (int, error) {
+	if len(r.b) == 0 {
+		return 0, io.EOF
+	}
+	p[0] = r.b[0]
+	r.b = r.b[1:]
+	return 1, nil
+}
+
+func TestReader(t *testing.T) {
+	requireISAL(t)
+	var tb []byte
+	for i := range 60_000 {
+		tb = fmt.Appendf(tb, "row %d of text, with %x and %d; ", i, i*i, i%97)
+	}
+	text := tb
+	var comp bytes.Buffer
+	fw, _ := flate.NewWriter(&comp, 6)
+	fw.Write(text)
+	fw.Close()
+	z := comp.Bytes()
+
+	r, err := NewReader(bytes.NewReader(z), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(r)
+	if err != nil || !bytes.Equal(got, text) {
+		t.Fatalf("ReadAll: %d bytes, %v", len(got), err)
+	}
+	// Small reads on both sides.
+	if err := r.Reset(&oneByteReader{z[:len(z)/2]}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var small []byte
+	buf := make([]byte, 7)
+	for {
+		n, err := r.Read(buf)
+		small = append(small, buf[:n]...)
+		if err != nil {
+			if err != io.ErrUnexpectedEOF {
+				t.Fatalf("cut stream: %v, want io.ErrUnexpectedEOF", err)
+			}
+			break
+		}
+	}
+	if !bytes.HasPrefix(text, small) || len(small) == 0 {
+		t.Fatalf("cut stream gave %d bytes not a prefix of the text", len(small))
+	}
+	// Corrupt data.
+	if err := r.Reset(bytes.NewReader(bytes.Repeat([]byte{0xff}, 100)), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(r); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("garbage: %v, want ErrCorrupt", err)
+	}
+	// A stream going on from a history.
+	var second bytes.Buffer
+	fw2, _ := flate.NewWriterDict(&second, 6, text[:50_000])
+	fw2.Write(text[50_000:100_000])
+	fw2.Close()
+	if err := r.Reset(bytes.NewReader(second.Bytes()), text[:50_000]); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(r); err != nil || !bytes.Equal(got, text[50_000:100_000]) {
+		t.Fatalf("with history: %d bytes, %v", len(got), err)
 	}
 }

@@ -13,6 +13,7 @@ static void (*pb_deflate_init)(struct isal_zstream *);
 static int (*pb_deflate)(struct isal_zstream *);
 static void (*pb_inflate_init)(struct inflate_state *);
 static int (*pb_inflate)(struct inflate_state *);
+static int (*pb_inflate_set_dict)(struct inflate_state *, uint8_t *, uint32_t);
 
 // pb_load opens libisal and resolves what the package calls; 1 on success.
 static int pb_load(void) {
@@ -24,7 +25,9 @@ static int pb_load(void) {
 	pb_deflate = (int (*)(struct isal_zstream *))dlsym(h, "isal_deflate");
 	pb_inflate_init = (void (*)(struct inflate_state *))dlsym(h, "isal_inflate_init");
 	pb_inflate = (int (*)(struct inflate_state *))dlsym(h, "isal_inflate");
-	if (pb_deflate_init == NULL || pb_deflate == NULL || pb_inflate_init == NULL || pb_inflate == NULL) {
+	pb_inflate_set_dict = (int (*)(struct inflate_state *, uint8_t *, uint32_t))dlsym(h, "isal_inflate_set_dict");
+	if (pb_deflate_init == NULL || pb_deflate == NULL || pb_inflate_init == NULL || pb_inflate == NULL ||
+			pb_inflate_set_dict == NULL) {
 		dlclose(h);
 		return 0;
 	}
@@ -110,12 +113,43 @@ static int pb_inflate_piece(struct inflate_state *st, uint8_t *in, uint32_t in_l
 	st->next_out = NULL;
 	return result;
 }
+
+// pb_inflate_start begins a raw deflate stream, with dict as its history
+// if dict_len > 0 (the library copies it).
+static int pb_inflate_start(struct inflate_state *st, uint8_t *dict, uint32_t dict_len) {
+	pb_inflate_init(st);
+	st->crc_flag = ISAL_DEFLATE;
+	if (dict_len > 0) {
+		return pb_inflate_set_dict(st, dict, dict_len);
+	}
+	return 0;
+}
+
+// pb_inflate_more goes on with the stream: it takes what it can of in and
+// fills what it can of out. Input it cannot use yet and output that does
+// not fit are kept in the state, never as pointers to in or out.
+static int pb_inflate_more(struct inflate_state *st, uint8_t *in, uint32_t in_len, uint8_t *out,
+		uint32_t out_cap, uint32_t *used, uint32_t *made, int *finished) {
+	st->next_in = in;
+	st->avail_in = in_len;
+	st->next_out = out;
+	st->avail_out = out_cap;
+	int rc = pb_inflate(st);
+	*used = in_len - st->avail_in;
+	*made = out_cap - st->avail_out;
+	*finished = st->block_state == ISAL_BLOCK_FINISH;
+	st->next_in = NULL;
+	st->next_out = NULL;
+	return rc;
+}
 */
 import "C"
 
 import (
 	"errors"
 	"fmt"
+	"io"
+	"runtime"
 	"sync"
 	"unsafe"
 )
@@ -274,4 +308,117 @@ func (f *Inflater) Piece(in, out []byte) ([]byte, Piece) {
 	r := C.pb_inflate_piece(f.st, (*C.uint8_t)(unsafe.Pointer(&in[0])), C.uint32_t(len(in)),
 		(*C.uint8_t)(unsafe.Pointer(&out[0])), C.uint32_t(len(out)), &n)
 	return out[:n], Piece(r)
+}
+
+// ErrCorrupt is returned by [Reader] for data that is not valid deflate.
+var ErrCorrupt = errors.New("isal: invalid deflate data")
+
+// errStuck: igzip neither took input nor gave output; never seen.
+var errStuck = errors.New("isal: inflater made no progress")
+
+// readBufSize is what Reader reads from its source at a time.
+const readBufSize = 64 << 10
+
+// Reader inflates a raw deflate stream read from a source, like
+// compress/flate's reader. It holds C memory, freed by the garbage
+// collector once the Reader is unreachable; Reset reuses it.
+type Reader struct {
+	st     *C.struct_inflate_state
+	src    io.Reader
+	buf    []byte
+	r, w   int   // buf[r:w] is read from src and not yet given to igzip
+	srcErr error // what src said last; its data may still be in buf
+	err    error // sticky: io.EOF at the end of the stream
+}
+
+// NewReader returns a Reader of the deflate stream in src, whose history
+// starts with dict (the last 32 KiB count), or ErrUnavailable.
+func NewReader(src io.Reader, dict []byte) (*Reader, error) {
+	if !Available() {
+		return nil, ErrUnavailable
+	}
+	st := (*C.struct_inflate_state)(C.malloc(C.sizeof_struct_inflate_state))
+	if st == nil {
+		return nil, errors.New("isal: out of memory")
+	}
+	r := &Reader{st: st, buf: make([]byte, readBufSize)}
+	runtime.AddCleanup(r, func(st *C.struct_inflate_state) { C.free(unsafe.Pointer(st)) }, st)
+	if err := r.Reset(src, dict); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Reset starts reading a new stream from src, with history dict.
+func (r *Reader) Reset(src io.Reader, dict []byte) error {
+	r.src, r.r, r.w, r.srcErr, r.err = src, 0, 0, nil, nil
+	if len(dict) > 32<<10 {
+		dict = dict[len(dict)-32<<10:]
+	}
+	var d *C.uint8_t
+	if len(dict) > 0 {
+		d = (*C.uint8_t)(unsafe.Pointer(&dict[0]))
+	}
+	if rc := C.pb_inflate_start(r.st, d, C.uint32_t(len(dict))); rc != 0 {
+		r.err = fmt.Errorf("isal: set history: status %d", int(rc))
+		return r.err
+	}
+	return nil
+}
+
+// Read inflates into p. It returns io.EOF after the final block,
+// io.ErrUnexpectedEOF if src ends before it, and an error wrapping
+// ErrCorrupt for invalid data.
+func (r *Reader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	p = p[:min(len(p), 1<<30)]
+	for {
+		if r.r == r.w && r.srcErr == nil {
+			n, err := r.src.Read(r.buf)
+			r.r, r.w, r.srcErr = 0, n, err
+		}
+		var in *C.uint8_t
+		if r.w > r.r {
+			in = (*C.uint8_t)(unsafe.Pointer(&r.buf[r.r]))
+		}
+		var used, made C.uint32_t
+		var finished C.int
+		rc := C.pb_inflate_more(r.st, in, C.uint32_t(r.w-r.r), (*C.uint8_t)(unsafe.Pointer(&p[0])), C.uint32_t(len(p)),
+			&used, &made, &finished)
+		r.r += int(used)
+		n := int(made)
+		switch {
+		case rc < 0:
+			r.err = fmt.Errorf("%w (status %d)", ErrCorrupt, int(rc))
+		case finished != 0:
+			r.err = io.EOF
+		case n > 0:
+			return n, nil
+		case r.r < r.w && used > 0:
+			continue
+		case r.r < r.w:
+			r.err = errStuck
+		case r.srcErr == io.EOF:
+			r.err = io.ErrUnexpectedEOF
+		case r.srcErr != nil:
+			r.err = r.srcErr
+		default:
+			continue // read more
+		}
+		if n > 0 {
+			return n, nil // the error comes with the next call
+		}
+		return 0, r.err
+	}
+}
+
+// Close ends the use of the stream; the Reader may be Reset after.
+func (r *Reader) Close() error {
+	r.src = nil
+	return nil
 }

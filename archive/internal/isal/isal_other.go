@@ -2,7 +2,10 @@
 
 package isal
 
-import "errors"
+import (
+	"errors"
+	"io"
+)
 
 // Available reports whether libisal.so.2 could be loaded: never in a
 // build without cgo.
@@ -48,3 +51,21 @@ func (f *Inflater) Close() {}
 
 // Piece fails in this build.
 func (f *Inflater) Piece(in, out []byte) ([]byte, Piece) { return out[:0], PieceBad }
+
+// ErrCorrupt is returned by [Reader] for data that is not valid deflate.
+var ErrCorrupt = errors.New("isal: invalid deflate data")
+
+// Reader is unavailable in this build.
+type Reader struct{}
+
+// NewReader fails in this build.
+func NewReader(io.Reader, []byte) (*Reader, error) { return nil, ErrUnavailable }
+
+// Reset fails in this build.
+func (r *Reader) Reset(io.Reader, []byte) error { return ErrUnavailable }
+
+// Read fails in this build.
+func (r *Reader) Read([]byte) (int, error) { return 0, ErrUnavailable }
+
+// Close does nothing.
+func (r *Reader) Close() error { return nil }
