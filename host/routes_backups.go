@@ -135,15 +135,45 @@ func (h *Host) runCreate(storageURL, key string) {
 	h.finish("Failed to create backup", err)
 }
 
+// create snapshots the databases, has the plugin archive the data
+// directory with the snapshots in their place, then releases the
+// snapshots, on every path. A frozen database found changed at release
+// means the stored archive may hold a torn copy: the backup is deleted and
+// create fails.
 func (h *Host) create(ctx context.Context, storageURL, key string) (err error) {
 	snapDir, err := os.MkdirTemp(filepath.Join(h.cfg.DataDir, tempDirName), "snapshot-")
 	if err != nil {
 		return fmt.Errorf("snapshot dir: %w", err)
 	}
 	defer func() { err = errors.Join(err, os.RemoveAll(snapDir)) }()
-	replace, err := snapshotDatabases(ctx, h.cfg.DataDir, snapDir)
+	snap, err := snapshotDatabases(ctx, h.cfg.DataDir, snapDir)
 	if err != nil {
 		return err
+	}
+	var stored *shared.BackupInfo
+	defer func() {
+		relErr := snap.release(ctx)
+		switch {
+		case relErr != nil && stored != nil:
+			// Stored, but it may hold a torn database: it must not stay.
+			err = errors.Join(err, relErr, h.withPlugin(ctx, func(b shared.Backups) error {
+				return b.Delete(ctx, storageURL, key)
+			}))
+		case relErr != nil:
+			err = errors.Join(err, relErr)
+		case stored != nil:
+			h.log.Info("backup stored", "key", stored.Key, "size", stored.Size)
+		}
+	}()
+	for _, d := range snap.dbs {
+		args := []any{"name", d.name, "method", d.method, "seconds", d.took.Seconds()}
+		if d.frozen != nil {
+			args = append(args, "write_lock_seconds", d.frozen.writeLock.Seconds())
+		}
+		if d.reason != "" {
+			args = append(args, "reason", d.reason)
+		}
+		h.log.Info("database snapshot", args...)
 	}
 	if h.beforeArchive != nil {
 		h.beforeArchive()
@@ -157,13 +187,13 @@ func (h *Host) create(ctx context.Context, storageURL, key string) (err error) {
 		StorageURL: storageURL,
 		Key:        key,
 		DataDir:    h.cfg.DataDir,
-		Replace:    replace,
+		Replace:    snap.replace(),
 		Exclude:    exclude,
 	}, func(p shared.Progress) { h.ops.progress(p.Done, p.Total) })
 	if err != nil {
 		return fmt.Errorf("archive: %w", err)
 	}
-	h.log.Info("backup stored", "key", info.Key, "size", info.Size)
+	stored = &info
 	return nil
 }
 

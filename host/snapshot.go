@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
 )
@@ -58,24 +59,98 @@ func isSQLite(path string) (bool, error) {
 	return bytes.Equal(head, sqliteHeader), nil
 }
 
-// snapshotDatabases writes a transactionally consistent copy of every
-// SQLite database of dataDir into destDir without blocking writers, with
-// SQLite's online backup API (see backupDatabase). It returns the
-// replacements for the archive: name -> snapshot path.
-func snapshotDatabases(ctx context.Context, dataDir, destDir string) (map[string]string, error) {
+// Snapshot methods, as the host log names them.
+const (
+	methodFrozenWAL    = "frozen-wal"
+	methodOnlineBackup = "online-backup"
+)
+
+// snapshot stands in for the databases of a data directory while the
+// archive is written: each is either a live WAL database frozen in place
+// (see freezeDatabase) or a copy made with the online backup API (see
+// backupDatabase). release it once the archive is written, on every path.
+type snapshot struct {
+	dbs []*dbSnapshot
+}
+
+// dbSnapshot is how one database was snapshotted.
+type dbSnapshot struct {
+	name   string        // relative to the data dir
+	path   string        // the file the archive reads in the database's place
+	method string        // methodFrozenWAL or methodOnlineBackup
+	took   time.Duration // to freeze or to copy
+	// reason is why a WAL database could not be frozen ("" if it was).
+	reason string
+	// frozen pins the live file until release; nil for a copy.
+	frozen *frozenDB
+}
+
+// snapshotDatabases takes a transactionally consistent snapshot of every
+// SQLite database of dataDir. A WAL database is frozen in place, holding
+// the app's writers off for a few milliseconds: the archive reads the live
+// file, which SQLite cannot write until release (see freezeDatabase). That
+// costs no copy, but until release no checkpoint can run, so the WAL grows
+// with what the app writes meanwhile. A database that cannot be frozen (a
+// rollback journal, a checkpoint held back by an older reader…) is copied
+// into destDir with the online backup API instead (see backupDatabase).
+func snapshotDatabases(ctx context.Context, dataDir, destDir string) (*snapshot, error) {
 	names, err := findDatabases(dataDir)
 	if err != nil {
 		return nil, err
 	}
-	replace := make(map[string]string, len(names))
+	s := &snapshot{}
 	for _, name := range names {
-		dest := filepath.Join(destDir, name)
-		if err := backupDatabase(ctx, filepath.Join(dataDir, name), dest); err != nil {
-			return nil, fmt.Errorf("snapshot %s: %w", name, err)
+		d, err := snapshotDatabase(ctx, filepath.Join(dataDir, name), filepath.Join(destDir, name))
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("snapshot %s: %w", name, err), s.release(ctx))
 		}
-		replace[name] = dest
+		d.name = name
+		s.dbs = append(s.dbs, d)
 	}
-	return replace, nil
+	return s, nil
+}
+
+// snapshotDatabase freezes src, or copies it into dest when it cannot be
+// frozen.
+func snapshotDatabase(ctx context.Context, src, dest string) (*dbSnapshot, error) {
+	start := time.Now()
+	f, freezeErr := freezeDatabase(ctx, src)
+	if freezeErr == nil {
+		return &dbSnapshot{path: src, method: methodFrozenWAL, took: time.Since(start), frozen: f}, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, freezeErr
+	}
+	if err := backupDatabase(ctx, src, dest); err != nil {
+		return nil, err
+	}
+	return &dbSnapshot{path: dest, method: methodOnlineBackup, took: time.Since(start), reason: freezeErr.Error()}, nil
+}
+
+// replace is the archive's replacement map: database name -> the file
+// read in its place (the live file itself when frozen).
+func (s *snapshot) replace() map[string]string {
+	m := make(map[string]string, len(s.dbs))
+	for _, d := range s.dbs {
+		m[d.name] = d.path
+	}
+	return m
+}
+
+// release checks that no frozen database file changed since it was
+// frozen, then ends the read transactions that froze them. An error means
+// an archive read meanwhile may hold a torn copy. Cleanup runs even when
+// ctx is done; release is safe to call again.
+func (s *snapshot) release(ctx context.Context) error {
+	var errs []error
+	for _, d := range s.dbs {
+		if d.frozen == nil {
+			continue
+		}
+		errs = append(errs, d.frozen.unchanged(), d.frozen.close(ctx))
+		d.frozen = nil
+	}
+	return errors.Join(errs...)
 }
 
 // onlineBackup is the online backup API of the modernc.org/sqlite driver
@@ -91,14 +166,16 @@ type onlineBackup interface {
 // makes them wait on their busy timeout). dest is a scratch file read once
 // by the archiver, so it is written without a journal and without syncs.
 //
-// It replaces VACUUM INTO, which rebuilds every table and index: on the
-// bench's 1 GiB data.db (2 CPUs, a writer inserting every 10 ms) the copy
-// took 1.2-1.5 s (1.2-1.4 s CPU) against 1.8-4.0 s (1.6-3.6 s CPU), with
-// the writer's worst insert a few ms either way. What is left is two
-// syscalls per 4 KiB page (pread from src, pwrite to dest). The copy
-// keeps src's free pages and its WAL flag. Once begun, it is not
-// interrupted by ctx: a step of several calls could restart from page 1
-// at every write to src and never finish under a steady writer.
+// It is only the fallback of freezeDatabase, for a database that cannot
+// be frozen, because it pays for a full copy: two syscalls per 4 KiB page
+// (pread from src, pwrite to dest). On the bench's 1 GiB data.db (2 CPUs,
+// a writer inserting every 10 ms) the copy took 1.2-1.5 s (1.2-1.4 s
+// CPU), about 1.6 s of a 4.4 s create in a later run, with the writer's
+// worst insert a few ms; VACUUM INTO, which it replaced, took 1.8-4.0 s
+// (1.6-3.6 s CPU) to rebuild every table and index. The copy keeps src's free pages and its WAL flag. Once
+// begun, it is not interrupted by ctx: a step of several calls could
+// restart from page 1 at every write to src and never finish under a
+// steady writer.
 func backupDatabase(ctx context.Context, src, dest string) (err error) {
 	db, err := sql.Open("sqlite", sqliteDSN(src))
 	if err != nil {

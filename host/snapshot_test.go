@@ -2,130 +2,148 @@ package host
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
-// openTestDB opens path as the apps do: WAL (or journalMode), with a busy
-// timeout and immediate write transactions.
+// openTestDB opens path as the apps do: WAL (or journalMode), synchronous
+// NORMAL, a busy timeout and immediate write transactions.
 func openTestDB(t *testing.T, path, journalMode string) *sql.DB {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode("+journalMode+")&_txlock=immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode("+journalMode+")&_pragma=synchronous(NORMAL)&_txlock=immediate")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS rows (seq INTEGER PRIMARY KEY, body TEXT NOT NULL)`); err != nil {
+	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS rows (seq INTEGER PRIMARY KEY, body BLOB NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
 	return db
 }
 
-// TestSnapshotConsistentWhileWriting snapshots a WAL database while a
-// writer commits rows 1, 2, 3… as fast as it can: the snapshot passes
-// integrity_check and holds exactly the rows 1..k, with k at least what was
-// committed before the snapshot began, and the writer never fails.
-func TestSnapshotConsistentWhileWriting(t *testing.T) {
-	dataDir, snapDir := t.TempDir(), t.TempDir()
-	db := openTestDB(t, filepath.Join(dataDir, "data.db"), "WAL")
-	// Enough pages that the copy takes a while.
-	if _, err := db.Exec(`WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < 4000)
-		INSERT INTO rows (seq, body) SELECT -i, hex(randomblob(1000)) FROM c`); err != nil {
-		t.Fatal(err)
-	}
-	aux := openTestDB(t, filepath.Join(dataDir, "auxiliary.db"), "WAL")
-	if _, err := aux.Exec(`INSERT INTO rows (seq, body) VALUES (1, 'aux')`); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dataDir, "notes.txt"), []byte("not a database"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+// appWriter inserts rows 1, 2, 3… into db, one commit per tick, as an app
+// would, and records how far it got and its slowest insert.
+type appWriter struct {
+	stop chan struct{}
+	done chan struct{}
 
-	var (
-		mu        sync.Mutex
-		committed int
-		writeErr  error
-	)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
+	mu        sync.Mutex
+	committed int // acknowledged
+	slowest   time.Duration
+	err       error
+}
+
+// startWriter starts an appWriter whose rows carry blob random bytes.
+func startWriter(t *testing.T, db *sql.DB, blob int) *appWriter {
+	t.Helper()
+	w := &appWriter{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
-		defer wg.Done()
+		defer close(w.done)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
 		for seq := 1; ; seq++ {
 			select {
-			case <-stop:
+			case <-w.stop:
 				return
-			default:
+			case <-tick.C:
 			}
-			if _, err := db.Exec(`INSERT INTO rows (seq, body) VALUES (?, 'row')`, seq); err != nil {
-				mu.Lock()
-				writeErr = err
-				mu.Unlock()
+			start := time.Now()
+			_, err := db.Exec(`INSERT INTO rows (seq, body) VALUES (?, randomblob(?))`, seq, blob)
+			took := time.Since(start)
+			w.mu.Lock()
+			w.slowest = max(w.slowest, took)
+			if err != nil {
+				w.err = err
+			} else {
+				w.committed = seq
+			}
+			w.mu.Unlock()
+			if err != nil {
 				return
 			}
-			mu.Lock()
-			committed = seq
-			mu.Unlock()
 		}
 	}()
-	for { // let the writer get going
-		mu.Lock()
-		n := committed
-		mu.Unlock()
-		if n >= 20 {
-			break
-		}
-	}
-	mu.Lock()
-	before := committed
-	mu.Unlock()
-	replace, err := snapshotDatabases(context.Background(), dataDir, snapDir)
-	mu.Lock()
-	after := committed
-	mu.Unlock()
-	close(stop)
-	wg.Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if writeErr != nil {
-		t.Fatalf("writer failed during the snapshot: %v", writeErr)
-	}
-	if len(replace) != 2 || replace["data.db"] != filepath.Join(snapDir, "data.db") || replace["auxiliary.db"] != filepath.Join(snapDir, "auxiliary.db") {
-		t.Fatalf("replace = %v", replace)
-	}
-	if after == before {
-		t.Logf("the writer committed nothing during the snapshot (%d rows before)", before)
-	}
+	t.Cleanup(w.halt)
+	return w
+}
 
-	snap, err := sql.Open("sqlite", sqliteDSN(replace["data.db"]))
+func (w *appWriter) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.committed
+}
+
+// halt stops the writer and waits for it; it may be called again.
+func (w *appWriter) halt() {
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	<-w.done
+}
+
+// waitFor polls cond until it holds, or fails the test after a while.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// fileSum is the sha256 of the file at path.
+func fileSum(t *testing.T, path string) [sha256.Size]byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer snap.Close()
-	if res := integrity(t, snap); res != "ok" {
-		t.Fatalf("integrity_check: %s", res)
+	return sha256.Sum256(data)
+}
+
+// standaloneCopy copies the bytes of the file at path, as the archiver
+// reads them (without any -wal), into a fresh directory and opens the copy.
+func standaloneCopy(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
 	}
-	seqs := positiveSeqs(t, snap)
-	if len(seqs) < before || len(seqs) > after+1 {
-		t.Fatalf("snapshot holds %d rows; %d were committed before it began, %d when it ended", len(seqs), before, after)
+	dest := filepath.Join(t.TempDir(), "copy.db")
+	if err := os.WriteFile(dest, data, 0o644); err != nil {
+		t.Fatal(err)
 	}
-	for i, s := range seqs {
-		if s != i+1 {
-			t.Fatalf("snapshot rows are not a prefix: row %d is %d", i+1, s)
+	db, err := sql.Open("sqlite", sqliteDSN(dest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// dbOf returns the snapshot of the database name.
+func dbOf(t *testing.T, s *snapshot, name string) *dbSnapshot {
+	t.Helper()
+	for _, d := range s.dbs {
+		if d.name == name {
+			return d
 		}
 	}
-	var copies int
-	if err := snap.QueryRow(`SELECT count(*) FROM rows WHERE seq < 0`).Scan(&copies); err != nil || copies != 4000 {
-		t.Fatalf("bulk rows: %d, %v", copies, err)
-	}
-	t.Logf("rows committed before the snapshot %d, after %d, in it %d", before, after, len(seqs))
+	t.Fatalf("no snapshot of %s", name)
+	return nil
 }
 
 func integrity(t *testing.T, db *sql.DB) string {
@@ -159,33 +177,270 @@ func positiveSeqs(t *testing.T, db *sql.DB) []int {
 	return seqs
 }
 
-// TestSnapshotRollbackJournal snapshots a database in rollback-journal
-// mode (an app that never switched to WAL) and one with uncheckpointed
-// WAL frames: both copies hold every committed row.
-func TestSnapshotRollbackJournal(t *testing.T) {
-	for _, mode := range []string{"DELETE", "WAL"} {
-		t.Run(mode, func(t *testing.T) {
+// checkPrefix fails unless snap holds exactly the rows 1..k, with k at
+// least atLeast and at most atMost, and passes integrity_check.
+func checkPrefix(t *testing.T, snap *sql.DB, atLeast, atMost int) int {
+	t.Helper()
+	if res := integrity(t, snap); res != "ok" {
+		t.Fatalf("integrity_check: %s", res)
+	}
+	seqs := positiveSeqs(t, snap)
+	for i, s := range seqs {
+		if s != i+1 {
+			t.Fatalf("snapshot rows are not a prefix: row %d is %d", i+1, s)
+		}
+	}
+	if len(seqs) < atLeast || len(seqs) > atMost {
+		t.Fatalf("snapshot holds rows 1..%d; want at least %d, at most %d", len(seqs), atLeast, atMost)
+	}
+	return len(seqs)
+}
+
+// TestFrozenSnapshotUnderWriter freezes two WAL databases while a writer
+// commits to one every ms: the writer goes on (no insert stalls over
+// 100 ms) while the frozen file stays byte for byte the same, and its
+// bytes alone are a sound database holding exactly the rows committed
+// before the snapshot.
+func TestFrozenSnapshotUnderWriter(t *testing.T) {
+	dataDir, snapDir := t.TempDir(), t.TempDir()
+	dataPath := filepath.Join(dataDir, "data.db")
+	db := openTestDB(t, dataPath, "WAL")
+	if _, err := db.Exec(`WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < 4000)
+		INSERT INTO rows (seq, body) SELECT -i, randomblob(1000) FROM c`); err != nil {
+		t.Fatal(err)
+	}
+	aux := openTestDB(t, filepath.Join(dataDir, "auxiliary.db"), "WAL")
+	if _, err := aux.Exec(`INSERT INTO rows (seq, body) VALUES (1, 'aux')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dataDir, "notes.txt"), []byte("not a database"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	w := startWriter(t, db, 100)
+	waitFor(t, "the writer to get going", func() bool { return w.count() >= 20 })
+	before := w.count()
+	s, err := snapshotDatabases(context.Background(), dataDir, snapDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.release(context.Background()) })
+	atFreeze := w.count()
+	for _, name := range []string{"data.db", "auxiliary.db"} {
+		if d := dbOf(t, s, name); d.method != methodFrozenWAL {
+			t.Fatalf("%s: method %s (%s), want %s", name, d.method, d.reason, methodFrozenWAL)
+		}
+	}
+	want := map[string]string{"data.db": dataPath, "auxiliary.db": filepath.Join(dataDir, "auxiliary.db")}
+	if got := s.replace(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("replace = %v, want %v", got, want)
+	}
+	if left, _ := os.ReadDir(snapDir); len(left) != 0 {
+		t.Fatalf("frozen databases were copied: %v", left)
+	}
+
+	writeLock := dbOf(t, s, "data.db").frozen.writeLock
+	sum := fileSum(t, dataPath)
+	snap := standaloneCopy(t, dataPath)
+	waitFor(t, "50 commits while frozen", func() bool { return w.count() >= atFreeze+50 })
+	if fileSum(t, dataPath) != sum {
+		t.Fatal("the frozen file changed while held")
+	}
+	if err := s.release(context.Background()); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	w.halt()
+	if w.err != nil {
+		t.Fatalf("writer failed: %v", w.err)
+	}
+	if w.slowest > 100*time.Millisecond {
+		t.Fatalf("an insert stalled for %v", w.slowest)
+	}
+
+	// A commit may land before its Exec returns: at most one more row.
+	k := checkPrefix(t, snap, before, atFreeze+1)
+	var bulk int
+	if err := snap.QueryRow(`SELECT count(*) FROM rows WHERE seq < 0`).Scan(&bulk); err != nil || bulk != 4000 {
+		t.Fatalf("bulk rows: %d, %v", bulk, err)
+	}
+	t.Logf("rows committed before the snapshot %d, at its end %d, in it %d, by the end %d; write lock %v; slowest insert %v",
+		before, atFreeze, k, w.committed, writeLock, w.slowest)
+}
+
+// TestFrozenSnapshotBlocksCheckpoints writes well past the auto-checkpoint
+// threshold (1000 pages) while a database is frozen: no checkpoint, the
+// app's automatic ones nor an explicit one, touches the file; once
+// released, a checkpoint completes again.
+func TestFrozenSnapshotBlocksCheckpoints(t *testing.T) {
+	dataDir := t.TempDir()
+	dataPath := filepath.Join(dataDir, "data.db")
+	db := openTestDB(t, dataPath, "WAL")
+	probe := openTestDB(t, dataPath, "WAL")
+	var autoCheckpoint int
+	if err := db.QueryRow(`PRAGMA wal_autocheckpoint`).Scan(&autoCheckpoint); err != nil || autoCheckpoint != 1000 {
+		t.Fatalf("wal_autocheckpoint = %d, %v", autoCheckpoint, err)
+	}
+	w := startWriter(t, db, 4096)
+	waitFor(t, "the writer to get going", func() bool { return w.count() >= 20 })
+	before := w.count()
+	s, err := snapshotDatabases(context.Background(), dataDir, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.release(context.Background()) })
+	atFreeze := w.count()
+	if d := dbOf(t, s, "data.db"); d.method != methodFrozenWAL {
+		t.Fatalf("method %s (%s), want %s", d.method, d.reason, methodFrozenWAL)
+	}
+	sum := fileSum(t, dataPath)
+	snap := standaloneCopy(t, dataPath)
+
+	// Each 4 KiB row takes an overflow page: 1200 frames not backfilled
+	// means hundreds of commits past the threshold, each followed by an
+	// automatic checkpoint attempt, and ours.
+	var last walCheckpoint
+	waitFor(t, "1200 frames in the WAL", func() bool {
+		if err := probe.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&last.busy, &last.log, &last.checkpointed); err != nil {
+			t.Fatal(err)
+		}
+		if fileSum(t, dataPath) != sum {
+			t.Fatalf("a checkpoint wrote the frozen file (WAL: %+v)", last)
+		}
+		return last.log-last.checkpointed >= 1200
+	})
+	if err := s.release(context.Background()); err != nil {
+		t.Fatalf("release: %v", err)
+	}
+	w.halt()
+	if w.err != nil {
+		t.Fatalf("writer failed: %v", w.err)
+	}
+	checkPrefix(t, snap, before, atFreeze+1)
+
+	var after walCheckpoint
+	if err := probe.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&after.busy, &after.log, &after.checkpointed); err != nil {
+		t.Fatal(err)
+	}
+	if !after.complete() || fileSum(t, dataPath) == sum {
+		t.Fatalf("after release: checkpoint %+v, file changed %v", after, fileSum(t, dataPath) != sum)
+	}
+	t.Logf("while frozen: %d frames in the WAL, %d backfilled; %d rows committed", last.log, last.checkpointed, w.committed-atFreeze)
+}
+
+// TestSnapshotFallback copies with the online backup API the databases
+// that cannot be frozen: one in rollback-journal mode, and a WAL database
+// whose checkpoint an older reader holds back. A WAL database with frames
+// not yet checkpointed is frozen. Every snapshot holds every committed row.
+func TestSnapshotFallback(t *testing.T) {
+	for _, tc := range []struct {
+		name, mode string
+		oldReader  bool
+		method     string
+		reason     string
+	}{
+		{"wal", "WAL", false, methodFrozenWAL, ""},
+		{"rollback journal", "DELETE", false, methodOnlineBackup, "journal mode delete"},
+		{"old reader", "WAL", true, methodOnlineBackup, "checkpoint incomplete"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			dataDir, snapDir := t.TempDir(), t.TempDir()
-			db := openTestDB(t, filepath.Join(dataDir, "data.db"), mode)
+			dataPath := filepath.Join(dataDir, "data.db")
+			db := openTestDB(t, dataPath, tc.mode)
 			for i := 1; i <= 50; i++ {
 				if _, err := db.Exec(`INSERT INTO rows (seq, body) VALUES (?, ?)`, i, fmt.Sprint("row ", i)); err != nil {
 					t.Fatal(err)
 				}
 			}
-			replace, err := snapshotDatabases(context.Background(), dataDir, snapDir)
+			if tc.oldReader {
+				reader, err := openTestDB(t, dataPath, tc.mode).Conn(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer reader.Close()
+				var n int
+				if _, err := reader.ExecContext(context.Background(), "BEGIN"); err != nil {
+					t.Fatal(err)
+				}
+				if err := reader.QueryRowContext(context.Background(), `SELECT count(*) FROM rows`).Scan(&n); err != nil || n != 50 {
+					t.Fatalf("old reader: %d rows, %v", n, err)
+				}
+				defer reader.ExecContext(context.Background(), "ROLLBACK")
+				if _, err := db.Exec(`INSERT INTO rows (seq, body) VALUES (51, 'after the reader')`); err != nil {
+					t.Fatal(err)
+				}
+			}
+			committed := len(positiveSeqs(t, db))
+
+			s, err := snapshotDatabases(context.Background(), dataDir, snapDir)
 			if err != nil {
 				t.Fatal(err)
 			}
-			snap, err := sql.Open("sqlite", sqliteDSN(replace["data.db"]))
+			defer s.release(context.Background())
+			d := dbOf(t, s, "data.db")
+			if d.method != tc.method || !strings.Contains(d.reason, tc.reason) {
+				t.Fatalf("method %s (reason %q), want %s (%q)", d.method, d.reason, tc.method, tc.reason)
+			}
+			wantPath := dataPath
+			if tc.method == methodOnlineBackup {
+				wantPath = filepath.Join(snapDir, "data.db")
+			}
+			if got := s.replace()["data.db"]; got != wantPath {
+				t.Fatalf("replace data.db = %s, want %s", got, wantPath)
+			}
+			checkPrefix(t, standaloneCopy(t, wantPath), committed, committed)
+			if err := s.release(context.Background()); err != nil {
+				t.Fatalf("release: %v", err)
+			}
+		})
+	}
+}
+
+// TestReleaseDetectsChange: a frozen file whose modification time or size
+// changed while held fails the release, which still ends the read
+// transaction.
+func TestReleaseDetectsChange(t *testing.T) {
+	for name, change := range map[string]func(path string) error{
+		"mtime": func(path string) error {
+			later := time.Now().Add(time.Minute)
+			return os.Chtimes(path, later, later)
+		},
+		"size": func(path string) error {
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				return err
+			}
+			_, err = f.Write(make([]byte, 4096))
+			return errors.Join(err, f.Close())
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dataDir := t.TempDir()
+			dataPath := filepath.Join(dataDir, "data.db")
+			db := openTestDB(t, dataPath, "WAL")
+			s, err := snapshotDatabases(context.Background(), dataDir, t.TempDir())
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer snap.Close()
-			if res := integrity(t, snap); res != "ok" {
-				t.Fatalf("integrity_check: %s", res)
+			if d := dbOf(t, s, "data.db"); d.method != methodFrozenWAL {
+				t.Fatalf("method %s (%s)", d.method, d.reason)
 			}
-			if seqs := positiveSeqs(t, snap); len(seqs) != 50 {
-				t.Fatalf("snapshot holds %d rows, want 50", len(seqs))
+			if err := change(dataPath); err != nil {
+				t.Fatal(err)
+			}
+			err = s.release(context.Background())
+			if err == nil || !strings.Contains(err.Error(), "database data.db changed while it was archived") {
+				t.Fatalf("release = %v, want a change reported", err)
+			}
+			if err := s.release(context.Background()); err != nil {
+				t.Fatalf("second release: %v", err)
+			}
+			// The read transaction is over: a checkpoint completes.
+			if _, err := db.Exec(`INSERT INTO rows (seq, body) VALUES (1, 'x')`); err != nil {
+				t.Fatal(err)
+			}
+			var c walCheckpoint
+			if err := db.QueryRow(`PRAGMA wal_checkpoint(PASSIVE)`).Scan(&c.busy, &c.log, &c.checkpointed); err != nil || !c.complete() {
+				t.Fatalf("checkpoint after release: %+v, %v", c, err)
 			}
 		})
 	}
