@@ -111,7 +111,8 @@ func TestTextGen(t *testing.T) {
 
 // TestQuickSmoke runs the whole harness on a small data set against the
 // built binaries. It takes ~10 s and needs `make build`, so it only runs
-// with BENCH_SMOKE=1 (BENCH_BIN: the bin directory, default ../bin).
+// with BENCH_SMOKE=1, which make test sets (BENCH_BIN: the bin directory,
+// default ../bin).
 func TestQuickSmoke(t *testing.T) {
 	if os.Getenv("BENCH_SMOKE") != "1" {
 		t.Skip("set BENCH_SMOKE=1 (after make build) to run the harness on a small data set")

@@ -37,6 +37,7 @@ func (s *Service) Inspect(ctx context.Context, storageURL, key string) (shared.A
 // file beside the staging directory (same filesystem), then extracts it
 // there, bounded by the service's limits.
 func (s *Service) Extract(ctx context.Context, req shared.ExtractRequest, progress shared.ProgressFunc) (err error) {
+	defer releaseMemory()
 	if !filepath.IsAbs(req.DestDir) {
 		return fmt.Errorf("extract: destination must be absolute: %w", shared.ErrInvalid)
 	}

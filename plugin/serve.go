@@ -43,6 +43,7 @@ func Serve(cfg Config) {
 	// A host that re-execs itself closes its pipe ends for a moment; a write
 	// to stderr then must not kill the plugin.
 	signal.Ignore(syscall.SIGPIPE)
+	tuneGC()
 	go exitWhenOrphaned(log, os.Getppid())
 	log.Info("plugin started", "pid", os.Getpid(), "deflate", archive.DeflateEngine())
 

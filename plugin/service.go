@@ -111,6 +111,7 @@ func (s *Service) object(ctx context.Context, op, storageURL, key string) (stora
 // Create implements shared.Backups: the zip streams straight into a storage
 // writer that is committed only when the archive is complete.
 func (s *Service) Create(ctx context.Context, req shared.CreateRequest, progress shared.ProgressFunc) (shared.BackupInfo, error) {
+	defer releaseMemory()
 	if !filepath.IsAbs(req.DataDir) {
 		return shared.BackupInfo{}, fmt.Errorf("create: data dir must be absolute: %w", shared.ErrInvalid)
 	}

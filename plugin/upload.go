@@ -20,6 +20,7 @@ import (
 // the uncommitted object and is checked there: one write. Otherwise it is
 // spooled to a private temp file first. Nothing is left on any error.
 func (s *Service) Upload(ctx context.Context, storageURL, key string, body io.Reader) (shared.BackupInfo, error) {
+	defer releaseMemory()
 	st, err := s.store(ctx, storageURL)
 	if err != nil {
 		return shared.BackupInfo{}, err
