@@ -245,6 +245,15 @@ func (b *bench) addLoadNotes() {
 
 // addRSSRows adds the peak RSS of each process in each measured phase.
 func (b *bench) addRSSRows() {
+	var splits []string
+	for _, proc := range []string{procHost, procPlugin} {
+		for _, phase := range []string{phaseCreate, phaseUpload, phaseDownload, phaseRestore} {
+			if sp := b.rss.largestSample(phase, proc); sp.RSS > 0 {
+				splits = append(splits, fmt.Sprintf("%s %s %s", proc, phase, sp))
+			}
+		}
+	}
+	defer b.rep.note("peak RSS, the largest VmRSS sample of each phase: %s", strings.Join(splits, "; "))
 	for _, proc := range []string{procHost, procPlugin} {
 		for _, phase := range []string{phaseCreate, phaseUpload, phaseDownload, phaseRestore} {
 			kib := b.rss.peak(phase, proc)

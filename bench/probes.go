@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"sync"
@@ -161,6 +162,10 @@ func startUpPoller(ctx context.Context, url string, interval time.Duration) *upP
 			if req, err := http.NewRequestWithContext(ctx, "GET", url+"/api/health", nil); err == nil {
 				if resp, err := client.Do(req); err == nil {
 					ok = resp.StatusCode == http.StatusOK
+					// Read to the end so the connection is reused: a new
+					// one every 10 ms would load the host with
+					// connection churn no SDK client makes.
+					_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 					resp.Body.Close()
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -29,6 +30,7 @@ type rssSampler struct {
 
 	mu         sync.Mutex
 	phase      string
+	phaseStart time.Time
 	peaks      map[string]map[string]int64   // phase -> process -> KiB
 	cpu        map[string]map[string]float64 // phase -> process -> CPU seconds
 	cpuStart   map[string]float64            // process -> CPU seconds at phase start
@@ -37,6 +39,20 @@ type rssSampler struct {
 	lastScan   time.Time
 	resetErr   error            // clear_refs failed: peaks come from VmRSS samples only
 	dirty      map[string]int64 // phase -> peak KiB of dirty + writeback page cache
+	// phase -> process -> the largest VmRSS sample, split into anonymous,
+	// file-backed and shared memory (KiB)
+	split map[string]map[string]rssSplit
+}
+
+// rssSplit is one VmRSS sample: RssAnon + RssFile + RssShmem.
+type rssSplit struct {
+	RSS, Anon, File, Shmem int64
+	At                     time.Duration // since the phase started
+}
+
+func (r rssSplit) String() string {
+	return fmt.Sprintf("%.1f MiB (anon %.1f, file %.1f, shmem %.1f) at %+.1f s",
+		float64(r.RSS)/1024, float64(r.Anon)/1024, float64(r.File)/1024, float64(r.Shmem)/1024, r.At.Seconds())
 }
 
 func newRSSSampler(hostPID int) *rssSampler {
@@ -48,6 +64,7 @@ func newRSSSampler(hostPID int) *rssSampler {
 		cpuStart:   map[string]float64{},
 		pluginPIDs: map[int]bool{},
 		dirty:      map[string]int64{},
+		split:      map[string]map[string]rssSplit{},
 	}
 }
 
@@ -72,6 +89,7 @@ func (s *rssSampler) setPhase(name string) {
 	defer s.mu.Unlock()
 	s.closeCPU()
 	s.phase = name
+	s.phaseStart = time.Now()
 	for proc, pid := range s.pidsLocked() {
 		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/clear_refs", []byte("5"), 0); err != nil && s.resetErr == nil {
 			s.resetErr = err
@@ -150,7 +168,7 @@ func (s *rssSampler) sampleLocked() {
 	}
 	s.dirty[s.phase] = max(s.dirty[s.phase], dirtyKiB())
 	for proc, pid := range s.pidsLocked() {
-		rss, hwm, ok := memStatus(pid)
+		rss, hwm, sp, ok := memStatus(pid)
 		if !ok {
 			if proc == procPlugin {
 				s.pluginPID = 0 // gone: look for its successor next time
@@ -162,6 +180,13 @@ func (s *rssSampler) sampleLocked() {
 			peak = max(peak, hwm)
 		}
 		s.peaks[s.phase][proc] = max(s.peaks[s.phase][proc], peak)
+		if s.split[s.phase] == nil {
+			s.split[s.phase] = map[string]rssSplit{}
+		}
+		if sp.RSS > s.split[s.phase][proc].RSS {
+			sp.At = time.Since(s.phaseStart)
+			s.split[s.phase][proc] = sp
+		}
 	}
 }
 
@@ -182,11 +207,18 @@ func (s *rssSampler) pidsLocked() map[string]int {
 	return out
 }
 
-// memStatus reads VmRSS and VmHWM (KiB) of pid.
-func memStatus(pid int) (rss, hwm int64, ok bool) {
+// largestSample returns the largest VmRSS sample of proc in phase.
+func (s *rssSampler) largestSample(phase, proc string) rssSplit {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.split[phase][proc]
+}
+
+// memStatus reads VmRSS and VmHWM (KiB) of pid, and how VmRSS splits.
+func memStatus(pid int) (rss, hwm int64, sp rssSplit, ok bool) {
 	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
-		return 0, 0, false
+		return 0, 0, sp, false
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -208,9 +240,16 @@ func memStatus(pid int) (rss, hwm int64, ok bool) {
 			rss, _ = strconv.ParseInt(fields[0], 10, 64)
 		case "VmHWM":
 			hwm, _ = strconv.ParseInt(fields[0], 10, 64)
+		case "RssAnon":
+			sp.Anon, _ = strconv.ParseInt(fields[0], 10, 64)
+		case "RssFile":
+			sp.File, _ = strconv.ParseInt(fields[0], 10, 64)
+		case "RssShmem":
+			sp.Shmem, _ = strconv.ParseInt(fields[0], 10, 64)
 		}
 	}
-	return rss, hwm, state != "Z" && state != "X" && rss > 0
+	sp.RSS = rss
+	return rss, hwm, sp, state != "Z" && state != "X" && rss > 0
 }
 
 // childOf returns the PID of a live child process of pid (0: none).
