@@ -21,7 +21,8 @@ type Source struct {
 	// is followed; symlinks inside it are not.
 	Root string
 	// Replace maps a path relative to Root ('/'-separated) to an absolute
-	// file archived in its place, such as a database snapshot. The
+	// file archived in its place, such as a database snapshot (or the live
+	// database file itself, while its owner keeps it from changing). The
 	// replaced file's "-wal" and "-shm" companions (rel+"-wal",
 	// rel+"-shm") are left out. A replacement is archived even if the
 	// path it replaces does not exist, unless it lies under Exclude.

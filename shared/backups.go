@@ -32,8 +32,10 @@ type CreateRequest struct {
 	// DataDir is the absolute path of the data directory to archive.
 	DataDir string
 	// Replace maps a path relative to DataDir (with '/') to an absolute
-	// file to archive in its place: consistent database snapshots stand in
-	// for live databases. The live file's -wal and -shm companions are left out.
+	// file to archive in its place: the database snapshot standing in for a
+	// live database, which may be the live file itself while the host holds
+	// it frozen (a WAL database under a read transaction). The replaced
+	// name's -wal and -shm companions are left out.
 	Replace map[string]string
 	// Exclude lists paths relative to DataDir (with '/') left out of the
 	// archive, with everything below them.
