@@ -11,7 +11,8 @@
 // trusting no header: archives may be uploaded by anyone.
 //
 // The package knows nothing of plugins, gRPC or HTTP. Besides the standard
-// library it uses github.com/klauspost/compress/flate (plain Deflate, faster
-// than compress/flate) and, on Linux, golang.org/x/sys/unix. Every
-// rejection of an archive wraps [ErrInvalid].
+// library it uses Intel ISA-L's igzip when libisal.so.2 is on the machine
+// (internal/isal, loaded at run time), else github.com/klauspost/compress/flate
+// (plain Deflate either way, faster than compress/flate), and, on Linux,
+// golang.org/x/sys/unix. Every rejection of an archive wraps [ErrInvalid].
 package archive

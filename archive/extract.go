@@ -34,9 +34,8 @@ import (
 // Files are extracted by several goroutines at once (GOMAXPROCS, at most 8),
 // each reading its own entries from r, which must therefore allow
 // concurrent ReadAt calls (as an *os.File does). Deflated entries are
-// inflated with github.com/klauspost/compress/flate, and the pieces of a
-// large entry written by [Write] with ISA-L when it is on the machine (see
-// [DeflateEngine]).
+// inflated with ISA-L's igzip when it is on the machine (see
+// [DeflateEngine]), else with github.com/klauspost/compress/flate.
 //
 // progress, if set, is called as by [Write] with total = Summary.TotalBytes;
 // calls never overlap. Extract checks ctx during copies and returns
@@ -46,6 +45,12 @@ import (
 // that dest holds, as if the entries had been extracted one at a time, the
 // entries before the failing one and part of that one.
 func Extract(ctx context.Context, r io.ReaderAt, size int64, dest string, limits Limits, progressFn func(done, total int64)) error {
+	return extract(ctx, r, size, dest, limits, progressFn, useISAL)
+}
+
+// extract is Extract inflating with igzip if fast, else with klauspost
+// (tests run both).
+func extract(ctx context.Context, r io.ReaderAt, size int64, dest string, limits Limits, progressFn func(done, total int64), fast bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -61,7 +66,7 @@ func Extract(ctx context.Context, r io.ReaderAt, size int64, dest string, limits
 	if err != nil {
 		return err
 	}
-	if useISAL {
+	if fast {
 		zr.RegisterDecompressor(zip.Deflate, decompressFast)
 	} else {
 		zr.RegisterDecompressor(zip.Deflate, decompressInflate)
@@ -84,7 +89,7 @@ func Extract(ctx context.Context, r io.ReaderAt, size int64, dest string, limits
 		dirs:    map[string]bool{".": true},
 		workers: workerCount(0),
 		slot:    make(chan struct{}, 1),
-		fast:    useISAL,
+		fast:    fast,
 		syncer:  newFSSyncer(root),
 	}
 	if x.syncer != nil {
@@ -152,7 +157,7 @@ type extractor struct {
 
 	workers int           // goroutines extracting files, and inflating a large one
 	slot    chan struct{} // held by the one large entry inflated on several goroutines
-	fast    bool          // inflate the segments of that entry with ISA-L
+	fast    bool          // inflate with igzip (the large entry's pieces and its sequential rest)
 	syncer  *fsSyncer     // nil: fsync each file and directory; else one syncfs at the end
 	// sequentialFrom counts the large entries that were inflated
 	// sequentially from some point on (see inflateParallel).

@@ -45,7 +45,7 @@ func manyFilesZip(t *testing.T, n int) ([]byte, []string, map[string]string) {
 }
 
 func TestExtractParallelRoundTrip(t *testing.T) {
-	testExtractRoundTrip(t)
+	forEachInflater(t, testExtractRoundTrip)
 }
 
 // TestExtractEachFsync takes the other way to durability: an fsync per file
@@ -71,10 +71,11 @@ func TestExtractEachFsync(t *testing.T) {
 	if newFSSyncer(root) != nil {
 		t.Fatal("POCKETBACKUP_FSYNC=each: syncfs still used")
 	}
-	testExtractRoundTrip(t)
+	testExtractRoundTrip(t, useISAL)
 }
 
-func testExtractRoundTrip(t *testing.T) {
+// testExtractRoundTrip extracts many files, inflating with igzip if fast.
+func testExtractRoundTrip(t *testing.T, fast bool) {
 	z, _, files := manyFilesZip(t, 200)
 	var total int64
 	for _, c := range files {
@@ -82,9 +83,9 @@ func testExtractRoundTrip(t *testing.T) {
 	}
 	parent, dest := stagingDir(t)
 	var calls [][2]int64
-	err := Extract(context.Background(), bytes.NewReader(z), int64(len(z)), dest, Limits{}, func(done, total int64) {
+	err := extract(context.Background(), bytes.NewReader(z), int64(len(z)), dest, Limits{}, func(done, total int64) {
 		calls = append(calls, [2]int64{done, total}) // calls never overlap: no lock
-	})
+	}, fast)
 	if err != nil {
 		t.Fatal(err)
 	}
