@@ -5,4 +5,9 @@
 // frozen in place for the archive to read, any other copied with SQLite's
 // online backup API) and reports every operation's progress and outcome in
 // /api/health.
+//
+// A restore's staged databases are checked by the app's own executable
+// started again as a child process with POCKETBACKUP_CHECK_DATABASES set;
+// this package's init recognises it and runs the check instead of the app
+// (see checkerEnv). An app embedding the package needs nothing for that.
 package host

@@ -1,0 +1,111 @@
+package host
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestVerifyInChild: the staged databases are checked by another process
+// (this test binary started again, turned into a checker by the package's
+// init), and its verdict comes back: ok, or broken with the reason.
+func TestVerifyInChild(t *testing.T) {
+	good := t.TempDir()
+	makeCheckDB(t, filepath.Join(good, "data.db"), 300)
+	makeCheckDB(t, filepath.Join(good, "auxiliary.db"), 10)
+
+	pid, err := verifyInChild(t.Context(), good)
+	if err != nil {
+		t.Fatalf("good databases: %v", err)
+	}
+	if pid <= 0 || pid == os.Getpid() {
+		t.Fatalf("checker pid %d, this process %d: the check must run in a child", pid, os.Getpid())
+	}
+
+	notSQLite := t.TempDir()
+	if err := os.WriteFile(filepath.Join(notSQLite, "data.db"), []byte("this is not sqlite"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// A real database with one b-tree page overwritten: it opens, and only
+	// the check finds the damage.
+	damaged := t.TempDir()
+	makeCheckDB(t, filepath.Join(damaged, "data.db"), 3000)
+	damagePage(t, filepath.Join(damaged, "data.db"), 3)
+
+	missing := t.TempDir()
+	makeCheckDB(t, filepath.Join(missing, "auxiliary.db"), 10)
+
+	for _, tc := range []struct{ name, dir, want string }{
+		{"not sqlite", notSQLite, "data.db"},
+		{"damaged page", damaged, "data.db: quick_check"},
+		{"no data.db", missing, "no SQLite data.db"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := verifyInChild(t.Context(), tc.dir)
+			if !errors.Is(err, errCheckFailed) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want errCheckFailed mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestVerifyInChildCancelled: a cancelled restore stops its checker and
+// says so; it is not reported as a verdict on the databases.
+func TestVerifyInChildCancelled(t *testing.T) {
+	dir := t.TempDir()
+	makeCheckDB(t, filepath.Join(dir, "data.db"), 10)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err := verifyInChild(ctx, dir)
+	if !errors.Is(err, context.Canceled) || errors.Is(err, errCheckFailed) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+// damagePage overwrites page n (1-based) of the SQLite file at path with
+// bytes no b-tree page can hold.
+func damagePage(t *testing.T, path string, n int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const pageSize = 4096
+	junk := []byte(strings.Repeat("\x0d\xff\xff\xff\x00\x07", pageSize/6+1))[:pageSize]
+	if _, err := f.WriteAt(junk, (n-1)*pageSize); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// makeCheckDB creates a SQLite database at path with rows rows and closes
+// it, so that everything is in the main file.
+func makeCheckDB(t *testing.T, path string, rows int) {
+	t.Helper()
+	db, err := sql.Open("sqlite", sqliteDSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE notes (id INTEGER PRIMARY KEY, title TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rows {
+		if _, err := tx.Exec(`INSERT INTO notes (title) VALUES (?)`, fmt.Sprintf("note %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
