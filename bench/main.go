@@ -263,8 +263,11 @@ func (b *bench) addRSSRows() {
 			b.rep.add(atMostRow("rss."+proc+"."+phase, fmt.Sprintf("Peak RSS %s — %s", proc, phase), float64(kib)/1024, "MiB", rssLimitMiB))
 		}
 	}
+	helperRestore, helpers := b.rss.helperStats(phaseRestore)
 	b.rep.note("peak RSS: VmHWM (reset through /proc/PID/clear_refs at each phase start) and VmRSS sampled every 20 ms from /proc, host (PID %d, re-executed in place by the restore) and plugin (its child) separately; idle peaks: host %.1f MiB, plugin %.1f MiB; plugin processes seen: %d",
 		b.rss.hostPID, float64(b.rss.peak(phaseIdle, procHost))/1024, float64(b.rss.peak(phaseIdle, procPlugin))/1024, b.rss.plugins())
+	b.rep.note("peak RSS: the host's figures include its helper children (its own executable run again: the restore's database checker), each helper's VmHWM added to the host's sample; helpers seen: %d, their peak in the restore %.1f MiB",
+		helpers, float64(helperRestore)/1024)
 	if b.rss.resetErr != nil {
 		b.rep.note("peak RSS: could not reset VmHWM (%v); peaks are VmRSS samples only", b.rss.resetErr)
 	}

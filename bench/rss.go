@@ -19,7 +19,9 @@ const (
 )
 
 // rssSampler records, per phase, the peak resident memory of the host
-// process and of its plugin child, from /proc.
+// process and of its plugin child, from /proc. The host's figures include
+// its helper children (processes of the host's own executable, such as
+// the restore's database checker): their memory is the host's.
 //
 // At each phase start it resets the kernel's high-water mark (VmHWM, via
 // /proc/PID/clear_refs "5") and from then on reads VmRSS and VmHWM every
@@ -42,6 +44,10 @@ type rssSampler struct {
 	// phase -> process -> the largest VmRSS sample, split into anonymous,
 	// file-backed and shared memory (KiB)
 	split map[string]map[string]rssSplit
+	// phase -> peak KiB of the host's helper children alone, and how many
+	// were seen
+	helperPeak map[string]int64
+	helpers    map[int]bool
 }
 
 // rssSplit is one VmRSS sample: RssAnon + RssFile + RssShmem.
@@ -65,6 +71,8 @@ func newRSSSampler(hostPID int) *rssSampler {
 		pluginPIDs: map[int]bool{},
 		dirty:      map[string]int64{},
 		split:      map[string]map[string]rssSplit{},
+		helperPeak: map[string]int64{},
+		helpers:    map[int]bool{},
 	}
 }
 
@@ -179,6 +187,14 @@ func (s *rssSampler) sampleLocked() {
 		if s.resetErr == nil {
 			peak = max(peak, hwm)
 		}
+		if proc == procHost {
+			// Summing each helper's own high-water mark with the host's
+			// may add peaks of different moments: it errs high.
+			hRSS, hPeak, hSplit := s.helpersLocked()
+			s.helperPeak[s.phase] = max(s.helperPeak[s.phase], hPeak)
+			rss, peak = rss+hRSS, peak+hPeak
+			sp.RSS, sp.Anon, sp.File, sp.Shmem = sp.RSS+hSplit.RSS, sp.Anon+hSplit.Anon, sp.File+hSplit.File, sp.Shmem+hSplit.Shmem
+		}
 		s.peaks[s.phase][proc] = max(s.peaks[s.phase][proc], peak)
 		if s.split[s.phase] == nil {
 			s.split[s.phase] = map[string]rssSplit{}
@@ -195,7 +211,7 @@ func (s *rssSampler) sampleLocked() {
 func (s *rssSampler) pidsLocked() map[string]int {
 	if s.pluginPID == 0 && time.Since(s.lastScan) > 250*time.Millisecond {
 		s.lastScan = time.Now()
-		if pid := childOf(s.hostPID); pid != 0 {
+		if pid := pluginOf(s.hostPID); pid != 0 {
 			s.pluginPID = pid
 			s.pluginPIDs[pid] = true
 		}
@@ -203,6 +219,63 @@ func (s *rssSampler) pidsLocked() map[string]int {
 	out := map[string]int{procHost: s.hostPID}
 	if s.pluginPID != 0 {
 		out[procPlugin] = s.pluginPID
+	}
+	return out
+}
+
+// helpersLocked sums the memory of the host's live helper children: its
+// children running the host's own executable (the plugin runs another).
+// A helper's peak is its VmHWM, which covers its whole short life.
+func (s *rssSampler) helpersLocked() (rss, peak int64, sp rssSplit) {
+	hostExe, err := os.Readlink("/proc/" + strconv.Itoa(s.hostPID) + "/exe")
+	if err != nil {
+		return 0, 0, sp
+	}
+	for _, pid := range childrenOf(s.hostPID) {
+		if pid == s.pluginPID {
+			continue
+		}
+		if exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe"); err != nil || exe != hostExe {
+			continue
+		}
+		r, hwm, one, ok := memStatus(pid)
+		if !ok {
+			continue
+		}
+		s.helpers[pid] = true
+		rss += r
+		peak += max(r, hwm)
+		sp.RSS, sp.Anon, sp.File, sp.Shmem = sp.RSS+one.RSS, sp.Anon+one.Anon, sp.File+one.File, sp.Shmem+one.Shmem
+	}
+	return rss, peak, sp
+}
+
+// helperStats returns the peak KiB of the host's helper children in phase
+// and how many helpers were seen in the whole run.
+func (s *rssSampler) helperStats(phase string) (peakKiB int64, seen int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.helperPeak[phase], len(s.helpers)
+}
+
+// childrenOf lists the child processes of pid, from each of its threads'
+// /proc/PID/task/TID/children (every thread can be a parent).
+func childrenOf(pid int) []int {
+	tasks, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/task")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, t := range tasks {
+		data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/task/" + t.Name() + "/children")
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(data)) {
+			if child, err := strconv.Atoi(f); err == nil {
+				out = append(out, child)
+			}
+		}
 	}
 	return out
 }
@@ -252,20 +325,19 @@ func memStatus(pid int) (rss, hwm int64, sp rssSplit, ok bool) {
 	return rss, hwm, sp, state != "Z" && state != "X" && rss > 0
 }
 
-// childOf returns the PID of a live child process of pid (0: none).
-func childOf(pid int) int {
-	entries, err := os.ReadDir("/proc")
+// pluginOf returns the PID of the host's live plugin: its child running
+// another executable than the host's own (0: none).
+func pluginOf(hostPID int) int {
+	hostExe, err := os.Readlink("/proc/" + strconv.Itoa(hostPID) + "/exe")
 	if err != nil {
 		return 0
 	}
-	want := strconv.Itoa(pid)
-	for _, e := range entries {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
+	for _, child := range childrenOf(hostPID) {
+		exe, err := os.Readlink("/proc/" + strconv.Itoa(child) + "/exe")
+		if err != nil || exe == hostExe {
 			continue
 		}
-		state, ppid, ok := procStat(child)
-		if ok && ppid == want && state != "Z" && state != "X" {
+		if state, _, ok := procStat(child); ok && state != "Z" && state != "X" {
 			return child
 		}
 	}
