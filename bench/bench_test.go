@@ -136,3 +136,17 @@ func TestQuickSmoke(t *testing.T) {
 	}
 	t.Log(out.String())
 }
+
+func TestBusiestDisk(t *testing.T) {
+	before := map[string]diskStat{"vda": {sectorsWritten: 1000, busyMillis: 500}, "vdb": {sectorsWritten: 0, busyMillis: 100}}
+	after := map[string]diskStat{"vda": {sectorsWritten: 1000 + 2_000_000, busyMillis: 500 + 1900}, "vdb": {sectorsWritten: 10, busyMillis: 200}}
+	if got, want := busiestDisk(before, after, 2), "; disk vda 95% busy, writing 512 MB/s"; got != want {
+		t.Fatalf("busiestDisk = %q, want %q", got, want)
+	}
+	if got := busiestDisk(before, nil, 2); got != "" {
+		t.Fatalf("no disks: %q", got)
+	}
+	if len(diskStats()) == 0 {
+		t.Log("no whole disk with I/O in /proc/diskstats here")
+	}
+}

@@ -19,11 +19,12 @@ type loadWindow struct {
 	busy  float64 // machine busy CPU seconds at the start
 	own   float64 // our processes' CPU seconds at the start
 	read  int64   // bytes our processes had read from storage at the start
+	disks map[string]diskStat
 }
 
 // startLoad opens a window named name.
 func (b *bench) startLoad(name string) loadWindow {
-	return loadWindow{name: name, start: time.Now(), busy: machineBusy(), own: b.ownCPU() + kernelThreadsCPU(), read: b.ownDiskReads()}
+	return loadWindow{name: name, start: time.Now(), busy: machineBusy(), own: b.ownCPU() + kernelThreadsCPU(), read: b.ownDiskReads(), disks: diskStats()}
 }
 
 // stopLoad closes the window and records the share others used, and the
@@ -37,7 +38,7 @@ func (b *bench) stopLoad(w loadWindow) {
 	}
 	other := (machineBusy() - w.busy) - (b.ownCPU() + kernelThreadsCPU() - w.own)
 	share := max(other, 0) / (wall * float64(runtime.NumCPU()))
-	b.loads = append(b.loads, fmt.Sprintf("%s %.0f%% (%s read from disk)", w.name, 100*share, formatSize(b.ownDiskReads()-w.read)))
+	b.loads = append(b.loads, fmt.Sprintf("%s %.0f%% (%s read from disk%s)", w.name, 100*share, formatSize(b.ownDiskReads()-w.read), busiestDisk(w.disks, diskStats(), wall)))
 	if share > 0.05 {
 		b.disturbed = append(b.disturbed, w.name)
 	}
@@ -135,4 +136,52 @@ func loadAverage() string {
 		return "?"
 	}
 	return strings.Fields(string(data))[0]
+}
+
+// diskStat is one whole disk's counters from /proc/diskstats.
+type diskStat struct {
+	sectorsWritten int64 // 512-byte sectors
+	busyMillis     int64 // time with I/O in flight (io_ticks)
+}
+
+// diskStats reads the counters of every whole disk (a name under
+// /sys/block, not a partition) that has done any I/O.
+func diskStats() map[string]diskStat {
+	data, err := os.ReadFile("/proc/diskstats")
+	if err != nil {
+		return nil
+	}
+	out := map[string]diskStat{}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 13 {
+			continue
+		}
+		if _, err := os.Stat("/sys/block/" + f[2]); err != nil {
+			continue
+		}
+		written, _ := strconv.ParseInt(f[9], 10, 64)
+		busy, _ := strconv.ParseInt(f[12], 10, 64)
+		if busy > 0 {
+			out[f[2]] = diskStat{sectorsWritten: written, busyMillis: busy}
+		}
+	}
+	return out
+}
+
+// busiestDisk describes the disk busiest between two readings over wall
+// seconds: its share of time with I/O in flight and its write rate. A disk
+// near 100% busy, not the CPUs, bounds the step.
+func busiestDisk(before, after map[string]diskStat, wall float64) string {
+	name, busy := "", int64(-1)
+	for n, a := range after {
+		if d := a.busyMillis - before[n].busyMillis; d > busy {
+			name, busy = n, d
+		}
+	}
+	if name == "" || wall <= 0 {
+		return ""
+	}
+	written := (after[name].sectorsWritten - before[name].sectorsWritten) * 512
+	return fmt.Sprintf("; disk %s %.0f%% busy, writing %.0f MB/s", name, 100*float64(busy)/1000/wall, float64(written)/1e6/wall)
 }

@@ -236,7 +236,7 @@ func (b *bench) run(ctx context.Context, stderr io.Writer) (err error) {
 
 // addLoadNotes reports the load other processes put on the machine.
 func (b *bench) addLoadNotes() {
-	b.rep.note("CPU used by other processes during each timed step (share of all %d CPUs; and what the bench, host and plugin read from disk rather than the page cache): %s; load average at the start %s",
+	b.rep.note("CPU used by other processes during each timed step (share of all %d CPUs; what the bench, host and plugin read from disk rather than the page cache; and the busiest disk: its share of the time with I/O in flight and its write rate): %s; load average at the start %s",
 		b.rep.Machine.CPUs, strings.Join(b.loads, ", "), b.rep.LoadAtStart)
 	if len(b.disturbed) > 0 {
 		b.rep.note("WARNING: other processes used over 5%% of the CPUs during: %s. Those figures are disturbed; rerun on an idle machine.", strings.Join(b.disturbed, ", "))
