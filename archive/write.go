@@ -44,6 +44,12 @@ type WriteOptions struct {
 	// GOMAXPROCS (plus one with ISA-L, see [DeflateEngine]), at most 8. Memory in use grows with it, not with the
 	// size of the files: at most about 5 MiB per worker, plus 4 MiB.
 	Workers int
+	// ReplacedRead, if set, is called once every file of Source.Replace
+	// has been read to its end and closed (at once if there are none):
+	// they are archived first, so from then on the caller may let them
+	// change. It is called from a goroutine other than Write's caller, and
+	// not at all if Write fails first.
+	ReplacedRead func()
 
 	pureGo bool // tests: deflate with klauspost even if ISA-L is there
 }
@@ -102,7 +108,9 @@ func Write(ctx context.Context, w io.Writer, src Source, opts WriteOptions) (Sta
 	zw := zip.NewWriter(w)
 	prog := &progress{fn: opts.Progress, total: total}
 	fast := useISAL && !opts.pureGo
-	stats, err := writeEntries(ctx, zw, root, entries, compressWorkers(opts.Workers, fast), fast, prog)
+	p := newPipeline(root, prog, compressWorkers(opts.Workers, fast))
+	p.replacedRead = opts.ReplacedRead
+	stats, err := p.run(ctx, zw, entries, fast)
 	if err != nil {
 		return stats, err
 	}
@@ -143,7 +151,7 @@ func workerCount(n int) int {
 }
 
 // plan walks the tree under root once and returns the files to archive,
-// sorted by name, with their total size.
+// the replacements first, each group sorted by name, with their total size.
 func plan(ctx context.Context, root *os.Root, src Source) ([]entry, int64, error) {
 	exclude := make(map[string]bool, len(src.Exclude))
 	for _, p := range src.Exclude {
@@ -227,7 +235,17 @@ func plan(ctx context.Context, root *os.Root, src Source) ([]entry, int64, error
 		}
 		entries = append(entries, entry{name: rel, abs: abs, size: info.Size()})
 	}
-	slices.SortFunc(entries, func(a, b entry) int { return cmp.Compare(a.name, b.name) })
+	// Replacements first: they may be live files held still for the
+	// archive (see WriteOptions.ReplacedRead), which should be let go soon.
+	slices.SortFunc(entries, func(a, b entry) int {
+		if ra, rb := a.abs != "", b.abs != ""; ra != rb {
+			if ra {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.name, b.name)
+	})
 
 	// A replacement could still collide with the tree (a replaced "a/b"
 	// where "a" is a file): refuse to write an archive Check would reject.

@@ -55,24 +55,25 @@ type chunkBuf struct {
 type pipeline struct {
 	root    *os.Root
 	prog    *progress // called by the reader only
+	workers int       // compressing goroutines
 	free    chan *chunkBuf
 	work    chan *chunk
 	ordered chan *chunk
+	// replacedRead (may be nil) is called by the reader once every
+	// replacement entry (those with an abs path, planned first) is read.
+	replacedRead func()
 }
 
-// writeEntries archives entries into zw with workers compressing goroutines
-// (deflating with igzip if fast)
-// and returns what it wrote. It returns once every goroutine it started has
-// ended.
-func writeEntries(ctx context.Context, zw *zip.Writer, root *os.Root, entries []entry, workers int, fast bool, prog *progress) (Stats, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+// newPipeline returns a pipeline reading from root with workers
+// compressing goroutines.
+func newPipeline(root *os.Root, prog *progress, workers int) *pipeline {
 	// Enough buffers for every worker to hold one while the writer drains
 	// another and the reader fills a third, with slack for uneven chunks.
 	nbuf := 2*workers + 2
 	p := &pipeline{
 		root:    root,
 		prog:    prog,
+		workers: workers,
 		free:    make(chan *chunkBuf, nbuf),
 		work:    make(chan *chunk, nbuf),
 		ordered: make(chan *chunk, nbuf),
@@ -80,9 +81,17 @@ func writeEntries(ctx context.Context, zw *zip.Writer, root *os.Root, entries []
 	for range nbuf {
 		p.free <- &chunkBuf{}
 	}
+	return p
+}
+
+// run archives entries into zw (deflating with igzip if fast) and returns
+// what it wrote. It returns once every goroutine it started has ended.
+func (p *pipeline) run(ctx context.Context, zw *zip.Writer, entries []entry, fast bool) (Stats, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { p.read(ctx, entries) })
-	for range workers {
+	for range p.workers {
 		wg.Go(func() {
 			d := newChunkDeflater(fast)
 			defer d.close()
@@ -110,10 +119,19 @@ func writeEntries(ctx context.Context, zw *zip.Writer, root *os.Root, entries []
 func (p *pipeline) read(ctx context.Context, entries []entry) {
 	defer close(p.work)
 	defer close(p.ordered)
+	replacements := 0
 	for _, e := range entries {
+		if e.abs != "" {
+			replacements++
+		}
+	}
+	for i, e := range entries {
+		if i == replacements && p.replacedRead != nil {
+			p.replacedRead()
+		}
 		err := p.readFile(ctx, e)
 		if errors.Is(err, errVanished) {
-			continue
+			err = nil
 		}
 		if err != nil {
 			done := make(chan struct{})
@@ -124,6 +142,9 @@ func (p *pipeline) read(ctx context.Context, entries []entry) {
 			}
 			return
 		}
+	}
+	if len(entries) == replacements && p.replacedRead != nil {
+		p.replacedRead()
 	}
 }
 

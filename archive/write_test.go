@@ -334,3 +334,75 @@ func TestWriteStreams(t *testing.T) {
 		t.Errorf("Write allocated %d bytes for a %d-byte file", alloc, size)
 	}
 }
+
+// TestWriteReplacedRead: replacements are archived first, and ReplacedRead
+// comes once all of them are read and before any other file is: a
+// replacement changed from then on is archived as it was, a tree file
+// changed then is archived as changed.
+func TestWriteReplacedRead(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, opts WriteOptions) {
+		root := t.TempDir()
+		writeTree(t, root, map[string]string{"a.txt": "before", "storage/b": "b", "zz.db": "live, left out"})
+		snaps := t.TempDir()
+		big := bytes.Repeat([]byte("sqlite page "), 3*chunkSize/12+5) // several chunks
+		for name, content := range map[string][]byte{"zz.db": big, "aux.db": []byte("aux")} {
+			if err := os.WriteFile(filepath.Join(snaps, name), content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		calls := 0
+		opts.ReplacedRead = func() {
+			calls++
+			// The archive is done with the replacements: spoil them.
+			for _, name := range []string{"zz.db", "aux.db"} {
+				if err := os.WriteFile(filepath.Join(snaps, name), []byte("changed"), 0o644); err != nil {
+					t.Error(err)
+				}
+			}
+			if err := os.WriteFile(filepath.Join(root, "a.txt"), []byte("after!"), 0o644); err != nil {
+				t.Error(err)
+			}
+		}
+		var buf bytes.Buffer
+		_, err := Write(context.Background(), &buf, Source{Root: root, Replace: map[string]string{
+			"zz.db": filepath.Join(snaps, "zz.db"), "aux.db": filepath.Join(snaps, "aux.db"),
+		}}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if calls != 1 {
+			t.Fatalf("ReplacedRead called %d times, want 1", calls)
+		}
+		got, files := readZip(t, buf.Bytes())
+		var order []string
+		for _, f := range files {
+			order = append(order, f.Name)
+		}
+		if want := []string{"aux.db", "zz.db", "a.txt", "storage/b"}; !slices.Equal(order, want) {
+			t.Errorf("order = %q, want %q", order, want)
+		}
+		if got["zz.db"] != string(big) || got["aux.db"] != "aux" {
+			t.Errorf("replacements archived after ReplacedRead changed them")
+		}
+		if got["a.txt"] != "after!" {
+			t.Errorf("a.txt = %q: read before ReplacedRead", got["a.txt"])
+		}
+	})
+}
+
+// TestWriteReplacedReadWithout: with no replacement ReplacedRead comes at
+// once; when Write fails before reading them, it never comes.
+func TestWriteReplacedReadWithout(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"a.txt": "a"})
+	calls := 0
+	if _, err := Write(context.Background(), io.Discard, Source{Root: root}, WriteOptions{ReplacedRead: func() { calls++ }}); err != nil || calls != 1 {
+		t.Fatalf("no replacements: err %v, calls %d, want 1", err, calls)
+	}
+	calls = 0
+	_, err := Write(context.Background(), io.Discard, Source{Root: root, Replace: map[string]string{"data.db": filepath.Join(root, "missing.db")}},
+		WriteOptions{ReplacedRead: func() { calls++ }})
+	if err == nil || calls != 0 {
+		t.Fatalf("missing replacement: err %v, calls %d, want an error and no call", err, calls)
+	}
+}
