@@ -4,8 +4,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 
 	"github.com/pocketbackup/pocketbackup/host"
 )
@@ -38,4 +41,46 @@ func TestCreateFailsWhenFrozenDatabaseChanges(t *testing.T) {
 	if last := e.waitIdle(); last["ok"] != true {
 		t.Fatalf("next create: %v", last)
 	}
+}
+
+// TestCreateReleasesDatabasesEarly: the real plugin says when it has read
+// the frozen databases, and the host lets them go then, before the archive
+// is stored (with a slow S3 upload, long before).
+func TestCreateReleasesDatabasesEarly(t *testing.T) {
+	logs := &lockedLog{t: t}
+	e := newEnvWith(t, func(c *host.Config) {
+		c.Logger = hclog.New(&hclog.LoggerOptions{Name: "host", Output: logs, Level: hclog.Info})
+	})
+	if status, body, _ := e.do("POST", "/api/backups", e.superTok, "application/json", strings.NewReader(`{"name":"early.zip"}`)); status != 204 {
+		t.Fatal(status, body)
+	}
+	if last := e.waitIdle(); last["ok"] != true {
+		t.Fatalf("create: %v", last)
+	}
+	out := logs.String()
+	released := strings.Index(out, "databases read by the archive; released")
+	stored := strings.Index(out, "backup stored")
+	if released < 0 || stored < 0 || released > stored {
+		t.Fatalf("want the early release logged before \"backup stored\"; log:\n%s", out)
+	}
+}
+
+// lockedLog collects log output (and echoes it to the test log).
+type lockedLog struct {
+	t  *testing.T
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

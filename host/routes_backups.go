@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -136,11 +137,12 @@ func (h *Host) runCreate(storageURL, key string) {
 }
 
 // create snapshots the databases, has the plugin archive the data
-// directory with the snapshots in their place, then releases the
-// snapshots, on every path. A frozen database found changed at release
-// means the stored archive may hold a torn copy: the backup is deleted and
-// create fails.
+// directory with the snapshots in their place, and releases the snapshots
+// once the plugin has read them, or when it returns, on every path. A
+// frozen database found changed at release means the stored archive may
+// hold a torn copy: the backup is deleted and create fails.
 func (h *Host) create(ctx context.Context, storageURL, key string) (err error) {
+	start := time.Now()
 	snapDir, err := os.MkdirTemp(filepath.Join(h.cfg.DataDir, tempDirName), "snapshot-")
 	if err != nil {
 		return fmt.Errorf("snapshot dir: %w", err)
@@ -151,8 +153,25 @@ func (h *Host) create(ctx context.Context, storageURL, key string) (err error) {
 		return err
 	}
 	var stored *shared.BackupInfo
+	// The plugin says when it has read the frozen databases (they are
+	// archived first): they are released then, not after the upload.
+	// earlyErr is what that release found.
+	var relMu sync.Mutex
+	var earlyErr error
+	releaseEarly := func() {
+		relMu.Lock()
+		defer relMu.Unlock()
+		earlyErr = snap.release(ctx)
+		if earlyErr != nil {
+			h.log.Error("a database changed while the archive read it; the backup will be deleted", "key", key, "error", earlyErr)
+			return
+		}
+		h.log.Info("databases read by the archive; released", "key", key, "seconds", time.Since(start).Seconds())
+	}
 	defer func() {
-		relErr := snap.release(ctx)
+		relMu.Lock()
+		defer relMu.Unlock()
+		relErr := errors.Join(earlyErr, snap.release(ctx))
 		switch {
 		case relErr != nil && stored != nil:
 			// Stored, but it may hold a torn database: it must not stay.
@@ -184,11 +203,12 @@ func (h *Host) create(ctx context.Context, storageURL, key string) (err error) {
 	}
 	exclude := append(append([]string{}, DefaultExcludes...), h.cfg.Exclude...)
 	info, err := b.Create(ctx, shared.CreateRequest{
-		StorageURL: storageURL,
-		Key:        key,
-		DataDir:    h.cfg.DataDir,
-		Replace:    snap.replace(),
-		Exclude:    exclude,
+		StorageURL:   storageURL,
+		Key:          key,
+		DataDir:      h.cfg.DataDir,
+		Replace:      snap.replace(),
+		Exclude:      exclude,
+		ReplacedRead: releaseEarly,
 	}, func(p shared.Progress) { h.ops.progress(p.Done, p.Total) })
 	if err != nil {
 		return fmt.Errorf("archive: %w", err)

@@ -90,7 +90,8 @@ type dbSnapshot struct {
 // the app's writers off for a few milliseconds: the archive reads the live
 // file, which SQLite cannot write until release (see freezeDatabase). That
 // costs no copy, but until release no checkpoint can run, so the WAL grows
-// with what the app writes meanwhile. A database that cannot be frozen (a
+// with what the app writes meanwhile; the plugin archives the databases
+// first and says when it has read them, which is when create releases them. A database that cannot be frozen (a
 // rollback journal, a checkpoint held back by an older reader…) is copied
 // into destDir with the online backup API instead (see backupDatabase).
 func snapshotDatabases(ctx context.Context, dataDir, destDir string) (*snapshot, error) {

@@ -129,7 +129,7 @@ func (s *Service) Create(ctx context.Context, req shared.CreateRequest, progress
 	}
 	counted := &countingWriter{w: w}
 	stats, err := archive.Write(ctx, counted, archive.Source{Root: req.DataDir, Replace: req.Replace, Exclude: req.Exclude},
-		archive.WriteOptions{Progress: progressFunc(progress)})
+		archive.WriteOptions{Progress: progressFunc(progress), ReplacedRead: s.replacedRead(req, start)})
 	if err != nil {
 		return shared.BackupInfo{}, errors.Join(fmt.Errorf("create %q: %w", req.Key, err), w.Abort())
 	}
@@ -141,6 +141,18 @@ func (s *Service) Create(ctx context.Context, req shared.CreateRequest, progress
 		"bytes_out", counted.n, "seconds", elapsed.Seconds(), "mib_per_s", mibPerSecond(stats.Bytes, elapsed),
 		"deflate", archive.DeflateEngine())
 	return s.Stat(ctx, req.StorageURL, req.Key)
+}
+
+// replacedRead passes the archive's "replacements read" on to the host,
+// which may then let its frozen databases change again.
+func (s *Service) replacedRead(req shared.CreateRequest, start time.Time) func() {
+	if req.ReplacedRead == nil || len(req.Replace) == 0 {
+		return nil
+	}
+	return func() {
+		s.log.Debug("database files read", "key", req.Key, "seconds", time.Since(start).Seconds())
+		req.ReplacedRead()
+	}
 }
 
 // ensureFree returns ErrExists when key is already stored.

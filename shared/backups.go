@@ -40,6 +40,12 @@ type CreateRequest struct {
 	// Exclude lists paths relative to DataDir (with '/') left out of the
 	// archive, with everything below them.
 	Exclude []string
+	// ReplacedRead, if set, is called once the plugin has read every
+	// Replace file to its end (they are archived first), so the host can
+	// let frozen databases change again long before a slow upload ends. It
+	// is not called if Create fails first, nor by plugins older than the
+	// event: the host still releases everything when Create returns.
+	ReplacedRead func()
 }
 
 // ArchiveSummary is what a cheap check of a stored archive found.

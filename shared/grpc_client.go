@@ -75,6 +75,10 @@ func (c *GRPCClient) Create(ctx context.Context, req CreateRequest, progress Pro
 			if progress != nil {
 				progress(Progress{Done: e.Progress.GetDone(), Total: e.Progress.GetTotal()})
 			}
+		case *pb.CreateEvent_ReplacedRead:
+			if req.ReplacedRead != nil {
+				req.ReplacedRead()
+			}
 		case *pb.CreateEvent_Done:
 			return infoFromProto(e.Done), nil
 		}

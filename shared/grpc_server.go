@@ -42,8 +42,16 @@ func (s *GRPCServer) Stat(ctx context.Context, req *pb.KeyRequest) (*pb.BackupIn
 
 // Create serves Backups.Create, forwarding progress as stream events.
 func (s *GRPCServer) Create(req *pb.CreateRequest, stream pb.Backups_CreateServer) error {
+	// Progress and ReplacedRead may come from different goroutines.
+	var mu sync.Mutex
+	sendEvent := func(ev *pb.CreateEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = stream.Send(ev) // a broken stream cancels the context
+	}
 	send := progressSender(func(p *pb.Progress) error {
-		return stream.Send(&pb.CreateEvent{Event: &pb.CreateEvent_Progress{Progress: p}})
+		sendEvent(&pb.CreateEvent{Event: &pb.CreateEvent_Progress{Progress: p}})
+		return nil
 	})
 	info, err := s.Impl.Create(stream.Context(), CreateRequest{
 		StorageURL: req.GetStorageUrl(),
@@ -51,6 +59,9 @@ func (s *GRPCServer) Create(req *pb.CreateRequest, stream pb.Backups_CreateServe
 		DataDir:    req.GetDataDir(),
 		Replace:    req.GetReplace(),
 		Exclude:    req.GetExclude(),
+		ReplacedRead: func() {
+			sendEvent(&pb.CreateEvent{Event: &pb.CreateEvent_ReplacedRead{ReplacedRead: &pb.ReplacedRead{}}})
+		},
 	}, send)
 	if err != nil {
 		return ToStatus(err)

@@ -395,6 +395,7 @@ type CreateEvent struct {
 	//
 	//	*CreateEvent_Progress
 	//	*CreateEvent_Done
+	//	*CreateEvent_ReplacedRead
 	Event         isCreateEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -455,6 +456,15 @@ func (x *CreateEvent) GetDone() *BackupInfo {
 	return nil
 }
 
+func (x *CreateEvent) GetReplacedRead() *ReplacedRead {
+	if x != nil {
+		if x, ok := x.Event.(*CreateEvent_ReplacedRead); ok {
+			return x.ReplacedRead
+		}
+	}
+	return nil
+}
+
 type isCreateEvent_Event interface {
 	isCreateEvent_Event()
 }
@@ -467,9 +477,52 @@ type CreateEvent_Done struct {
 	Done *BackupInfo `protobuf:"bytes,2,opt,name=done,proto3,oneof"`
 }
 
+type CreateEvent_ReplacedRead struct {
+	// Every replacement file has been read (see CreateRequest.ReplacedRead).
+	ReplacedRead *ReplacedRead `protobuf:"bytes,3,opt,name=replaced_read,json=replacedRead,proto3,oneof"`
+}
+
 func (*CreateEvent_Progress) isCreateEvent_Event() {}
 
 func (*CreateEvent_Done) isCreateEvent_Event() {}
+
+func (*CreateEvent_ReplacedRead) isCreateEvent_Event() {}
+
+type ReplacedRead struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplacedRead) Reset() {
+	*x = ReplacedRead{}
+	mi := &file_shared_proto_backup_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplacedRead) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplacedRead) ProtoMessage() {}
+
+func (x *ReplacedRead) ProtoReflect() protoreflect.Message {
+	mi := &file_shared_proto_backup_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplacedRead.ProtoReflect.Descriptor instead.
+func (*ReplacedRead) Descriptor() ([]byte, []int) {
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{8}
+}
 
 type UploadHeader struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -481,7 +534,7 @@ type UploadHeader struct {
 
 func (x *UploadHeader) Reset() {
 	*x = UploadHeader{}
-	mi := &file_shared_proto_backup_proto_msgTypes[8]
+	mi := &file_shared_proto_backup_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -493,7 +546,7 @@ func (x *UploadHeader) String() string {
 func (*UploadHeader) ProtoMessage() {}
 
 func (x *UploadHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_shared_proto_backup_proto_msgTypes[8]
+	mi := &file_shared_proto_backup_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -506,7 +559,7 @@ func (x *UploadHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadHeader.ProtoReflect.Descriptor instead.
 func (*UploadHeader) Descriptor() ([]byte, []int) {
-	return file_shared_proto_backup_proto_rawDescGZIP(), []int{8}
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UploadHeader) GetStorageUrl() string {
@@ -536,7 +589,7 @@ type UploadMessage struct {
 
 func (x *UploadMessage) Reset() {
 	*x = UploadMessage{}
-	mi := &file_shared_proto_backup_proto_msgTypes[9]
+	mi := &file_shared_proto_backup_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -548,7 +601,7 @@ func (x *UploadMessage) String() string {
 func (*UploadMessage) ProtoMessage() {}
 
 func (x *UploadMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shared_proto_backup_proto_msgTypes[9]
+	mi := &file_shared_proto_backup_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -561,7 +614,7 @@ func (x *UploadMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadMessage.ProtoReflect.Descriptor instead.
 func (*UploadMessage) Descriptor() ([]byte, []int) {
-	return file_shared_proto_backup_proto_rawDescGZIP(), []int{9}
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UploadMessage) GetMsg() isUploadMessage_Msg {
@@ -618,7 +671,7 @@ type OpenRequest struct {
 
 func (x *OpenRequest) Reset() {
 	*x = OpenRequest{}
-	mi := &file_shared_proto_backup_proto_msgTypes[10]
+	mi := &file_shared_proto_backup_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -630,7 +683,7 @@ func (x *OpenRequest) String() string {
 func (*OpenRequest) ProtoMessage() {}
 
 func (x *OpenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shared_proto_backup_proto_msgTypes[10]
+	mi := &file_shared_proto_backup_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -643,7 +696,7 @@ func (x *OpenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenRequest.ProtoReflect.Descriptor instead.
 func (*OpenRequest) Descriptor() ([]byte, []int) {
-	return file_shared_proto_backup_proto_rawDescGZIP(), []int{10}
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *OpenRequest) GetStorageUrl() string {
@@ -688,7 +741,7 @@ type OpenHeader struct {
 
 func (x *OpenHeader) Reset() {
 	*x = OpenHeader{}
-	mi := &file_shared_proto_backup_proto_msgTypes[11]
+	mi := &file_shared_proto_backup_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -700,7 +753,7 @@ func (x *OpenHeader) String() string {
 func (*OpenHeader) ProtoMessage() {}
 
 func (x *OpenHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_shared_proto_backup_proto_msgTypes[11]
+	mi := &file_shared_proto_backup_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -713,7 +766,7 @@ func (x *OpenHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenHeader.ProtoReflect.Descriptor instead.
 func (*OpenHeader) Descriptor() ([]byte, []int) {
-	return file_shared_proto_backup_proto_rawDescGZIP(), []int{11}
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *OpenHeader) GetInfo() *BackupInfo {
@@ -757,7 +810,7 @@ type OpenMessage struct {
 
 func (x *OpenMessage) Reset() {
 	*x = OpenMessage{}
-	mi := &file_shared_proto_backup_proto_msgTypes[12]
+	mi := &file_shared_proto_backup_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -769,7 +822,7 @@ func (x *OpenMessage) String() string {
 func (*OpenMessage) ProtoMessage() {}
 
 func (x *OpenMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shared_proto_backup_proto_msgTypes[12]
+	mi := &file_shared_proto_backup_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -782,7 +835,7 @@ func (x *OpenMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenMessage.ProtoReflect.Descriptor instead.
 func (*OpenMessage) Descriptor() ([]byte, []int) {
-	return file_shared_proto_backup_proto_rawDescGZIP(), []int{12}
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *OpenMessage) GetMsg() isOpenMessage_Msg {
@@ -837,7 +890,7 @@ type ArchiveSummary struct {
 
 func (x *ArchiveSummary) Reset() {
 	*x = ArchiveSummary{}
-	mi := &file_shared_proto_backup_proto_msgTypes[13]
+	mi := &file_shared_proto_backup_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -849,7 +902,7 @@ func (x *ArchiveSummary) String() string {
 func (*ArchiveSummary) ProtoMessage() {}
 
 func (x *ArchiveSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_shared_proto_backup_proto_msgTypes[13]
+	mi := &file_shared_proto_backup_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -862,7 +915,7 @@ func (x *ArchiveSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveSummary.ProtoReflect.Descriptor instead.
 func (*ArchiveSummary) Descriptor() ([]byte, []int) {
-	return file_shared_proto_backup_proto_rawDescGZIP(), []int{13}
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ArchiveSummary) GetEntries() int64 {
@@ -897,7 +950,7 @@ type ExtractRequest struct {
 
 func (x *ExtractRequest) Reset() {
 	*x = ExtractRequest{}
-	mi := &file_shared_proto_backup_proto_msgTypes[14]
+	mi := &file_shared_proto_backup_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -909,7 +962,7 @@ func (x *ExtractRequest) String() string {
 func (*ExtractRequest) ProtoMessage() {}
 
 func (x *ExtractRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shared_proto_backup_proto_msgTypes[14]
+	mi := &file_shared_proto_backup_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -922,7 +975,7 @@ func (x *ExtractRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtractRequest.ProtoReflect.Descriptor instead.
 func (*ExtractRequest) Descriptor() ([]byte, []int) {
-	return file_shared_proto_backup_proto_rawDescGZIP(), []int{14}
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ExtractRequest) GetStorageUrl() string {
@@ -979,11 +1032,13 @@ const file_shared_proto_backup_proto_rawDesc = "" +
 	"\aexclude\x18\x05 \x03(\tR\aexclude\x1a:\n" +
 	"\fReplaceEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x82\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc8\x01\n" +
 	"\vCreateEvent\x127\n" +
 	"\bprogress\x18\x01 \x01(\v2\x19.pocketbackup.v1.ProgressH\x00R\bprogress\x121\n" +
-	"\x04done\x18\x02 \x01(\v2\x1b.pocketbackup.v1.BackupInfoH\x00R\x04doneB\a\n" +
-	"\x05event\"A\n" +
+	"\x04done\x18\x02 \x01(\v2\x1b.pocketbackup.v1.BackupInfoH\x00R\x04done\x12D\n" +
+	"\rreplaced_read\x18\x03 \x01(\v2\x1d.pocketbackup.v1.ReplacedReadH\x00R\freplacedReadB\a\n" +
+	"\x05event\"\x0e\n" +
+	"\fReplacedRead\"A\n" +
 	"\fUploadHeader\x12\x1f\n" +
 	"\vstorage_url\x18\x01 \x01(\tR\n" +
 	"storageUrl\x12\x10\n" +
@@ -1040,7 +1095,7 @@ func file_shared_proto_backup_proto_rawDescGZIP() []byte {
 	return file_shared_proto_backup_proto_rawDescData
 }
 
-var file_shared_proto_backup_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_shared_proto_backup_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_shared_proto_backup_proto_goTypes = []any{
 	(*Empty)(nil),          // 0: pocketbackup.v1.Empty
 	(*BackupInfo)(nil),     // 1: pocketbackup.v1.BackupInfo
@@ -1050,44 +1105,46 @@ var file_shared_proto_backup_proto_goTypes = []any{
 	(*Progress)(nil),       // 5: pocketbackup.v1.Progress
 	(*CreateRequest)(nil),  // 6: pocketbackup.v1.CreateRequest
 	(*CreateEvent)(nil),    // 7: pocketbackup.v1.CreateEvent
-	(*UploadHeader)(nil),   // 8: pocketbackup.v1.UploadHeader
-	(*UploadMessage)(nil),  // 9: pocketbackup.v1.UploadMessage
-	(*OpenRequest)(nil),    // 10: pocketbackup.v1.OpenRequest
-	(*OpenHeader)(nil),     // 11: pocketbackup.v1.OpenHeader
-	(*OpenMessage)(nil),    // 12: pocketbackup.v1.OpenMessage
-	(*ArchiveSummary)(nil), // 13: pocketbackup.v1.ArchiveSummary
-	(*ExtractRequest)(nil), // 14: pocketbackup.v1.ExtractRequest
-	nil,                    // 15: pocketbackup.v1.CreateRequest.ReplaceEntry
+	(*ReplacedRead)(nil),   // 8: pocketbackup.v1.ReplacedRead
+	(*UploadHeader)(nil),   // 9: pocketbackup.v1.UploadHeader
+	(*UploadMessage)(nil),  // 10: pocketbackup.v1.UploadMessage
+	(*OpenRequest)(nil),    // 11: pocketbackup.v1.OpenRequest
+	(*OpenHeader)(nil),     // 12: pocketbackup.v1.OpenHeader
+	(*OpenMessage)(nil),    // 13: pocketbackup.v1.OpenMessage
+	(*ArchiveSummary)(nil), // 14: pocketbackup.v1.ArchiveSummary
+	(*ExtractRequest)(nil), // 15: pocketbackup.v1.ExtractRequest
+	nil,                    // 16: pocketbackup.v1.CreateRequest.ReplaceEntry
 }
 var file_shared_proto_backup_proto_depIdxs = []int32{
 	1,  // 0: pocketbackup.v1.ListResponse.backups:type_name -> pocketbackup.v1.BackupInfo
-	15, // 1: pocketbackup.v1.CreateRequest.replace:type_name -> pocketbackup.v1.CreateRequest.ReplaceEntry
+	16, // 1: pocketbackup.v1.CreateRequest.replace:type_name -> pocketbackup.v1.CreateRequest.ReplaceEntry
 	5,  // 2: pocketbackup.v1.CreateEvent.progress:type_name -> pocketbackup.v1.Progress
 	1,  // 3: pocketbackup.v1.CreateEvent.done:type_name -> pocketbackup.v1.BackupInfo
-	8,  // 4: pocketbackup.v1.UploadMessage.header:type_name -> pocketbackup.v1.UploadHeader
-	1,  // 5: pocketbackup.v1.OpenHeader.info:type_name -> pocketbackup.v1.BackupInfo
-	11, // 6: pocketbackup.v1.OpenMessage.header:type_name -> pocketbackup.v1.OpenHeader
-	2,  // 7: pocketbackup.v1.Backups.List:input_type -> pocketbackup.v1.ListRequest
-	4,  // 8: pocketbackup.v1.Backups.Stat:input_type -> pocketbackup.v1.KeyRequest
-	6,  // 9: pocketbackup.v1.Backups.Create:input_type -> pocketbackup.v1.CreateRequest
-	9,  // 10: pocketbackup.v1.Backups.Upload:input_type -> pocketbackup.v1.UploadMessage
-	10, // 11: pocketbackup.v1.Backups.Open:input_type -> pocketbackup.v1.OpenRequest
-	4,  // 12: pocketbackup.v1.Backups.Delete:input_type -> pocketbackup.v1.KeyRequest
-	4,  // 13: pocketbackup.v1.Backups.Inspect:input_type -> pocketbackup.v1.KeyRequest
-	14, // 14: pocketbackup.v1.Backups.Extract:input_type -> pocketbackup.v1.ExtractRequest
-	3,  // 15: pocketbackup.v1.Backups.List:output_type -> pocketbackup.v1.ListResponse
-	1,  // 16: pocketbackup.v1.Backups.Stat:output_type -> pocketbackup.v1.BackupInfo
-	7,  // 17: pocketbackup.v1.Backups.Create:output_type -> pocketbackup.v1.CreateEvent
-	1,  // 18: pocketbackup.v1.Backups.Upload:output_type -> pocketbackup.v1.BackupInfo
-	12, // 19: pocketbackup.v1.Backups.Open:output_type -> pocketbackup.v1.OpenMessage
-	0,  // 20: pocketbackup.v1.Backups.Delete:output_type -> pocketbackup.v1.Empty
-	13, // 21: pocketbackup.v1.Backups.Inspect:output_type -> pocketbackup.v1.ArchiveSummary
-	5,  // 22: pocketbackup.v1.Backups.Extract:output_type -> pocketbackup.v1.Progress
-	15, // [15:23] is the sub-list for method output_type
-	7,  // [7:15] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	8,  // 4: pocketbackup.v1.CreateEvent.replaced_read:type_name -> pocketbackup.v1.ReplacedRead
+	9,  // 5: pocketbackup.v1.UploadMessage.header:type_name -> pocketbackup.v1.UploadHeader
+	1,  // 6: pocketbackup.v1.OpenHeader.info:type_name -> pocketbackup.v1.BackupInfo
+	12, // 7: pocketbackup.v1.OpenMessage.header:type_name -> pocketbackup.v1.OpenHeader
+	2,  // 8: pocketbackup.v1.Backups.List:input_type -> pocketbackup.v1.ListRequest
+	4,  // 9: pocketbackup.v1.Backups.Stat:input_type -> pocketbackup.v1.KeyRequest
+	6,  // 10: pocketbackup.v1.Backups.Create:input_type -> pocketbackup.v1.CreateRequest
+	10, // 11: pocketbackup.v1.Backups.Upload:input_type -> pocketbackup.v1.UploadMessage
+	11, // 12: pocketbackup.v1.Backups.Open:input_type -> pocketbackup.v1.OpenRequest
+	4,  // 13: pocketbackup.v1.Backups.Delete:input_type -> pocketbackup.v1.KeyRequest
+	4,  // 14: pocketbackup.v1.Backups.Inspect:input_type -> pocketbackup.v1.KeyRequest
+	15, // 15: pocketbackup.v1.Backups.Extract:input_type -> pocketbackup.v1.ExtractRequest
+	3,  // 16: pocketbackup.v1.Backups.List:output_type -> pocketbackup.v1.ListResponse
+	1,  // 17: pocketbackup.v1.Backups.Stat:output_type -> pocketbackup.v1.BackupInfo
+	7,  // 18: pocketbackup.v1.Backups.Create:output_type -> pocketbackup.v1.CreateEvent
+	1,  // 19: pocketbackup.v1.Backups.Upload:output_type -> pocketbackup.v1.BackupInfo
+	13, // 20: pocketbackup.v1.Backups.Open:output_type -> pocketbackup.v1.OpenMessage
+	0,  // 21: pocketbackup.v1.Backups.Delete:output_type -> pocketbackup.v1.Empty
+	14, // 22: pocketbackup.v1.Backups.Inspect:output_type -> pocketbackup.v1.ArchiveSummary
+	5,  // 23: pocketbackup.v1.Backups.Extract:output_type -> pocketbackup.v1.Progress
+	16, // [16:24] is the sub-list for method output_type
+	8,  // [8:16] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_shared_proto_backup_proto_init() }
@@ -1098,12 +1155,13 @@ func file_shared_proto_backup_proto_init() {
 	file_shared_proto_backup_proto_msgTypes[7].OneofWrappers = []any{
 		(*CreateEvent_Progress)(nil),
 		(*CreateEvent_Done)(nil),
+		(*CreateEvent_ReplacedRead)(nil),
 	}
-	file_shared_proto_backup_proto_msgTypes[9].OneofWrappers = []any{
+	file_shared_proto_backup_proto_msgTypes[10].OneofWrappers = []any{
 		(*UploadMessage_Header)(nil),
 		(*UploadMessage_Chunk)(nil),
 	}
-	file_shared_proto_backup_proto_msgTypes[12].OneofWrappers = []any{
+	file_shared_proto_backup_proto_msgTypes[13].OneofWrappers = []any{
 		(*OpenMessage_Header)(nil),
 		(*OpenMessage_Chunk)(nil),
 	}
@@ -1113,7 +1171,7 @@ func file_shared_proto_backup_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shared_proto_backup_proto_rawDesc), len(file_shared_proto_backup_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
