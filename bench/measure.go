@@ -28,13 +28,16 @@ type createPair struct {
 	key         string
 	hostSecs    float64 // "backup done": snapshot + archive
 	archiveSecs float64 // "backup created": the plugin's archive
-	wall        time.Duration
-	bytesIn     float64
-	bytesOut    float64
-	ws          writerStats
-	ackedBefore int
-	cpuHost     float64
-	cpuPlugin   float64
+	// "databases read by the archive; released": from the host's start
+	// of the create (0: no such line)
+	releasedSecs float64
+	wall         time.Duration
+	bytesIn      float64
+	bytesOut     float64
+	ws           writerStats
+	ackedBefore  int
+	cpuHost      float64
+	cpuPlugin    float64
 }
 
 func (p createPair) oursRate() float64 { return p.bytesIn / (1 << 20) / p.hostSecs }
@@ -103,7 +106,7 @@ func (b *bench) measureCreate(ctx context.Context) error {
 	if worst.archiveSecs > 0 {
 		snapshotEnd = worst.hostSecs - worst.archiveSecs
 	}
-	b.addWriterRows(worst.ws, worst.ackedBefore, snapshotEnd, worst.hostSecs)
+	b.addWriterRows(worst.ws, worst.ackedBefore, snapshotEnd, worst.releasedSecs, worst.hostSecs)
 	return b.checkSnapshot(ctx, first.ws, first.ackedBefore)
 }
 
@@ -175,6 +178,9 @@ func (b *bench) createPair(ctx context.Context, key string, run int) (createPair
 	} else {
 		b.rep.note("create %d: no \"backup done\" log line; timed from the POST to the outcome in /api/health instead", run)
 	}
+	if l, ok := b.h.log.find(mark, "databases read by the archive; released", key); ok {
+		p.releasedSecs, _ = logFloat(l.text, "seconds")
+	}
 	p.bytesIn = float64(b.data.Bytes)
 	if l, ok := b.h.log.find(mark, "backup created", key); ok {
 		p.archiveSecs, _ = logFloat(l.text, "seconds")
@@ -186,7 +192,7 @@ func (b *bench) createPair(ctx context.Context, key string, run int) (createPair
 	return p, nil
 }
 
-func (b *bench) addWriterRows(ws writerStats, ackedBefore int, snapshotEnd, createEnd float64) {
+func (b *bench) addWriterRows(ws writerStats, ackedBefore int, snapshotEnd, released, createEnd float64) {
 	if ws.Err != nil {
 		b.rep.add(checkRow("writer.stall", "Writes during create: worst insert", false, "insert failed", "≤ 100 ms"))
 		b.rep.note("writer: %v", ws.Err)
@@ -196,8 +202,12 @@ func (b *bench) addWriterRows(ws writerStats, ackedBefore int, snapshotEnd, crea
 	b.rep.note("writer: %d inserts every 10 ms (%d before the create started), latency p50 %v, p99 %v, %d over %v; slowest (from the create POST): %s",
 		ws.Inserts, ackedBefore, ws.P50.Round(10*time.Microsecond), ws.P99.Round(10*time.Microsecond), ws.Stalls, stallLimit, strings.Join(ws.Worst, ", "))
 	if snapshotEnd > 0 {
-		b.rep.note("create timeline (from the POST): DB snapshots until about %+.2f s, archive until %+.2f s; dirty page cache peaked at %s (vm.dirty_background_ratio %s%%, vm.dirty_ratio %s%% of the reclaimable memory)",
-			snapshotEnd, createEnd, formatSize(b.rss.dirtyPeak(phaseCreate)<<10), sysctl("vm/dirty_background_ratio"), sysctl("vm/dirty_ratio"))
+		frozen := "databases released when the archive was done"
+		if released > 0 {
+			frozen = fmt.Sprintf("frozen databases read and released at %+.2f s", released)
+		}
+		b.rep.note("create timeline (from the POST): DB snapshots until about %+.2f s, %s, archive until %+.2f s; dirty page cache peaked at %s (vm.dirty_background_ratio %s%%, vm.dirty_ratio %s%% of the reclaimable memory)",
+			snapshotEnd, frozen, createEnd, formatSize(b.rss.dirtyPeak(phaseCreate)<<10), sysctl("vm/dirty_background_ratio"), sysctl("vm/dirty_ratio"))
 	}
 }
 
