@@ -44,12 +44,12 @@ func (b *bench) stopLoad(w loadWindow) {
 	}
 }
 
-// ownCPU is the CPU seconds used so far by the bench, the host and the
-// current plugin.
+// ownCPU is the CPU seconds used so far by the bench, the host (with its
+// ended helper children) and the current plugin.
 func (b *bench) ownCPU() float64 {
 	s := cpuSeconds(os.Getpid())
 	if b.rss != nil {
-		s += cpuSeconds(b.rss.hostPID)
+		s += cpuSeconds(b.rss.hostPID) + reapedChildrenCPU(b.rss.hostPID)
 		b.rss.mu.Lock()
 		plugin := b.rss.pluginPID
 		b.rss.mu.Unlock()

@@ -370,6 +370,20 @@ func statFields(pid int) ([]string, bool) {
 // clockTicks is USER_HZ, 100 on every Linux the bench runs on.
 const clockTicks = 100
 
+// reapedChildrenCPU is the user+system CPU time of pid's children that
+// have ended and been waited for (cutime + cstime): the host's database
+// checker, once done.
+func reapedChildrenCPU(pid int) float64 {
+	fields, ok := statFields(pid)
+	if !ok || len(fields) < 15 {
+		return 0
+	}
+	// cutime and cstime are fields 16 and 17 of the whole line.
+	ut, _ := strconv.ParseInt(fields[13], 10, 64)
+	st, _ := strconv.ParseInt(fields[14], 10, 64)
+	return float64(ut+st) / clockTicks
+}
+
 // cpuSeconds is the user+system CPU time of pid so far.
 func cpuSeconds(pid int) float64 {
 	fields, ok := statFields(pid)

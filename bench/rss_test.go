@@ -56,3 +56,16 @@ func TestRSSSamplerChildren(t *testing.T) {
 		t.Fatalf("host peak %d KiB does not include the helper's %d KiB (own RSS %d KiB)", host, helperPeak, own)
 	}
 }
+
+// TestReapedChildrenCPU: a child's CPU time counts for its parent once it
+// has been waited for.
+func TestReapedChildrenCPU(t *testing.T) {
+	before := reapedChildrenCPU(os.Getpid())
+	busy := exec.Command("sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done")
+	if err := busy.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if got := reapedChildrenCPU(os.Getpid()) - before; got < 0.05 {
+		t.Fatalf("reaped children's CPU grew by %.2f s after a busy child", got)
+	}
+}
