@@ -20,7 +20,8 @@ import (
 // DefaultExcludes are the data-directory entries never archived.
 var DefaultExcludes = []string{"backups", ".pb_temp_to_delete", ".autocert_cache", "lost+found", ".notify", stateDirName}
 
-// tempDirName is the data directory's scratch folder, emptied at start.
+// tempDirName is the data directory's scratch folder, emptied at start (see
+// resetTempDir).
 const tempDirName = ".pb_temp_to_delete"
 
 // Config configures a Host.
@@ -99,7 +100,8 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if cfg.StorageURL == "" {
 		cfg.StorageURL = "file://" + filepath.Join(dataDir, "backups")
 	}
-	if err := resetTempDir(dataDir); err != nil {
+	trash, err := resetTempDir(dataDir)
+	if err != nil {
 		return nil, err
 	}
 	sup, err := newSupervisor(dataDir, cfg.PluginsDir, cfg.PluginName, cfg.PluginSHA256, cfg.Logger.Named("plugin"))
@@ -137,6 +139,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		cfg.Logger.Error("backup schedule not applied", "cron", settings.Backups.Cron, "error", err)
 	}
 	h.cron.Start(hctx)
+	if trash != "" {
+		h.wg.Go(func() { h.removeTrash(trash) })
+	}
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
@@ -146,16 +151,48 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 }
 
 // resetTempDir empties the data directory's scratch folder: whatever is
-// there is left over from a run that did not finish.
-func resetTempDir(dataDir string) error {
+// there is left over from a run that did not finish, or is the data a
+// restore replaced. It moves it all into one trash folder inside and
+// returns that folder ("" when there was nothing), for removeTrash to
+// delete once the app is up: after a restore that is as big as the data
+// set, and deleting it first (0.8 s for the bench's 1.5 GiB) kept the app
+// down that much longer. A trash folder whose deletion a stop cut short
+// goes into the next one.
+func resetTempDir(dataDir string) (string, error) {
 	dir := filepath.Join(dataDir, tempDirName)
-	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("host: clear %s: %w", tempDirName, err)
-	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("host: create %s: %w", tempDirName, err)
+		return "", fmt.Errorf("host: create %s: %w", tempDirName, err)
 	}
-	return nil
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return "", fmt.Errorf("host: %s: %w", tempDirName, err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", fmt.Errorf("host: read %s: %w", tempDirName, err)
+	}
+	if len(entries) == 0 {
+		return "", nil
+	}
+	trash, err := os.MkdirTemp(dir, "trash-")
+	if err != nil {
+		return "", fmt.Errorf("host: %s: %w", tempDirName, err)
+	}
+	for _, e := range entries {
+		if err := os.Rename(filepath.Join(dir, e.Name()), filepath.Join(trash, e.Name())); err != nil {
+			return "", fmt.Errorf("host: clear %s: %w", tempDirName, err)
+		}
+	}
+	return trash, nil
+}
+
+// removeTrash deletes what resetTempDir set aside.
+func (h *Host) removeTrash(trash string) {
+	start := time.Now()
+	if err := os.RemoveAll(trash); err != nil {
+		h.log.Warn("could not delete leftovers; the next start tries again", "dir", trash, "error", err)
+		return
+	}
+	h.log.Info("deleted leftovers of an earlier run", "seconds", time.Since(start).Seconds())
 }
 
 // checkStorage lists the backups once at start: it tells the operator at
