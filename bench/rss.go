@@ -370,28 +370,28 @@ func statFields(pid int) ([]string, bool) {
 // clockTicks is USER_HZ, 100 on every Linux the bench runs on.
 const clockTicks = 100
 
+// cpuSeconds is the user+system CPU time of pid so far.
+func cpuSeconds(pid int) float64 {
+	// utime and stime are fields 14 and 15 of the whole line.
+	return statSeconds(pid, 11)
+}
+
 // reapedChildrenCPU is the user+system CPU time of pid's children that
 // have ended and been waited for (cutime + cstime): the host's database
 // checker, once done.
 func reapedChildrenCPU(pid int) float64 {
-	fields, ok := statFields(pid)
-	if !ok || len(fields) < 15 {
-		return 0
-	}
 	// cutime and cstime are fields 16 and 17 of the whole line.
-	ut, _ := strconv.ParseInt(fields[13], 10, 64)
-	st, _ := strconv.ParseInt(fields[14], 10, 64)
-	return float64(ut+st) / clockTicks
+	return statSeconds(pid, 13)
 }
 
-// cpuSeconds is the user+system CPU time of pid so far.
-func cpuSeconds(pid int) float64 {
+// statSeconds adds the two clock-tick fields of /proc/PID/stat at i and
+// i+1 (counted after the command name) and returns seconds.
+func statSeconds(pid, i int) float64 {
 	fields, ok := statFields(pid)
-	if !ok || len(fields) < 13 {
+	if !ok || len(fields) < i+2 {
 		return 0
 	}
-	// utime and stime are fields 14 and 15 of the whole line.
-	ut, _ := strconv.ParseInt(fields[11], 10, 64)
-	st, _ := strconv.ParseInt(fields[12], 10, 64)
-	return float64(ut+st) / clockTicks
+	a, _ := strconv.ParseInt(fields[i], 10, 64)
+	b, _ := strconv.ParseInt(fields[i+1], 10, 64)
+	return float64(a+b) / clockTicks
 }
