@@ -108,9 +108,9 @@ func Write(ctx context.Context, w io.Writer, src Source, opts WriteOptions) (Sta
 	zw := zip.NewWriter(w)
 	prog := &progress{fn: opts.Progress, total: total}
 	fast := useISAL && !opts.pureGo
-	p := newPipeline(root, prog, compressWorkers(opts.Workers, fast))
+	p := newPipeline(root, prog, compressWorkers(opts.Workers, fast), fast)
 	p.replacedRead = opts.ReplacedRead
-	stats, err := p.run(ctx, zw, entries, fast)
+	stats, err := p.run(ctx, zw, entries)
 	if err != nil {
 		return stats, err
 	}

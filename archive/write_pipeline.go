@@ -56,6 +56,7 @@ type pipeline struct {
 	root    *os.Root
 	prog    *progress // called by the reader only
 	workers int       // compressing goroutines
+	fast    bool      // deflate with igzip
 	free    chan *chunkBuf
 	work    chan *chunk
 	ordered chan *chunk
@@ -65,8 +66,8 @@ type pipeline struct {
 }
 
 // newPipeline returns a pipeline reading from root with workers
-// compressing goroutines.
-func newPipeline(root *os.Root, prog *progress, workers int) *pipeline {
+// compressing goroutines (deflating with igzip if fast).
+func newPipeline(root *os.Root, prog *progress, workers int, fast bool) *pipeline {
 	// Enough buffers for every worker to hold one while the writer drains
 	// another and the reader fills a third, with slack for uneven chunks.
 	nbuf := 2*workers + 2
@@ -74,6 +75,7 @@ func newPipeline(root *os.Root, prog *progress, workers int) *pipeline {
 		root:    root,
 		prog:    prog,
 		workers: workers,
+		fast:    fast,
 		free:    make(chan *chunkBuf, nbuf),
 		work:    make(chan *chunk, nbuf),
 		ordered: make(chan *chunk, nbuf),
@@ -84,16 +86,16 @@ func newPipeline(root *os.Root, prog *progress, workers int) *pipeline {
 	return p
 }
 
-// run archives entries into zw (deflating with igzip if fast) and returns
-// what it wrote. It returns once every goroutine it started has ended.
-func (p *pipeline) run(ctx context.Context, zw *zip.Writer, entries []entry, fast bool) (Stats, error) {
+// run archives entries into zw and returns what it wrote. It returns once
+// every goroutine it started has ended.
+func (p *pipeline) run(ctx context.Context, zw *zip.Writer, entries []entry) (Stats, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { p.read(ctx, entries) })
 	for range p.workers {
 		wg.Go(func() {
-			d := newChunkDeflater(fast)
+			d := newChunkDeflater(p.fast)
 			defer d.close()
 			for c := range p.work {
 				if ctx.Err() == nil {
@@ -169,6 +171,7 @@ func (p *pipeline) readFile(ctx context.Context, e entry) error {
 		}
 		if buf.raw == nil {
 			buf.raw = make([]byte, chunkSize)
+			buf.comp = compBuffer(p.fast)
 		}
 		n, err := io.ReadFull(f, buf.raw)
 		last := err == io.EOF || err == io.ErrUnexpectedEOF

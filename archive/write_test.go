@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pocketbackup/pocketbackup/archive/internal/isal"
 )
 
 // writeTree creates files (by '/'-separated name) under root.
@@ -307,31 +309,41 @@ func TestWriteSkipsVanishedFile(t *testing.T) {
 	checkProgress(t, calls, 2<<20+1)
 }
 
-// TestWriteStreams archives a 64 MiB file and checks that memory allocated
-// stays far below its size.
+// TestWriteStreams archives a 64 MiB and a 256 MiB file and checks that
+// the memory Write allocates is a fixed cost, far below either size, that
+// does not grow with the file.
 func TestWriteStreams(t *testing.T) {
-	root := t.TempDir()
-	f, err := os.Create(filepath.Join(root, "data.db"))
-	if err != nil {
-		t.Fatal(err)
+	allocated := func(size int64) uint64 {
+		root := t.TempDir()
+		f, err := os.Create(filepath.Join(root, "data.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Truncate(size); err != nil { // sparse: cheap to make
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		stats, err := Write(context.Background(), io.Discard, Source{Root: root}, WriteOptions{})
+		runtime.ReadMemStats(&after)
+		if err != nil || stats.Bytes != size {
+			t.Fatalf("Write = %+v, %v", stats, err)
+		}
+		return after.TotalAlloc - before.TotalAlloc
 	}
-	const size = 64 << 20
-	if err := f.Truncate(size); err != nil { // sparse: cheap to make
-		t.Fatal(err)
+	small, large := allocated(64<<20), allocated(256<<20)
+	// The chunk buffers (2*workers+2 of them, about 2 MiB each), the
+	// workers' deflaters (under 2 MiB each) and some slack.
+	workers := compressWorkers(0, useISAL)
+	if limit := uint64((2*workers+2)*(chunkSize+isal.Bound(chunkSize)) + workers*(2<<20) + 4<<20); small > limit {
+		t.Errorf("Write allocated %d bytes for a 64 MiB file, over %d", small, limit)
 	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	stats, err := Write(context.Background(), io.Discard, Source{Root: root}, WriteOptions{})
-	runtime.ReadMemStats(&after)
-	if err != nil || stats.Bytes != size {
-		t.Fatalf("Write = %+v, %v", stats, err)
-	}
-	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > size/4 {
-		t.Errorf("Write allocated %d bytes for a %d-byte file", alloc, size)
+	if large > small+4<<20 {
+		t.Errorf("Write allocated %d bytes for a 256 MiB file, %d for 64 MiB: it grows with the file", large, small)
 	}
 }
 
