@@ -146,7 +146,4 @@ func TestBusiestDisk(t *testing.T) {
 	if got := busiestDisk(before, nil, 2); got != "" {
 		t.Fatalf("no disks: %q", got)
 	}
-	if len(diskStats()) == 0 {
-		t.Log("no whole disk with I/O in /proc/diskstats here")
-	}
 }

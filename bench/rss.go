@@ -56,6 +56,12 @@ type rssSplit struct {
 	At                     time.Duration // since the phase started
 }
 
+// plus adds o's memory to r's (r's time is kept).
+func (r rssSplit) plus(o rssSplit) rssSplit {
+	r.RSS, r.Anon, r.File, r.Shmem = r.RSS+o.RSS, r.Anon+o.Anon, r.File+o.File, r.Shmem+o.Shmem
+	return r
+}
+
 func (r rssSplit) String() string {
 	return fmt.Sprintf("%.1f MiB (anon %.1f, file %.1f, shmem %.1f) at %+.1f s",
 		float64(r.RSS)/1024, float64(r.Anon)/1024, float64(r.File)/1024, float64(r.Shmem)/1024, r.At.Seconds())
@@ -193,7 +199,7 @@ func (s *rssSampler) sampleLocked() {
 			hRSS, hPeak, hSplit := s.helpersLocked()
 			s.helperPeak[s.phase] = max(s.helperPeak[s.phase], hPeak)
 			rss, peak = rss+hRSS, peak+hPeak
-			sp.RSS, sp.Anon, sp.File, sp.Shmem = sp.RSS+hSplit.RSS, sp.Anon+hSplit.Anon, sp.File+hSplit.File, sp.Shmem+hSplit.Shmem
+			sp = sp.plus(hSplit)
 		}
 		s.peaks[s.phase][proc] = max(s.peaks[s.phase][proc], peak)
 		if s.split[s.phase] == nil {
@@ -227,17 +233,8 @@ func (s *rssSampler) pidsLocked() map[string]int {
 // children running the host's own executable (the plugin runs another).
 // A helper's peak is its VmHWM, which covers its whole short life.
 func (s *rssSampler) helpersLocked() (rss, peak int64, sp rssSplit) {
-	hostExe, err := os.Readlink("/proc/" + strconv.Itoa(s.hostPID) + "/exe")
-	if err != nil {
-		return 0, 0, sp
-	}
-	for _, pid := range childrenOf(s.hostPID) {
-		if pid == s.pluginPID {
-			continue
-		}
-		if exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe"); err != nil || exe != hostExe {
-			continue
-		}
+	helpers, _ := hostChildren(s.hostPID)
+	for _, pid := range helpers {
 		r, hwm, one, ok := memStatus(pid)
 		if !ok {
 			continue
@@ -245,7 +242,7 @@ func (s *rssSampler) helpersLocked() (rss, peak int64, sp rssSplit) {
 		s.helpers[pid] = true
 		rss += r
 		peak += max(r, hwm)
-		sp.RSS, sp.Anon, sp.File, sp.Shmem = sp.RSS+one.RSS, sp.Anon+one.Anon, sp.File+one.File, sp.Shmem+one.Shmem
+		sp = sp.plus(one)
 	}
 	return rss, peak, sp
 }
@@ -328,20 +325,33 @@ func memStatus(pid int) (rss, hwm int64, sp rssSplit, ok bool) {
 // pluginOf returns the PID of the host's live plugin: its child running
 // another executable than the host's own (0: none).
 func pluginOf(hostPID int) int {
-	hostExe, err := os.Readlink("/proc/" + strconv.Itoa(hostPID) + "/exe")
-	if err != nil {
-		return 0
-	}
-	for _, child := range childrenOf(hostPID) {
-		exe, err := os.Readlink("/proc/" + strconv.Itoa(child) + "/exe")
-		if err != nil || exe == hostExe {
-			continue
-		}
+	_, others := hostChildren(hostPID)
+	for _, child := range others {
 		if state, _, ok := procStat(child); ok && state != "Z" && state != "X" {
 			return child
 		}
 	}
 	return 0
+}
+
+// hostChildren splits the host's children into helpers, running the host's
+// own executable, and others (the plugin).
+func hostChildren(hostPID int) (helpers, others []int) {
+	hostExe, err := os.Readlink("/proc/" + strconv.Itoa(hostPID) + "/exe")
+	if err != nil {
+		return nil, nil
+	}
+	for _, child := range childrenOf(hostPID) {
+		exe, err := os.Readlink("/proc/" + strconv.Itoa(child) + "/exe")
+		switch {
+		case err != nil: // gone
+		case exe == hostExe:
+			helpers = append(helpers, child)
+		default:
+			others = append(others, child)
+		}
+	}
+	return helpers, others
 }
 
 // procStat returns the state and parent PID fields of /proc/PID/stat.

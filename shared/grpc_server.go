@@ -49,10 +49,9 @@ func (s *GRPCServer) Create(req *pb.CreateRequest, stream pb.Backups_CreateServe
 		defer mu.Unlock()
 		_ = stream.Send(ev) // a broken stream cancels the context
 	}
-	send := progressSender(func(p *pb.Progress) error {
-		sendEvent(&pb.CreateEvent{Event: &pb.CreateEvent_Progress{Progress: p}})
-		return nil
-	})
+	send := func(p Progress) {
+		sendEvent(&pb.CreateEvent{Event: &pb.CreateEvent_Progress{Progress: &pb.Progress{Done: p.Done, Total: p.Total}}})
+	}
 	info, err := s.Impl.Create(stream.Context(), CreateRequest{
 		StorageURL: req.GetStorageUrl(),
 		Key:        req.GetKey(),
