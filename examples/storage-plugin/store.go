@@ -28,7 +28,7 @@ import (
 // lists it, and every file it lists is complete and never changes. So a
 // commit writes the file first (temp file, fsync, rename into a month
 // folder no listed object uses for that key, fsync) and only then replaces
-// the manifest; an overwrite removes the old version's file afterwards.
+// the manifest. A commit never replaces a listed object (ErrExists).
 // A crash leaves at worst a file that the manifest does not list; the next
 // open removes such leftovers.
 //
@@ -341,11 +341,15 @@ func (w *writer) Commit() error {
 	return nil
 }
 
-// install moves the finished temp file into place and lists it.
+// install moves the finished temp file into place and lists it, unless
+// the key is listed already.
 func (w *writer) install() error {
 	s := w.s
 	s.state.mu.Lock()
 	defer s.state.mu.Unlock()
+	if _, had := s.state.objects[w.key]; had {
+		return shared.ErrExists
+	}
 	now := time.Now().UTC()
 	rel := s.freePath(w.key, now)
 	month := filepath.Join(s.dir, filepath.Dir(filepath.FromSlash(rel)))
@@ -368,23 +372,15 @@ func (w *writer) install() error {
 	if err := os.Rename(w.tmp, final); err != nil {
 		return pathless(err)
 	}
-	old, had := s.state.objects[w.key]
 	s.state.objects[w.key] = e
 	err = syncDir(month)
 	if err == nil {
 		err = saveManifest(s.dir, s.state.objects)
 	}
 	if err != nil {
-		if had {
-			s.state.objects[w.key] = old
-		} else {
-			delete(s.state.objects, w.key)
-		}
+		delete(s.state.objects, w.key)
 		_ = os.Remove(final)
 		return pathless(err)
-	}
-	if had {
-		s.removeFile(old.Path)
 	}
 	return nil
 }

@@ -48,7 +48,16 @@ func TestLayout(t *testing.T) {
 	s := openURL(t, "manifest://"+dir)
 	defer s.Close()
 	put(t, s, "a.zip", "first")
-	put(t, s, "a.zip", "second") // same month: goes to YYYY-MM.2
+	w, err := s.NewWriter(t.Context(), "a.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("second")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); !errors.Is(err, shared.ErrExists) {
+		t.Fatalf("Commit over a.zip: %v, want ErrExists", err)
+	}
 	put(t, s, "b.zip", "bee")
 
 	month := time.Now().UTC().Format("2006-01")
@@ -57,20 +66,26 @@ func TestLayout(t *testing.T) {
 		t.Fatalf("manifest = %+v", mf)
 	}
 	a, b := mf.Objects[0], mf.Objects[1]
-	if a.Path != month+".2/a.zip" || a.Size != 6 ||
-		a.SHA256 != "16367aacb67a4a017c8da8ab95682ccb390863780f7114dda0a0e0c55644c7c4" {
+	if a.Path != month+"/a.zip" || a.Size != 5 ||
+		a.SHA256 != "a7937b64b8caa58f03721bb6bacf5c78cb235febe0e70b1b84cd99541461a08e" {
 		t.Errorf("a.zip entry = %+v", a)
 	}
 	if b.Path != month+"/b.zip" {
 		t.Errorf("b.zip entry = %+v", b)
 	}
-	if got, want := tree(t, dir), sorted(".tmp/", month+"/", month+"/b.zip", month+".2/", month+".2/a.zip", "manifest.json"); !slices.Equal(got, want) {
+	if got, want := tree(t, dir), sorted(".tmp/", month+"/", month+"/a.zip", month+"/b.zip", "manifest.json"); !slices.Equal(got, want) {
 		t.Errorf("tree = %q", got)
 	}
 	if err := s.Delete(t.Context(), "a.zip"); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := tree(t, dir), sorted(".tmp/", month+"/", month+"/b.zip", "manifest.json"); !slices.Equal(got, want) {
+		t.Errorf("after Delete, tree = %q", got)
+	}
+	if err := s.Delete(t.Context(), "b.zip"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := tree(t, dir), sorted(".tmp/", "manifest.json"); !slices.Equal(got, want) {
 		t.Errorf("after Delete, tree = %q (the emptied month folder should go)", got)
 	}
 }

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -224,12 +225,14 @@ func (s *blobStore) NewWriter(ctx context.Context, key string) (Writer, error) {
 		BufferSize:     s3PartSize,
 		MaxConcurrency: s3Concurrency,
 		BeforeWrite:    s.beforeWrite,
+		// Commit never replaces an object (If-None-Match: * on S3).
+		IfNotExist: true,
 	})
 	if err != nil {
 		cancel()
 		return nil, s.fail("write", key, err)
 	}
-	return &blobWriter{w: w, cancel: cancel, key: key, store: s}, nil
+	return &blobWriter{w: w, ctx: wctx, cancel: cancel, key: key, store: s}, nil
 }
 
 // Delete implements Store.
@@ -265,6 +268,7 @@ func contentType(key string) string {
 // context is cancelled before Close, which is how Abort works.
 type blobWriter struct {
 	w      *blob.Writer
+	ctx    context.Context // the write's, cancelled by Abort
 	cancel context.CancelFunc
 	key    string
 	store  *blobStore
@@ -283,13 +287,38 @@ func (w *blobWriter) Write(p []byte) (int, error) {
 }
 
 // Commit implements Writer. If it fails, nothing of the write is stored.
+// It never replaces an object: the write is conditional (IfNotExist), and
+// since not every S3-compatible service honours If-None-Match (nor every
+// one on a multipart completion), the key is also checked just before.
+// Either refusal wraps shared.ErrExists.
 func (w *blobWriter) Commit() error {
 	if w.done {
 		return fmt.Errorf("commit %q: %w", w.key, errWriterDone)
 	}
+	if err := w.ensureAbsent(); err != nil {
+		return errors.Join(err, w.Abort())
+	}
 	w.done = true
 	defer w.cancel()
-	return w.store.fail("commit", w.key, w.w.Close())
+	err := w.w.Close()
+	if gcerrors.Code(err) == gcerrors.FailedPrecondition {
+		return scrub(fmt.Errorf("commit %q: %w: %w", w.key, shared.ErrExists, err), w.store.secrets)
+	}
+	return w.store.fail("commit", w.key, err)
+}
+
+// ensureAbsent returns an error wrapping shared.ErrExists when the key is
+// stored, and any other failure to find out.
+func (w *blobWriter) ensureAbsent() error {
+	_, err := w.store.bucket.Attributes(w.ctx, w.key)
+	switch {
+	case err == nil:
+		return fmt.Errorf("commit %q: %w", w.key, shared.ErrExists)
+	case gcerrors.Code(err) == gcerrors.NotFound:
+		return nil
+	default:
+		return w.store.fail("commit", w.key, err)
+	}
 }
 
 // Abort implements Writer. After Commit or Abort it does nothing.

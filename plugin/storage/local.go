@@ -353,9 +353,10 @@ func (w *localWriter) Write(p []byte) (int, error) {
 	return n, w.err
 }
 
-// Commit implements Writer: check for write errors, fsync, close, rename over
-// the key, fsync the directory. If it fails before the rename, the temp file
-// is removed and nothing is stored. If only the final directory fsync fails,
+// Commit implements Writer: check for write errors, fsync, rename to the
+// key (never over an existing object: that fails wrapping shared.ErrExists
+// and leaves it untouched), close, fsync the directory. If it fails before
+// the rename, the temp file is removed and nothing is stored. If only the final directory fsync fails,
 // the object is visible but might not survive a crash; Commit reports that.
 func (w *localWriter) Commit() error {
 	if w.done {
@@ -374,9 +375,18 @@ func (w *localWriter) Commit() error {
 	if err != nil {
 		return errors.Join(err, w.discard())
 	}
+	dir, err := w.root.Open(".")
+	if err != nil {
+		return errors.Join(fsError("commit", w.key, err), w.discard())
+	}
+	defer dir.Close()
 	// Rename while the file is still open and locked: closing first would
 	// drop the lock and let a concurrent cleanup take it for a leftover.
-	if err := w.root.Rename(w.tmp, w.key); err != nil {
+	// The rename never replaces an existing object.
+	if err := renameNoReplace(w.root, dir, w.tmp, w.key); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			err = fmt.Errorf("%w: %w", shared.ErrExists, err)
+		}
 		return errors.Join(fsError("commit", w.key, err), w.discard())
 	}
 	err = w.f.Close()

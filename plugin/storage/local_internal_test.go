@@ -2,6 +2,7 @@ package storage
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -46,5 +47,37 @@ func TestLocalNoSpace(t *testing.T) {
 	}
 	if _, err := os.Lstat(filepath.Join(s.(*localStore).dir, lw.tmp)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("temp file after failed Commit: %v, want it removed", err)
+	}
+}
+
+// TestLinkNoReplace: the fallback where renameat2's RENAME_NOREPLACE is not
+// supported refuses an existing target, leaving it untouched, and moves a
+// file to a free name.
+func TestLinkNoReplace(t *testing.T) {
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	for name, data := range map[string]string{".tmp-a": "new", "taken.zip": "old"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := linkNoReplace(root, ".tmp-a", "taken.zip"); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("onto an existing name: %v, want fs.ErrExist", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "taken.zip")); string(got) != "old" {
+		t.Errorf("taken.zip = %q after the refused move, want %q", got, "old")
+	}
+	if err := linkNoReplace(root, ".tmp-a", "free.zip"); err != nil {
+		t.Fatalf("onto a free name: %v", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "free.zip")); string(got) != "new" {
+		t.Errorf("free.zip = %q, want %q", got, "new")
+	}
+	if _, err := os.Lstat(filepath.Join(dir, ".tmp-a")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the temp name is still there: %v", err)
 	}
 }

@@ -164,6 +164,34 @@ func TestS3Multipart(t *testing.T) {
 	}
 }
 
+// TestS3MultipartNoReplace: a multipart upload does not replace an
+// existing object even where the service ignores If-None-Match on its
+// completion (gofakes3 honours it only on a single PUT): the commit checks
+// the key first, refuses with ErrExists, aborts the upload, and the stored
+// object stays as it was.
+func TestS3MultipartNoReplace(t *testing.T) {
+	f := newFakeS3(t, false)
+	bucket := f.newBucket(t)
+	s := open(t, f.url(bucket, ""))
+	defer s.Close()
+	putS3(t, s, "taken.zip", []byte("the first one"))
+	w, err := s.NewWriter(t.Context(), "taken.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	if _, err := io.CopyBuffer(w, io.LimitReader(rand.NewChaCha8([32]byte{9}), 16*mib+1), make([]byte, mib)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	wantIs(t, w.Commit(), shared.ErrExists, "Commit over taken.zip")
+	if got := readAll(t, s, "taken.zip"); string(got) != "the first one" {
+		t.Errorf("taken.zip holds %d bytes after the refused commit, want the first object", len(got))
+	}
+	if pending := f.pendingUploads(t, bucket); len(pending) != 0 {
+		t.Errorf("pending uploads after the refused Commit: %q", pending)
+	}
+}
+
 // TestS3CancelledUploadLeavesNothing: a multipart upload stopped after its
 // first part reached the server leaves no object and no pending upload
 // (whose parts S3 would keep, and bill, until aborted).

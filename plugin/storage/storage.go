@@ -41,7 +41,9 @@ type Store interface {
 // Writer is an object being written.
 type Writer interface {
 	io.Writer
-	// Commit makes the object visible, atomically, under its key.
+	// Commit makes the object visible, atomically, under its key. It never
+	// replaces an object: if the key exists it fails with an error wrapping
+	// shared.ErrExists and leaves that object untouched.
 	Commit() error
 	// Abort discards the object; nothing of it remains.
 	Abort() error

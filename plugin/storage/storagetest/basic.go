@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/pocketbackup/pocketbackup/plugin/storage"
@@ -171,8 +173,13 @@ func testFinishedWriter(t *testing.T, s storage.Store) {
 	}
 }
 
-func testOverwrite(t *testing.T, s storage.Store) {
-	put(t, s, "same.zip", []byte("first version"))
+// testNoReplace: commit refuses to replace an existing key; the existing
+// object is untouched. Two writers of one key may both write; the first to
+// commit wins and the second's Commit fails wrapping ErrExists.
+func testNoReplace(t *testing.T, s storage.Store) {
+	first := []byte("first version")
+	put(t, s, "same.zip", first)
+	before := list(t, s)["same.zip"]
 	second := []byte(strings.Repeat("second, longer version; ", 1000))
 	w, err := s.NewWriter(t.Context(), "same.zip")
 	if err != nil {
@@ -182,17 +189,60 @@ func testOverwrite(t *testing.T, s storage.Store) {
 	if _, err := w.Write(second); err != nil {
 		t.Fatalf("Write: %v", err)
 	}
-	// Until Commit the old version stays in place.
-	wantBytes(t, get(t, s, "same.zip"), []byte("first version"), "before Commit")
-	if err := w.Commit(); err != nil {
-		t.Fatalf("Commit: %v", err)
-	}
-	wantBytes(t, get(t, s, "same.zip"), second, "after Commit")
+	wantBytes(t, get(t, s, "same.zip"), first, "before Commit")
+	err = w.Commit()
+	wantKind(t, err, shared.ErrExists, "Commit over an existing key")
+	wantBytes(t, get(t, s, "same.zip"), first, "after the refused Commit")
 	m := list(t, s)
 	if len(m) != 1 {
 		t.Fatalf("List = %q, want [same.zip]", keys(m))
 	}
-	wantObject(t, m["same.zip"], "same.zip", int64(len(second)))
+	if got := m["same.zip"]; got.Size != before.Size || !got.Modified.Equal(before.Modified) {
+		t.Errorf("after the refused Commit the object is %+v, want %+v", got, before)
+	}
+	if err := w.Abort(); err != nil {
+		t.Errorf("Abort after the refused Commit: %v", err)
+	}
+}
+
+// testRacingCommits: of writers of one key committing at once, exactly one
+// wins, and the stored object is the winner's.
+func testRacingCommits(t *testing.T, s storage.Store) {
+	const writers = 4
+	content := func(i int) []byte { return []byte(strings.Repeat(fmt.Sprintf("writer %d; ", i), 100+i)) }
+	ws := make([]storage.Writer, writers)
+	for i := range ws {
+		w, err := s.NewWriter(t.Context(), "race.zip")
+		if err != nil {
+			t.Fatalf("NewWriter: %v", err)
+		}
+		defer w.Abort()
+		if _, err := w.Write(content(i)); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+		ws[i] = w
+	}
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	for i, w := range ws {
+		wg.Go(func() { errs[i] = w.Commit() })
+	}
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Errorf("writers %d and %d both committed race.zip", winner, i)
+		case err == nil:
+			winner = i
+		default:
+			wantKind(t, err, shared.ErrExists, "losing Commit %d", i)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no writer committed race.zip")
+	}
+	wantBytes(t, get(t, s, "race.zip"), content(winner), "race.zip")
 }
 
 func testRangeReads(t *testing.T, s storage.Store) {

@@ -29,6 +29,8 @@ import (
 //   - reading from an offset at or past the end of an object gives an empty
 //     reader and no error; a negative offset is ErrInvalid;
 //   - a failed Commit leaves nothing (the caller need not Abort);
+//   - Commit never replaces an object: over an existing key it fails
+//     wrapping ErrExists and the existing object is untouched;
 //   - Abort after Commit or Abort does nothing and returns nil, so
 //     `defer w.Abort()` is safe; Write or Commit after either fails.
 func Run(t *testing.T, open func(t *testing.T) storage.Store) {
@@ -45,7 +47,8 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"CancelMidWriteThenAbort", testCancelMidWriteThenAbort},
 		{"CommitAfterCancelFails", testCommitAfterCancelFails},
 		{"FinishedWriter", testFinishedWriter},
-		{"Overwrite", testOverwrite},
+		{"NoReplace", testNoReplace},
+		{"RacingCommits", testRacingCommits},
 		{"RangeReads", testRangeReads},
 		{"ReadMissing", testReadMissing},
 		{"DeleteThenStat", testDeleteThenStat},
