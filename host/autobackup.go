@@ -69,18 +69,21 @@ func (h *Host) beginAutoBackup(ctx context.Context) (string, error) {
 	for attempt := 1; ; attempt++ {
 		key := autoBackupPrefix + h.clock.Now().UTC().Format("20060102150405") + ".zip"
 		err := h.ensureNameFree(ctx, "name", key)
-		if err == nil && h.ops.begin(KindCreate, key) {
-			return key, nil
+		if err == nil {
+			if err = h.ops.begin(KindCreate, key); err == nil {
+				return key, nil
+			}
 		}
 		var apiErr *apierror.Error
-		if err != nil && !errors.As(err, &apiErr) {
+		taken := errors.As(err, &apiErr) || errors.Is(err, errKeyInUse)
+		if !taken && !errors.Is(err, errOpBusy) {
 			return key, err
 		}
 		if attempt >= autoBackupAttempts {
 			return key, fmt.Errorf("another operation kept running: %w", shared.ErrBusy)
 		}
 		wait := autoBackupRetryEvery
-		if apiErr != nil { // name taken: the next second gives a new name
+		if taken { // stored or being uploaded: the next second gives a new name
 			wait = time.Second
 		}
 		select {

@@ -82,6 +82,9 @@ type Host struct {
 	// beforeArchive, when set (tests only), runs after the snapshot and
 	// before the plugin archives: it lets a test hold an operation open.
 	beforeArchive func()
+	// uploadReserved, when set (tests only), runs once an upload holds its
+	// key, before its bytes go to the plugin.
+	uploadReserved func()
 }
 
 // New checks cfg, verifies the plugin binary and starts the plugin.

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"errors"
 	"sync"
 	"time"
 )
@@ -33,32 +34,65 @@ type Outcome struct {
 }
 
 // operations is the one-operation lock plus the status record that
-// /api/health reads: at most one create or restore runs at a time.
+// /api/health reads: at most one create or restore runs at a time. It also
+// holds the keys of uploads in progress, so that a create and an upload
+// never write one key at once.
 type operations struct {
 	now func() time.Time
 
 	mu      sync.Mutex
 	running *RunningOperation
 	last    *Outcome
+	uploads map[string]bool // keys reserved by uploads in progress
 }
 
 func newOperations(now func() time.Time) *operations {
 	if now == nil {
 		now = time.Now
 	}
-	return &operations{now: now}
+	return &operations{now: now, uploads: map[string]bool{}}
 }
 
-// begin takes the lock for an operation on key; false when another runs.
-func (o *operations) begin(kind, key string) bool {
+// Why begin refuses.
+var (
+	errOpBusy   = errors.New("another operation runs")
+	errKeyInUse = errors.New("an upload of the key is in progress")
+)
+
+// begin takes the lock for an operation on key. It fails with errOpBusy
+// when another operation runs and errKeyInUse when an upload holds key.
+func (o *operations) begin(kind, key string) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.running != nil {
-		return false
+		return errOpBusy
+	}
+	if o.uploads[key] {
+		return errKeyInUse
 	}
 	start := o.now().UTC()
 	o.running = &RunningOperation{Kind: kind, Key: key, Started: start, StartedStr: formatTime(start)}
+	return nil
+}
+
+// reserve claims key for an upload, for its whole length (release ends
+// it); false when the running operation or another upload uses key.
+// Uploads run alongside each other and alongside a create or restore.
+func (o *operations) reserve(key string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.uploads[key] || (o.running != nil && o.running.Key == key) {
+		return false
+	}
+	o.uploads[key] = true
 	return true
+}
+
+// release ends an upload's reservation of key.
+func (o *operations) release(key string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.uploads, key)
 }
 
 // progress records the running operation's bytes.

@@ -75,7 +75,10 @@ func (h *Host) handleCreate(w http.ResponseWriter, r *http.Request, _ httprouter
 		h.writeError(w, r, err)
 		return
 	}
-	if !h.ops.begin(KindCreate, name) {
+	if err := h.ops.begin(KindCreate, name); errors.Is(err, errKeyInUse) {
+		apierror.Write(w, nameTaken("name", name))
+		return
+	} else if err != nil {
 		apierror.Write(w, apierror.BadRequest(msgBusy))
 		return
 	}

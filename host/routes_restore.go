@@ -54,7 +54,11 @@ func (h *Host) handleRestore(w http.ResponseWriter, r *http.Request, ps httprout
 		apierror.Write(w, apierror.BadRequest(msgInvalidBackup))
 		return
 	}
-	if !h.ops.begin(KindRestore, key) {
+	if err := h.ops.begin(KindRestore, key); errors.Is(err, errKeyInUse) {
+		// Being uploaded: not a backup yet.
+		apierror.Write(w, apierror.BadRequest(msgInvalidBackup))
+		return
+	} else if err != nil {
 		apierror.Write(w, apierror.BadRequest(msgBusy))
 		return
 	}

@@ -244,8 +244,17 @@ func (h *Host) upload(r *http.Request, mp *multipart.Part) error {
 	if !looksLikeZip(head) {
 		return apierror.Validation("file", "validation_invalid_mime_type", "The file must be a zip archive (application/zip).")
 	}
+	// The key is the upload's until it ends, as a create's is: a create or
+	// another upload of it meanwhile is refused.
+	if !h.ops.reserve(key) {
+		return nameTaken("file", key)
+	}
+	defer h.ops.release(key)
 	if err := h.ensureNameFree(r.Context(), "file", key); err != nil {
 		return err
+	}
+	if h.uploadReserved != nil {
+		h.uploadReserved()
 	}
 	b, err := h.backups(r.Context())
 	if err != nil {
