@@ -94,8 +94,8 @@ func (h *Host) beginAutoBackup(ctx context.Context) (string, error) {
 	}
 }
 
-// rotate deletes the oldest @auto_pb_backup_ files beyond keep; other
-// backups are never touched.
+// rotate deletes the oldest @auto_pb_backup_ files beyond keep, by their
+// modification time in the storage; other backups are never touched.
 func (h *Host) rotate(ctx context.Context, storageURL string, keep int) error {
 	if keep < 1 {
 		return nil
@@ -114,12 +114,15 @@ func (h *Host) rotate(ctx context.Context, storageURL string, keep int) error {
 			auto = append(auto, info)
 		}
 	}
-	// Newest first: the names carry the UTC time, the modified time breaks ties.
+	// Newest first by when the storage stored each one, as PocketBase does:
+	// never by the name, which anyone who may upload can choose (an upload
+	// named @auto_pb_backup_99999999999999.zip would otherwise keep its slot
+	// for ever). Equal times fall back to the key, for a stable order.
 	sort.Slice(auto, func(i, j int) bool {
-		if auto[i].Key != auto[j].Key {
-			return auto[i].Key > auto[j].Key
+		if !auto[i].Modified.Equal(auto[j].Modified) {
+			return auto[i].Modified.After(auto[j].Modified)
 		}
-		return auto[i].Modified.After(auto[j].Modified)
+		return auto[i].Key > auto[j].Key
 	})
 	var errs []error
 	for _, old := range auto[min(keep, len(auto)):] {

@@ -1,8 +1,10 @@
 package host_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -129,4 +131,36 @@ func TestScheduledRunWaitsForOperation(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// TestRotationIgnoresNames: rotation orders the @auto_pb_backup_ files by
+// when the storage stored them, not by their names: an upload named to sort
+// last for ever is rotated out once keep newer scheduled backups exist.
+func TestRotationIgnoresNames(t *testing.T) {
+	clock := cron.NewFakeClock(time.Date(2026, 3, 1, 2, 59, 0, 0, time.UTC))
+	e := newEnvWith(t, func(cfg *host.Config) { cfg.Settings = &memSettings{}; cfg.Clock = clock })
+	if status, body, _ := e.do("PATCH", "/api/settings", e.superTok, "application/json", strings.NewReader(`{"backups":{"cron":"0 3 * * *","cronMaxKeep":2}}`)); status != 200 {
+		t.Fatal(status, body)
+	}
+	const hostile = "@auto_pb_backup_99999999999999.zip"
+	up, upType := multipartBody("file", hostile, zipOf(t, map[string]string{"data.db": "uploaded"}))
+	if status, body, _ := e.do("POST", "/api/backups/upload", e.superTok, upType, bytes.NewReader(up(t))); status != 204 {
+		t.Fatalf("upload %s: %d %s", hostile, status, body)
+	}
+	for i := range 3 {
+		if status, body, _ := e.do("POST", "/api/crons/__pbAutoBackup__", e.superTok, "", nil); status != 204 {
+			t.Fatalf("run %d: %d %s", i, status, body)
+		}
+		want := fmt.Sprintf("@auto_pb_backup_2026030102590%d.zip", i)
+		waitFor(t, want, func() bool {
+			h := e.health()
+			last, _ := h["lastOperation"].(map[string]any)
+			return last["key"] == want && last["ok"] == true && h["canBackup"] == true
+		})
+		clock.Advance(time.Second)
+	}
+	want := []string{"@auto_pb_backup_20260301025901.zip", "@auto_pb_backup_20260301025902.zip"}
+	if keys := e.keys(); !slices.Equal(keys, want) {
+		t.Fatalf("after an upload named %s and three runs with keep 2: %q, want %q", hostile, keys, want)
+	}
 }
