@@ -37,7 +37,13 @@ type Config struct {
 	PluginSHA256 string
 	// StorageURL names the backups storage; default file://<DataDir>/backups.
 	StorageURL string
-	// Exclude lists more data-directory paths (relative, '/') to leave out.
+	// Exclude lists more data-directory paths (relative, '/') to leave out
+	// of backups. A restore leaves a top-level entry named here ("cache")
+	// as it is: kept, never replaced by the backup's copy. A nested path
+	// ("storage/thumbs") is only left out of backups: a restore replaces
+	// its top-level entry ("storage") wholly with the backup's, so the
+	// current "storage/thumbs" goes with the old data, which is deleted
+	// after the restart. Exclude the top-level entry to keep it.
 	Exclude []string
 	// Auth authenticates requests; required.
 	Auth *auth.Service

@@ -27,8 +27,17 @@ type restoreEnv struct {
 
 func newRestoreEnv(t *testing.T, onShutdown func(e *restoreEnv)) *restoreEnv {
 	t.Helper()
+	return newRestoreEnvWith(t, onShutdown, nil)
+}
+
+// newRestoreEnvWith is newRestoreEnv with a chance to change the config.
+func newRestoreEnvWith(t *testing.T, onShutdown func(e *restoreEnv), configure func(*host.Config)) *restoreEnv {
+	t.Helper()
 	re := &restoreEnv{restarted: make(chan struct{}, 1)}
 	re.env = newEnvWith(t, func(cfg *host.Config) {
+		if configure != nil {
+			configure(cfg)
+		}
 		cfg.Shutdown = func(context.Context) error {
 			re.shutdowns++
 			if onShutdown != nil {
@@ -275,5 +284,56 @@ func TestRestoreBrokenDatabase(t *testing.T) {
 	next := re.restartHost()
 	if last, _ := next.health()["lastOperation"].(map[string]any); last["ok"] != false || last["kind"] != "restore" {
 		t.Fatalf("lastOperation after restart = %v", last)
+	}
+}
+
+// TestRestoreKeepsExcluded: a restore leaves the operator's top-level
+// excluded entries as they are (they are not in the backup, and must not
+// go with the old data), while a nested excluded path goes with its
+// top-level folder, which the backup's copy replaces (as Config.Exclude
+// says).
+func TestRestoreKeepsExcluded(t *testing.T) {
+	re := newRestoreEnvWith(t, nil, func(cfg *host.Config) {
+		cfg.Exclude = []string{"cache", "./media/", "storage/thumbs"}
+	})
+	write := func(rel, content string) {
+		t.Helper()
+		p := filepath.Join(re.dataDir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("cache/a.txt", "before the backup")
+	write("media/m.txt", "media")
+	write("storage/thumbs/t.txt", "thumb")
+	re.createAndWait("excl.zip")
+	write("cache/a.txt", "after the backup")
+	write("cache/b.txt", "new after the backup")
+
+	if status, body, _ := re.do("POST", "/api/backups/excl.zip/restore", re.superTok, "", nil); status != 204 {
+		t.Fatal(status, body)
+	}
+	re.waitRestart()
+	next := re.restartHost()
+	if last, _ := next.health()["lastOperation"].(map[string]any); last["ok"] != true {
+		t.Fatalf("restore: %v", last)
+	}
+	waitEmptyDir(t, filepath.Join(re.dataDir, ".pb_temp_to_delete"))
+	for rel, want := range map[string]string{
+		"cache/a.txt":        "after the backup",
+		"cache/b.txt":        "new after the backup",
+		"media/m.txt":        "media",
+		"storage/col1/f.txt": "uploaded file",
+	} {
+		got, err := os.ReadFile(filepath.Join(re.dataDir, filepath.FromSlash(rel)))
+		if err != nil || string(got) != want {
+			t.Errorf("%s after the restore: %q, %v; want %q", rel, got, err, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(re.dataDir, "storage", "thumbs")); !os.IsNotExist(err) {
+		t.Errorf("storage/thumbs (a nested exclude) after the restore: %v, want it gone with the old storage", err)
 	}
 }

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -71,9 +74,30 @@ func (h *Host) handleRestore(w http.ResponseWriter, r *http.Request, ps httprout
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// restoreKeep are the data-directory entries a restore leaves in place.
-func restoreKeep() []string {
-	return append(append([]string{}, DefaultExcludes...), stateDirName)
+// restoreKeep are the data-directory entries a restore leaves in place:
+// those never archived (DefaultExcludes, the state folder) and the
+// top-level entries of exclude. A nested exclude ("storage/thumbs") keeps
+// nothing: the restore replaces its top-level entry wholly (see
+// Config.Exclude).
+func restoreKeep(exclude []string) []string {
+	keep := append(append([]string{}, DefaultExcludes...), stateDirName)
+	for _, p := range exclude {
+		if name, ok := topLevelEntry(p); ok && !slices.Contains(keep, name) {
+			keep = append(keep, name)
+		}
+	}
+	return keep
+}
+
+// topLevelEntry returns the data-directory entry that the relative,
+// '/'-separated path p names, when p names one directly ("cache",
+// "./cache/"): false for nested and non-local paths.
+func topLevelEntry(p string) (string, bool) {
+	clean := path.Clean(p)
+	if clean == "." || clean == ".." || strings.Contains(clean, "/") || !filepath.IsLocal(clean) {
+		return "", false
+	}
+	return clean, true
 }
 
 // runRestore stages the backup, stops the app, swaps the data in and
@@ -96,7 +120,7 @@ func (h *Host) runRestore(storageURL, key string) {
 		h.restartAfter(key, errors.Join(errors.New("app shutdown failed"), err))
 		return
 	}
-	j, err := restore.Prepare(stateDir(h.cfg.DataDir), h.cfg.DataDir, filepath.Join(workDir, "staged"), filepath.Join(workDir, "old"), key, restoreKeep())
+	j, err := restore.Prepare(stateDir(h.cfg.DataDir), h.cfg.DataDir, filepath.Join(workDir, "staged"), filepath.Join(workDir, "old"), key, restoreKeep(h.cfg.Exclude))
 	if err == nil {
 		err = restore.Swap(j, nil)
 	}
