@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("DIAL_SOCKET") != "" {
 		os.Exit(m.Run()) // the helper process of TestPluginSocketIsPrivate
 	}
+	if os.Getenv("POCKETBACKUP_TEST_LOCK_DB") != "" {
+		os.Exit(m.Run()) // the helper process of TestIsSQLiteKeepsLocks
+	}
 	dir, err := os.MkdirTemp("", "host-test-plugins-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -47,7 +47,7 @@ func Recover(ctx context.Context, dataDir string, log hclog.Logger) error {
 // verifyDatabases opens every SQLite database at the top of dir and runs
 // PRAGMA quick_check; data.db must be there.
 func verifyDatabases(ctx context.Context, dir string) error {
-	names, err := findDatabases(dir)
+	names, err := findDatabases(ctx, dir)
 	if err != nil {
 		return err
 	}

@@ -1,12 +1,11 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,14 +13,12 @@ import (
 	"time"
 
 	"modernc.org/sqlite" // the "sqlite" database/sql driver, pure Go
+	sqlite3 "modernc.org/sqlite/lib"
 )
-
-// sqliteHeader starts every SQLite database file.
-var sqliteHeader = []byte("SQLite format 3\x00")
 
 // findDatabases returns the names of the SQLite databases at the top of
 // dataDir (data.db, auxiliary.db, …), recognised by content.
-func findDatabases(dataDir string) ([]string, error) {
+func findDatabases(ctx context.Context, dataDir string) ([]string, error) {
 	entries, err := os.ReadDir(dataDir)
 	if err != nil {
 		return nil, fmt.Errorf("read data dir: %w", err)
@@ -32,7 +29,7 @@ func findDatabases(dataDir string) ([]string, error) {
 		if !e.Type().IsRegular() || strings.HasSuffix(name, "-wal") || strings.HasSuffix(name, "-shm") || strings.HasSuffix(name, "-journal") {
 			continue
 		}
-		ok, err := isSQLite(filepath.Join(dataDir, name))
+		ok, err := isSQLite(ctx, filepath.Join(dataDir, name))
 		if err != nil {
 			return nil, err
 		}
@@ -43,20 +40,37 @@ func findDatabases(dataDir string) ([]string, error) {
 	return dbs, nil
 }
 
-func isSQLite(path string) (bool, error) {
-	f, err := os.Open(path)
+// isSQLite reports whether the file at path is a SQLite database with at
+// least one page, by SQLite's own verdict (a read-only open): a file it
+// calls "not a database" is archived, and checked after a restore, as a
+// plain file, so every backup made here restores. The file may be one
+// of the app's live databases, and it must never be opened outside SQLite
+// in the app's process. Closing any descriptor of a file drops every
+// POSIX lock the process holds on it, the app's SQLite locks included, and
+// another process could then write under them; SQLite's own close keeps
+// such a descriptor open until this process's locks on the file are gone.
+// That holds for connections of this same SQLite library (modernc.org/
+// sqlite, which the app must use too; see frozenDB).
+func isSQLite(ctx context.Context, path string) (bool, error) {
+	db, err := sql.Open("sqlite", sqliteDSN(path)+"&mode=ro")
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return false, nil
-		}
-		return false, fmt.Errorf("open %s: %w", filepath.Base(path), err)
+		return false, err
 	}
-	defer f.Close()
-	head := make([]byte, len(sqliteHeader))
-	if _, err := io.ReadFull(f, head); err != nil {
+	defer db.Close()
+	var pages int64
+	err = db.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages)
+	var se *sqlite.Error
+	switch {
+	case err == nil:
+		return pages > 0, nil
+	case errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_NOTADB:
 		return false, nil
+	case errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CANTOPEN:
+		if _, statErr := os.Lstat(path); errors.Is(statErr, fs.ErrNotExist) {
+			return false, nil // removed since the directory was read
+		}
 	}
-	return bytes.Equal(head, sqliteHeader), nil
+	return false, fmt.Errorf("open %s: %w", filepath.Base(path), err)
 }
 
 // Snapshot methods, as the host log names them.
@@ -95,7 +109,7 @@ type dbSnapshot struct {
 // rollback journal, a checkpoint held back by an older reader…) is copied
 // into destDir with the online backup API instead (see backupDatabase).
 func snapshotDatabases(ctx context.Context, dataDir, destDir string) (*snapshot, error) {
-	names, err := findDatabases(dataDir)
+	names, err := findDatabases(ctx, dataDir)
 	if err != nil {
 		return nil, err
 	}
