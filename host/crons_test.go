@@ -68,6 +68,9 @@ func TestCronsRunAndRotate(t *testing.T) {
 			last, _ := h["lastOperation"].(map[string]any)
 			return last["key"] == want && last["ok"] == true && h["canBackup"] == true
 		})
+		// The outcome is visible just before the job returns; a scheduled
+		// minute reached before then would be skipped as still running.
+		waitFor(t, "the run to return", func() bool { return !host.CronRunning(e.host, host.AutoBackupJob) })
 		clock.Advance(time.Second)
 	}
 	keys := e.keys()
@@ -157,6 +160,9 @@ func TestRotationIgnoresNames(t *testing.T) {
 			last, _ := h["lastOperation"].(map[string]any)
 			return last["key"] == want && last["ok"] == true && h["canBackup"] == true
 		})
+		// The outcome is visible just before the job returns; a scheduled
+		// minute reached before then would be skipped as still running.
+		waitFor(t, "the run to return", func() bool { return !host.CronRunning(e.host, host.AutoBackupJob) })
 		clock.Advance(time.Second)
 	}
 	want := []string{"@auto_pb_backup_20260301025901.zip", "@auto_pb_backup_20260301025902.zip"}

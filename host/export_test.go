@@ -5,3 +5,6 @@ func SetBeforeArchive(h *Host, f func()) { h.beforeArchive = f }
 
 // SetUploadReserved installs a hook run once an upload holds its key.
 func SetUploadReserved(h *Host, f func()) { h.uploadReserved = f }
+
+// CronRunning reports whether a run of cron job id has not returned yet.
+func CronRunning(h *Host, id string) bool { return h.cron.Running(id) }

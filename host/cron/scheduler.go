@@ -126,6 +126,14 @@ func (s *Scheduler) Run(ctx context.Context, id string) error {
 	return nil
 }
 
+// Running reports whether a run of job id, started by the loop or by Run,
+// has not returned yet.
+func (s *Scheduler) Running(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.running[id]
+}
+
 // Start starts the scheduling loop in its own goroutine and returns. The
 // loop runs until ctx ends or Stop is called; scheduled runs get a context
 // that ends with it. Start on a started scheduler does nothing.

@@ -300,8 +300,14 @@ func TestNoOverlap(t *testing.T) {
 	if err := h.s.Run(t.Context(), "slow"); !errors.Is(err, cron.ErrJobRunning) {
 		t.Errorf("Run while running = %v, want ErrJobRunning", err)
 	}
+	if !h.s.Running("slow") {
+		t.Error("Running = false while the job runs")
+	}
 	close(release)
 	h.s.Stop() // waits for the run
+	if h.s.Running("slow") {
+		t.Error("Running = true after the job returned")
+	}
 	if n := len(started); n != 0 {
 		t.Errorf("%d more runs started beside the first", n)
 	}
