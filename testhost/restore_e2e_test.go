@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -394,77 +393,6 @@ func TestHostKilledDuringRestore(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// TestHostKilledAfterRestoreJournal SIGKILLs the host after a restore has
-// written its journal and swapped the data in, just before the re-exec
-// (the host stops itself there: TESTHOST_STOP_BEFORE_RESTART), so the
-// journal is on disk and the new data unverified. The next start must
-// complete the restore from the journal: the backup's data, wholly.
-func TestHostKilledAfterRestoreJournal(t *testing.T) {
-	bin, pluginsDir := binaries(t)
-	dataDir := filepath.Join(t.TempDir(), "pb_data")
-	addr := freeLoopback(t)
-	p := startProc(t, bin, pluginsDir, dataDir, addr, "TESTHOST_STOP_BEFORE_RESTART=1")
-	if status := p.call("POST", "/api/collections/notes/records", map[string]string{"title": "in the backup"}, nil); status != 200 {
-		t.Fatalf("create note: %d", status)
-	}
-	p.backupAndWait("journaled.zip")
-	if status := p.call("POST", "/api/collections/notes/records", map[string]string{"title": "after the backup"}, nil); status != 200 {
-		t.Fatalf("create note: %d", status)
-	}
-	pid := p.cmd.Process.Pid
-	pluginPID := pluginPIDOf(t, pid)
-	if status := p.call("POST", "/api/backups/journaled.zip/restore", nil, nil); status != 204 {
-		t.Fatalf("restore: %d", status)
-	}
-	for deadline := time.Now().Add(60 * time.Second); procState(t, pid) != "T"; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the host never stopped before its restart (state %s)", procState(t, pid))
-		}
-	}
-	journal := filepath.Join(dataDir, ".pocketbackup", "restore-journal.json")
-	if _, err := os.Stat(journal); err != nil {
-		t.Fatalf("no restore journal when the host is killed: %v", err)
-	}
-	if err := p.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = p.cmd.Wait()
-	// The orphaned plugin notices its host is gone and exits.
-	for deadline := time.Now().Add(10 * time.Second); syscall.Kill(pluginPID, 0) == nil; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("orphaned plugin %d still running", pluginPID)
-		}
-	}
-
-	next := startProc(t, bin, pluginsDir, dataDir, addr)
-	if titles := next.noteTitles(); len(titles) != 1 || titles[0] != "in the backup" {
-		t.Fatalf("after a kill with the journal written the data should be the backup's; notes %v", titles)
-	}
-	last, _ := next.health()["lastOperation"].(map[string]any)
-	if last["kind"] != "restore" || last["key"] != "journaled.zip" || last["ok"] != true {
-		t.Fatalf("last operation after the completed restore: %v", last)
-	}
-	if _, err := os.Stat(journal); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("journal left after the restore completed: %v", err)
-	}
-	var list []struct{ Key string }
-	if status := next.call("GET", "/api/backups", nil, &list); status != 200 || len(list) != 1 || list[0].Key != "journaled.zip" {
-		t.Fatalf("backups after the restore: %d %v", status, list)
-	}
-}
-
-// procState returns the state letter of process pid (R, S, T, Z…).
-func procState(t *testing.T, pid int) string {
-	t.Helper()
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return fields[0]
 }
 
 // pseudoRandom is a fast incompressible byte stream (xorshift).
