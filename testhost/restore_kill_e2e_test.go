@@ -57,6 +57,9 @@ func testKilledAfterJournal(t *testing.T, env []string, ready, moment func(*test
 	dataDir := filepath.Join(t.TempDir(), "pb_data")
 	addr := freeLoopback(t)
 	p := startProc(t, bin, pluginsDir, dataDir, addr, env...)
+	// Runs before startProc's cleanup: a stopped host would never act on
+	// its SIGTERM.
+	t.Cleanup(func() { _ = p.cmd.Process.Signal(syscall.SIGCONT) })
 	if status := p.call("POST", "/api/collections/notes/records", map[string]string{"title": "in the backup"}, nil); status != 200 {
 		t.Fatalf("create note: %d", status)
 	}
