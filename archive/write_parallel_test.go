@@ -4,7 +4,9 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"math/rand/v2"
@@ -321,6 +323,81 @@ func TestWriteStopsMidFile(t *testing.T) {
 	}
 	if n := runtime.NumGoroutine(); n > baseline {
 		t.Errorf("%d goroutines left running after Write returned (%d before)", n-baseline, baseline)
+	}
+}
+
+// TestWriteZip64ManyEntries runs the zip64 path in every test run: more
+// entries than the 16-bit counts of a zip's end record hold, so the
+// archive needs its ZIP64 end records, without TestWriteZip64's 4 GiB.
+// The entries all archive one small file (through Source.Replace) so that
+// the test creates two files, not 65,546.
+func TestWriteZip64ManyEntries(t *testing.T) {
+	const n = 1<<16 + 10
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "data.db"), []byte("the database"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	one := filepath.Join(t.TempDir(), "one.txt")
+	if err := os.WriteFile(one, []byte("the same content"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	replace := make(map[string]string, n-1)
+	for i := range n - 1 {
+		replace[fmt.Sprintf("storage/%02d/%05d.txt", i/1000, i)] = one
+	}
+	var buf bytes.Buffer
+	if _, err := Write(context.Background(), &buf, Source{Root: root, Replace: replace}, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	z := buf.Bytes()
+
+	// The classic end record says "see ZIP64" (0xFFFF entries) and a ZIP64
+	// end record locator sits right before it.
+	eocd := bytes.LastIndex(z, []byte("PK\x05\x06"))
+	if eocd < 20 {
+		t.Fatal("no end of central directory record")
+	}
+	if count := binary.LittleEndian.Uint16(z[eocd+10:]); count != 0xFFFF {
+		t.Fatalf("end record counts %d entries, want 0xFFFF (see ZIP64)", count)
+	}
+	if !bytes.Equal(z[eocd-20:eocd-16], []byte("PK\x06\x07")) {
+		t.Fatal("no ZIP64 end of central directory locator before the end record")
+	}
+
+	// Go's reader finds every entry through the ZIP64 record.
+	zr, err := zip.NewReader(bytes.NewReader(z), int64(len(z)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(zr.File) != n {
+		t.Fatalf("archive/zip reads %d entries, want %d", len(zr.File), n)
+	}
+	for _, f := range []*zip.File{zr.File[0], zr.File[n/2], zr.File[n-1]} {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if want := map[bool]string{true: "the database", false: "the same content"}[f.Name == "data.db"]; err != nil || string(data) != want {
+			t.Fatalf("%s: %q, %v; want %q", f.Name, data, err, want)
+		}
+	}
+	// So does the checker the plugin runs on every upload and restore.
+	if sum, err := Check(bytes.NewReader(z), int64(len(z)), Limits{}); err != nil || sum.Entries != n {
+		t.Fatalf("Check = %+v, %v; want %d entries", sum, err, n)
+	}
+
+	unzip, err := exec.LookPath("unzip")
+	if err != nil {
+		t.Skip("unzip not installed (make tools installs it): the unzip -t check did not run")
+	}
+	path := filepath.Join(t.TempDir(), "many.zip")
+	if err := os.WriteFile(path, z, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(unzip, "-tq", path).CombinedOutput(); err != nil {
+		t.Fatalf("unzip -tq: %v\n%s", err, out)
 	}
 }
 

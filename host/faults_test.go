@@ -370,11 +370,11 @@ func TestStorageFull(t *testing.T) {
 	before := uploadTemps(t)
 	up, upType := multipartBody("file", "too_big_upload.zip", storedZip(t, 12<<20))
 	status, body, hdr := e.do("POST", "/api/backups/upload", e.superTok, upType, bytes.NewReader(up(t)))
-	if status == 204 || status == 200 {
-		t.Fatalf("upload into a full store: %d", status)
+	// The contract: 507 with exactly this message, in the error shape.
+	assertAPIError(t, "upload into a full store", status, body, hdr, 507)
+	if want := `"message":"Not enough free space in the backups storage."`; !strings.Contains(body, want) {
+		t.Fatalf("upload into a full store: %s, want %s", strings.TrimSpace(body), want)
 	}
-	assertAPIError(t, "upload into a full store", status, body, hdr, 400, 500, 507)
-	t.Logf("upload into a full store: %d %s", status, strings.TrimSpace(body))
 	if names := storeFiles(); len(names) != 0 {
 		t.Fatalf("the full store holds %v after the failed upload", names)
 	}

@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -114,10 +115,40 @@ func TestPluginSocketIsPrivate(t *testing.T) {
 	}
 	conn.Close()
 	if os.Geteuid() != 0 {
-		t.Log("not root: cannot switch to another uid to try the socket; the 0700 check above stands")
-		return
+		t.Skip("not root: cannot dial as another user; only the folder's 0700 mode and the owner's dial were checked")
 	}
-	// As nobody, the connection must be refused by the directory's mode.
+	// The socket file itself is made world-writable, so that only the
+	// folder's mode stands between another user and the plugin.
+	sockInfo, err := os.Stat(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(sock, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Chmod(sock, sockInfo.Mode().Perm())
+	// As nobody, the dial must fail with EACCES, from the folder.
+	if got := dialAsNobody(t, sock); got != "EACCES" {
+		t.Fatalf("another user's dial through the 0700 folder: %s, want EACCES", got)
+	}
+	// Control: with the folder searchable by others the same dial gets
+	// through, so the folder was what refused it (and no folder above).
+	if err := os.Chmod(filepath.Dir(sock), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	got := dialAsNobody(t, sock)
+	if err := os.Chmod(filepath.Dir(sock), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if got != "ACCEPTED" {
+		t.Fatalf("control: another user's dial through a 0711 folder: %s, want it accepted", got)
+	}
+}
+
+// dialAsNobody dials the unix socket sock as uid 65534 and returns
+// "EACCES", "ACCEPTED" or the other error.
+func dialAsNobody(t *testing.T, sock string) string {
+	t.Helper()
 	// The test binary sits in a private build dir: copy it where nobody can run it.
 	pub, err := os.MkdirTemp("", "dial-as-other-")
 	if err != nil {
@@ -140,9 +171,12 @@ func TestPluginSocketIsPrivate(t *testing.T) {
 	cmd.Env = append(os.Environ(), "DIAL_SOCKET="+sock)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "DIAL REFUSED") {
-		t.Fatalf("another user's dial: %v\n%s", err, out)
+	_, result, ok := strings.Cut(string(out), "DIAL RESULT: ")
+	if err != nil || !ok {
+		t.Fatalf("dial helper as another user: %v\n%s", err, out)
 	}
+	result, _, _ = strings.Cut(result, "\n")
+	return result
 }
 
 // TestHelperDialAsOther is run by TestPluginSocketIsPrivate as another user.
@@ -152,12 +186,15 @@ func TestHelperDialAsOther(t *testing.T) {
 		return // only meaningful as the helper process
 	}
 	conn, err := net.DialTimeout("unix", sock, 2*time.Second)
-	if err != nil {
-		os.Stdout.WriteString("DIAL REFUSED: " + err.Error() + "\n")
-		return
+	switch {
+	case errors.Is(err, syscall.EACCES):
+		os.Stdout.WriteString("DIAL RESULT: EACCES\n")
+	case err != nil:
+		os.Stdout.WriteString("DIAL RESULT: " + err.Error() + "\n")
+	default:
+		conn.Close()
+		os.Stdout.WriteString("DIAL RESULT: ACCEPTED\n")
 	}
-	conn.Close()
-	t.Fatal("DIAL ACCEPTED")
 }
 
 // pluginSocket returns the path of the unix socket the plugin listens on.

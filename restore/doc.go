@@ -11,6 +11,11 @@
 // filesystem: Recover completes the swap (roll forward), idempotently.
 // The data directory itself is never moved: it may be a mount point.
 //
+// Durable means fsynced: every file the package writes, and every folder
+// in which it creates, renames or removes an entry. Its filesystem calls
+// go through a small unexported seam so that the tests can run them on a
+// simulated disk and cut the power after each one.
+//
 // This package is pure filesystem code: it knows nothing of HTTP, plugins
 // or databases (verification is a callback).
 package restore

@@ -24,11 +24,21 @@ type Journal struct {
 	OldList []string  `json:"oldList"` // entries of DataDir to move out
 	NewList []string  `json:"newList"` // entries of Staged to move in
 	Started time.Time `json:"started"`
+
+	fsys fileSystem // osFS when nil
+}
+
+// filesystem returns the filesystem the journal's swap runs on.
+func (j *Journal) filesystem() fileSystem {
+	if j.fsys == nil {
+		return osFS{}
+	}
+	return j.fsys
 }
 
 // readJournal returns the journal in stateDir, or nil when there is none.
-func readJournal(stateDir string) (*Journal, error) {
-	data, err := os.ReadFile(filepath.Join(stateDir, JournalFile))
+func readJournal(fsys fileSystem, stateDir string) (*Journal, error) {
+	data, err := fsys.ReadFile(filepath.Join(stateDir, JournalFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -42,29 +52,34 @@ func readJournal(stateDir string) (*Journal, error) {
 	if j.Version != journalVersion {
 		return nil, fmt.Errorf("restore journal version %d, want %d", j.Version, journalVersion)
 	}
+	j.fsys = fsys
 	return &j, nil
 }
 
 // removeJournal deletes the journal durably.
-func removeJournal(stateDir string) error {
-	if err := os.Remove(filepath.Join(stateDir, JournalFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+func removeJournal(fsys fileSystem, stateDir string) error {
+	if err := fsys.Remove(filepath.Join(stateDir, JournalFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove restore journal: %w", err)
 	}
-	return syncDir(stateDir)
+	return fsys.SyncDir(stateDir)
 }
 
 // WriteFileAtomic writes data to path durably: a temp file beside it,
 // fsync, rename, fsync of the directory. The temp file is removed on error.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return writeFileAtomic(osFS{}, path, data, perm)
+}
+
+func writeFileAtomic(fsys fileSystem, path string, data []byte, perm os.FileMode) (err error) {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	f, err := fsys.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
 			f.Close()
-			os.Remove(f.Name())
+			fsys.Remove(f.Name())
 		}
 	}()
 	if err := f.Chmod(perm); err != nil {
@@ -79,18 +94,8 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(f.Name(), path); err != nil {
+	if err := fsys.Rename(f.Name(), path); err != nil {
 		return err
 	}
-	return syncDir(dir)
-}
-
-// syncDir fsyncs a directory so renames and removals in it last.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	return errors.Join(err, d.Close())
+	return fsys.SyncDir(dir)
 }

@@ -30,7 +30,11 @@ type Verify func(dataDir string) error
 // delete. An error means the data directory could not be settled and
 // nothing should open it.
 func Recover(stateDir string, verify Verify, hook Hook) (Outcome, error) {
-	j, err := readJournal(stateDir)
+	return recoverOn(osFS{}, stateDir, verify, hook)
+}
+
+func recoverOn(fsys fileSystem, stateDir string, verify Verify, hook Hook) (Outcome, error) {
+	j, err := readJournal(fsys, stateDir)
 	if err != nil || j == nil {
 		return Outcome{}, err
 	}
@@ -47,7 +51,7 @@ func Recover(stateDir string, verify Verify, hook Hook) (Outcome, error) {
 			return out, fmt.Errorf("restore failed (%v) and rolling back failed: %w", swapErr, err)
 		}
 	}
-	if err := removeJournal(stateDir); err != nil {
+	if err := removeJournal(fsys, stateDir); err != nil {
 		return out, err
 	}
 	out.Finished = time.Now().UTC()
@@ -57,7 +61,11 @@ func Recover(stateDir string, verify Verify, hook Hook) (Outcome, error) {
 // Abandon removes a journal whose swap never started (for example when the
 // app could not be stopped): the old data is still in place.
 func Abandon(stateDir string) error {
-	j, err := readJournal(stateDir)
+	return abandonOn(osFS{}, stateDir)
+}
+
+func abandonOn(fsys fileSystem, stateDir string) error {
+	j, err := readJournal(fsys, stateDir)
 	if err != nil {
 		return err
 	}
@@ -67,5 +75,5 @@ func Abandon(stateDir string) error {
 	if err := Rollback(j, nil); err != nil {
 		return fmt.Errorf("abandon restore: %w", err)
 	}
-	return removeJournal(stateDir)
+	return removeJournal(fsys, stateDir)
 }

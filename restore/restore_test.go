@@ -1,6 +1,7 @@
 package restore_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -318,40 +319,95 @@ func TestCrashAtEveryStep(t *testing.T) {
 	}
 }
 
-// TestCrashDuringRecovery crashes a swap midway, then crashes the recovery
-// itself at each of its steps; the recovery after that still completes.
+// TestCrashDuringRecovery kills a swap, then kills the recovery at each
+// of its steps, as a recording run of that recovery lists them; the
+// recovery after that completes the restore.
 func TestCrashDuringRecovery(t *testing.T) {
-	for _, recoverStep := range []string{"moved-out:storage", "moved-in:data.db", "moved-in:storage", "swapped"} {
-		t.Run(recoverStep, func(t *testing.T) {
-			l := newLayout(t)
-			root := filepath.Dir(l.dataDir)
-			crashAt(t, root, "swap", "moved-out:data.db")
-			crashAt(t, root, "recover", recoverStep)
-			out, err := restore.Recover(l.stateDir, nil, nil)
-			if err != nil || !out.Restored {
-				t.Fatalf("Recover = %+v, %v", out, err)
-			}
-			assertTree(t, l.dataDir, newTree, "the backup's")
+	// From the journal alone the recovery does the whole swap; from
+	// midway it skips what was done.
+	for _, swapStep := range []string{"journaled", "moved-out:data.db", "moved-in:data.db"} {
+		t.Run(swapStep, func(t *testing.T) {
+			testCrashesDuringRecovery(t, swapStep, "recover", newTree, "the backup's")
 		})
 	}
 }
 
 // TestCrashDuringRollback: verification refuses the new data and the
-// rollback is killed midway; the next recovery ends with the old data.
+// recovery, which rolls back, is killed at each of its steps; the next
+// recovery ends with the old data.
 func TestCrashDuringRollback(t *testing.T) {
-	for _, step := range []string{"rolled-back:data.db", "rolled-back:storage", "put-back:auxiliary.db", "put-back:storage"} {
-		t.Run(step, func(t *testing.T) {
-			l := newLayout(t)
-			root := filepath.Dir(l.dataDir)
-			crashAt(t, root, "swap", "swapped")
-			crashAt(t, root, "recover-refuse", step)
-			out, err := restore.Recover(l.stateDir, refuseNew, nil)
-			if err != nil || out.Restored || out.Err == nil {
-				t.Fatalf("Recover = %+v, %v", out, err)
-			}
-			assertTree(t, l.dataDir, oldTree, "the old data")
+	// After a complete swap the rollback undoes all of it; from midway
+	// the recovery first completes the swap, then rolls it back.
+	for _, swapStep := range []string{"swapped", "moved-out:data.db"} {
+		t.Run(swapStep, func(t *testing.T) {
+			testCrashesDuringRecovery(t, swapStep, "recover-refuse", oldTree, "the old data")
 		})
 	}
+}
+
+// testCrashesDuringRecovery kills a swap at swapStep, lists the steps of
+// the recovery (mode "recover" or "recover-refuse") that follows, and for
+// each: kills that recovery there, recovers again and expects want.
+func testCrashesDuringRecovery(t *testing.T, swapStep, mode string, want map[string]string, what string) {
+	base := newLayout(t)
+	crashAt(t, filepath.Dir(base.dataDir), "swap", swapStep)
+	var verify restore.Verify
+	if mode == "recover-refuse" {
+		verify = refuseNew
+	}
+	var steps []string
+	probe := copyLayout(t, base)
+	if _, err := restore.Recover(probe.stateDir, verify, func(s string) { steps = append(steps, s) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) < 2 {
+		t.Fatalf("only %d recovery steps: %v", len(steps), steps)
+	}
+	for _, step := range steps {
+		t.Run(step, func(t *testing.T) {
+			l := copyLayout(t, base)
+			crashAt(t, filepath.Dir(l.dataDir), mode, step)
+			out, err := restore.Recover(l.stateDir, verify, nil)
+			if err != nil || !out.Found || out.Restored != (verify == nil) || (out.Err == nil) != (verify == nil) {
+				t.Fatalf("Recover = %+v, %v", out, err)
+			}
+			assertTree(t, l.dataDir, want, what)
+		})
+	}
+}
+
+// copyLayout copies l's whole tree (data dir, staging, old folder,
+// journal) into a fresh folder; the journal's absolute paths follow.
+func copyLayout(t *testing.T, l layout) layout {
+	t.Helper()
+	from := filepath.Dir(l.dataDir)
+	to := t.TempDir()
+	err := filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, path)
+		dst := filepath.Join(to, rel)
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if d.Name() == restore.JournalFile {
+			data = bytes.ReplaceAll(data, []byte(from+"/"), []byte(to+"/"))
+		}
+		return os.WriteFile(dst, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rebase := func(p string) string {
+		rel, _ := filepath.Rel(from, p)
+		return filepath.Join(to, rel)
+	}
+	return layout{dataDir: rebase(l.dataDir), stateDir: rebase(l.stateDir), staged: rebase(l.staged), old: rebase(l.old)}
 }
 
 func ExampleRecover() {

@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// Hook is called after each durable step, named: "journaled",
-// "moved-out:<name>", "moved-in:<name>", "swapped", "rolled-back:<name>".
+// Hook is called after each durable step, named: "moved-out:<name>",
+// "moved-in:<name>", "swapped", "rolled-back:<name>", "put-back:<name>".
 // Tests use it to crash at every step; it is nil in production.
 type Hook func(step string)
 
@@ -26,41 +26,45 @@ func (h Hook) at(step string) {
 // the caller lists there) stay where they are. staged and old must be on
 // dataDir's filesystem; old must not exist yet.
 func Prepare(stateDir, dataDir, staged, old, key string, keep []string) (*Journal, error) {
-	oldList, err := listEntries(dataDir, keep)
+	return prepareOn(osFS{}, stateDir, dataDir, staged, old, key, keep)
+}
+
+func prepareOn(fsys fileSystem, stateDir, dataDir, staged, old, key string, keep []string) (*Journal, error) {
+	oldList, err := listEntries(fsys, dataDir, keep)
 	if err != nil {
 		return nil, fmt.Errorf("list data dir: %w", err)
 	}
-	newList, err := listEntries(staged, keep)
+	newList, err := listEntries(fsys, staged, keep)
 	if err != nil {
 		return nil, fmt.Errorf("list staged dir: %w", err)
 	}
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+	if err := makeDir(fsys, stateDir); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
 	j := &Journal{
 		Version: journalVersion, Key: key, DataDir: dataDir, Staged: staged, Old: old,
-		OldList: oldList, NewList: newList, Started: time.Now().UTC(),
+		OldList: oldList, NewList: newList, Started: time.Now().UTC(), fsys: fsys,
 	}
 	data, err := json.MarshalIndent(j, "", "  ")
 	if err != nil {
 		return nil, err
 	}
-	if err := WriteFileAtomic(filepath.Join(stateDir, JournalFile), data, 0o600); err != nil {
+	if err := writeFileAtomic(fsys, filepath.Join(stateDir, JournalFile), data, 0o600); err != nil {
 		return nil, fmt.Errorf("write restore journal: %w", err)
 	}
 	return j, nil
 }
 
 // listEntries returns the names in dir, sorted, without those in keep.
-func listEntries(dir string, keep []string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
+func listEntries(fsys fileSystem, dir string, keep []string) ([]string, error) {
+	entries, err := fsys.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	var names []string
-	for _, e := range entries {
-		if !slices.Contains(keep, e.Name()) {
-			names = append(names, e.Name())
+	for _, name := range entries {
+		if !slices.Contains(keep, name) {
+			names = append(names, name)
 		}
 	}
 	return names, nil
@@ -69,30 +73,31 @@ func listEntries(dir string, keep []string) ([]string, error) {
 // Swap moves the old entries out and the staged ones in, as the journal
 // says. It is idempotent: run again after a crash, it completes the swap.
 func Swap(j *Journal, hook Hook) error {
-	if err := os.MkdirAll(j.Old, 0o700); err != nil {
+	fsys := j.filesystem()
+	if err := makeDir(fsys, j.Old); err != nil {
 		return fmt.Errorf("old dir: %w", err)
 	}
 	for _, name := range j.OldList {
 		// Once old/name exists the old entry is out, and a name in the
 		// data dir is the new entry already moved in.
-		moved, err := moveOnce(filepath.Join(j.DataDir, name), filepath.Join(j.Old, name), false)
+		moved, err := moveOnce(fsys, filepath.Join(j.DataDir, name), filepath.Join(j.Old, name), false)
 		if err != nil {
 			return fmt.Errorf("move out %s: %w", name, err)
 		}
 		if moved {
-			if err := syncBoth(j.DataDir, j.Old); err != nil {
+			if err := syncBoth(fsys, j.DataDir, j.Old); err != nil {
 				return err
 			}
 			hook.at("moved-out:" + name)
 		}
 	}
 	for _, name := range j.NewList {
-		moved, err := moveOnce(filepath.Join(j.Staged, name), filepath.Join(j.DataDir, name), true)
+		moved, err := moveOnce(fsys, filepath.Join(j.Staged, name), filepath.Join(j.DataDir, name), true)
 		if err != nil {
 			return fmt.Errorf("move in %s: %w", name, err)
 		}
 		if moved {
-			if err := syncBoth(j.Staged, j.DataDir); err != nil {
+			if err := syncBoth(fsys, j.Staged, j.DataDir); err != nil {
 				return err
 			}
 			hook.at("moved-in:" + name)
@@ -105,33 +110,34 @@ func Swap(j *Journal, hook Hook) error {
 // Rollback undoes a swap, complete or not: the new entries go back to the
 // staged folder and the old ones back into the data directory. Idempotent.
 func Rollback(j *Journal, hook Hook) error {
-	if err := os.MkdirAll(j.Staged, 0o700); err != nil {
+	fsys := j.filesystem()
+	if err := makeDir(fsys, j.Staged); err != nil {
 		return fmt.Errorf("staged dir: %w", err)
 	}
 	for _, name := range j.NewList {
 		// A new entry is in the data dir only if it was moved in; an old
 		// entry of the same name is then already in the old folder.
-		if _, err := os.Lstat(filepath.Join(j.Old, name)); slices.Contains(j.OldList, name) && err != nil {
+		if err := fsys.Lstat(filepath.Join(j.Old, name)); slices.Contains(j.OldList, name) && err != nil {
 			continue // still the old entry: it never left
 		}
-		moved, err := moveOnce(filepath.Join(j.DataDir, name), filepath.Join(j.Staged, name), false)
+		moved, err := moveOnce(fsys, filepath.Join(j.DataDir, name), filepath.Join(j.Staged, name), false)
 		if err != nil {
 			return fmt.Errorf("roll back %s: %w", name, err)
 		}
 		if moved {
-			if err := syncBoth(j.DataDir, j.Staged); err != nil {
+			if err := syncBoth(fsys, j.DataDir, j.Staged); err != nil {
 				return err
 			}
 			hook.at("rolled-back:" + name)
 		}
 	}
 	for _, name := range j.OldList {
-		moved, err := moveOnce(filepath.Join(j.Old, name), filepath.Join(j.DataDir, name), true)
+		moved, err := moveOnce(fsys, filepath.Join(j.Old, name), filepath.Join(j.DataDir, name), true)
 		if err != nil {
 			return fmt.Errorf("put back %s: %w", name, err)
 		}
 		if moved {
-			if err := syncBoth(j.Old, j.DataDir); err != nil {
+			if err := syncBoth(fsys, j.Old, j.DataDir); err != nil {
 				return err
 			}
 			hook.at("put-back:" + name)
@@ -144,9 +150,9 @@ func Rollback(j *Journal, hook Hook) error {
 // dst present. When both are present, strict makes it an error (the swap's
 // ordering rules that state out), otherwise dst is taken as already moved.
 // Nothing is ever overwritten.
-func moveOnce(src, dst string, strict bool) (bool, error) {
-	srcErr := lstatErr(src)
-	dstErr := lstatErr(dst)
+func moveOnce(fsys fileSystem, src, dst string, strict bool) (bool, error) {
+	srcErr := fsys.Lstat(src)
+	dstErr := fsys.Lstat(dst)
 	switch {
 	case srcErr != nil && !errors.Is(srcErr, os.ErrNotExist):
 		return false, srcErr
@@ -159,14 +165,10 @@ func moveOnce(src, dst string, strict bool) (bool, error) {
 	case dstErr == nil:
 		return false, nil
 	}
-	return true, os.Rename(src, dst)
+	return true, fsys.Rename(src, dst)
 }
 
-func lstatErr(path string) error {
-	_, err := os.Lstat(path)
-	return err
-}
-
-func syncBoth(a, b string) error {
-	return errors.Join(syncDir(a), syncDir(b))
+// syncBoth fsyncs the two folders of a rename.
+func syncBoth(fsys fileSystem, a, b string) error {
+	return errors.Join(fsys.SyncDir(a), fsys.SyncDir(b))
 }

@@ -158,6 +158,9 @@ type serveOptions struct {
 	StorageURL        string
 	SuperuserEmail    string
 	SuperuserPassword string
+	// StopBeforeRestart, for the end-to-end tests only
+	// (TESTHOST_STOP_BEFORE_RESTART=1): see stopThenExec.
+	StopBeforeRestart bool
 }
 
 // parseServeArgs reads the serve command line; flags win over the
@@ -193,6 +196,7 @@ func parseServeArgs(args []string, getenv func(string) string) (serveOptions, er
 	}
 	o.SuperuserEmail = getenv("PB_SUPERUSER_EMAIL")
 	o.SuperuserPassword = getenv("PB_SUPERUSER_PASSWORD")
+	o.StopBeforeRestart = getenv("TESTHOST_STOP_BEFORE_RESTART") == "1"
 	if (o.SuperuserEmail == "") != (o.SuperuserPassword == "") {
 		return serveOptions{}, usageErrorf("PB_SUPERUSER_EMAIL and PB_SUPERUSER_PASSWORD must be set together")
 	}

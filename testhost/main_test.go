@@ -57,6 +57,8 @@ func TestParseServeArgs(t *testing.T) {
 			with(func(o *serveOptions) { o.HTTP, o.DataDir = "127.0.0.1:1", "/flag/data" })},
 		{"relative dir made absolute", []string{"--dir", "rel/pb_data"}, nil,
 			with(func(o *serveOptions) { o.DataDir = mustAbs(t, "rel/pb_data") })},
+		{"end-to-end tests' stop before restart", nil, map[string]string{"TESTHOST_STOP_BEFORE_RESTART": "1"},
+			with(func(o *serveOptions) { o.StopBeforeRestart = true })},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

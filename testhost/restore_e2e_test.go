@@ -117,12 +117,14 @@ func freeLoopback(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// startProc starts "testhost serve" and waits until it answers.
-func startProc(t *testing.T, bin, pluginsDir, dataDir, addr string) *proc {
+// startProc starts "testhost serve" and waits until it answers; env is
+// added to its environment.
+func startProc(t *testing.T, bin, pluginsDir, dataDir, addr string, env ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, url: "http://" + addr, dataDir: dataDir, log: &syncBuffer{}}
 	p.cmd = exec.Command(bin, "serve", "--http="+addr, "--dir="+dataDir, "--plugins="+pluginsDir)
 	p.cmd.Env = append(os.Environ(), "PB_SUPERUSER_EMAIL="+e2eEmail, "PB_SUPERUSER_PASSWORD="+e2ePassword)
+	p.cmd.Env = append(p.cmd.Env, env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -316,8 +318,12 @@ func TestRestoreReexecEndToEnd(t *testing.T) {
 	if titles := p.noteTitles(); len(titles) != 1 || titles[0] != "keep me" {
 		t.Fatalf("notes after restore: %v", titles)
 	}
-	if p.cmd.ProcessState != nil {
-		t.Fatal("the host process exited instead of re-executing")
+	// The restored app is served by the process we started, re-executed in
+	// place: our child has not exited (a non-blocking wait would reap it),
+	// so no new process took over while the old one ended.
+	var ws syscall.WaitStatus
+	if pid, err := syscall.Wait4(hostPID, &ws, syscall.WNOHANG, nil); pid != 0 || err != nil {
+		t.Fatalf("the host process %d ended (wait4 = %d, %v, status %v) instead of re-executing", hostPID, pid, err, ws)
 	}
 	if got := pluginPIDOf(t, hostPID); got != pluginPID {
 		t.Fatalf("plugin pid %d after restore, want the same %d", got, pluginPID)

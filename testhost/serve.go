@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"syscall"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -59,8 +61,13 @@ func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (er
 		}
 		return a.Close()
 	}
+	var restart func() error // host.ExecSelf
+	if opts.StopBeforeRestart {
+		restart = stopThenExec
+	}
 	h, err := host.New(ctx, host.Config{
 		Shutdown:     shutdownForRestore,
+		Restart:      restart,
 		Settings:     settingsStore{db: a.db},
 		DataDir:      a.dataDir,
 		PluginsDir:   opts.PluginsDir,
@@ -101,4 +108,16 @@ func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (er
 	default:
 	}
 	return err
+}
+
+// stopThenExec is the restart of a host started for the end-to-end tests
+// with TESTHOST_STOP_BEFORE_RESTART=1: after a restore has written its
+// journal and swapped the data in, the process stops itself (SIGSTOP), so
+// that a test can SIGKILL it at exactly that moment; SIGCONT goes on with
+// the re-exec.
+func stopThenExec() error {
+	if err := syscall.Kill(os.Getpid(), syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("stop before restart: %w", err)
+	}
+	return host.ExecSelf()
 }
