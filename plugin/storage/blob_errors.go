@@ -25,9 +25,21 @@ func (s *blobStore) fail(ctx context.Context, op, key string, err error) error {
 		return nil
 	}
 	if de := ourDeadline(ctx); de != nil && !errors.Is(err, shared.ErrStorageUnreachable) {
-		err = fmt.Errorf("%w (%w)", de, err)
+		err = fmt.Errorf("%w (%w)", de, err) // names the store
+	} else if isStorageFailure(err) {
+		err = fmt.Errorf("storage %s: %w", s.where, err)
 	}
 	return scrub(blobError(op, key, err), s.secrets)
+}
+
+// isStorageFailure reports an error of the store itself rather than of
+// one object in it; its text names the store.
+func isStorageFailure(err error) bool {
+	switch storageKind(err) {
+	case shared.ErrNoBucket, shared.ErrAccessDenied, shared.ErrStorageUnreachable:
+		return true
+	}
+	return errors.Is(err, shared.ErrNoBucket) || errors.Is(err, shared.ErrAccessDenied) || errors.Is(err, shared.ErrStorageUnreachable)
 }
 
 // failKey is fail for an operation on one key (stat, read, delete): a
