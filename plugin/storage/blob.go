@@ -355,7 +355,7 @@ func (w *blobWriter) Commit() error {
 	w.finished = true
 	defer w.cancel(nil)
 	_ = w.pw.Close() // io.PipeWriter.Close never fails
-	if !w.wait() {
+	if !w.wait("did not finish the upload") {
 		return fmt.Errorf("commit %q: %w", w.key, w.stuck())
 	}
 	err := w.err
@@ -382,7 +382,7 @@ func (w *blobWriter) Abort() error {
 	w.finished = true
 	w.cancel(errAborted)
 	w.pw.CloseWithError(errAborted)
-	if !w.wait() {
+	if !w.wait("did not stop the upload") {
 		return fmt.Errorf("abort %q: %w", w.key, w.stuck())
 	}
 	if w.err == nil {
@@ -392,10 +392,10 @@ func (w *blobWriter) Abort() error {
 	return nil
 }
 
-// wait waits for the upload to return. When it makes no progress for the
-// idle timeout, its context is cancelled and it gets as long again to
-// return; wait reports false if it still has not.
-func (w *blobWriter) wait() bool {
+// wait waits for the upload to return. When it has not within the idle
+// timeout, its context is cancelled (what says why) and it gets as long
+// again to return; wait reports false if it still has not.
+func (w *blobWriter) wait(what string) bool {
 	limit := w.store.opts.IdleTimeout
 	t := time.NewTimer(limit)
 	defer t.Stop()
@@ -404,7 +404,7 @@ func (w *blobWriter) wait() bool {
 		return true
 	case <-t.C:
 	}
-	w.cancel(&deadlineError{store: w.store.where, what: "made no progress", limit: limit})
+	w.cancel(&deadlineError{store: w.store.where, what: what, limit: limit})
 	t.Reset(limit)
 	select {
 	case <-w.done:

@@ -194,7 +194,9 @@ func TestGCSUnreachable(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				if _, err := io.Copy(w, io.LimitReader(neverEnding('c'), 4*mib)); err != nil {
+				// More than one 16 MiB part: against the silent server a
+				// Write blocks, which the stall guard must end.
+				if _, err := io.Copy(w, io.LimitReader(neverEnding('c'), 40*mib)); err != nil {
 					return errors.Join(err, w.Abort())
 				}
 				return w.Commit()
