@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -229,4 +232,55 @@ func (b neverEnding) Read(p []byte) (int, error) {
 		p[i] = byte(b)
 	}
 	return len(p), nil
+}
+
+// TestReadStallEnds: a store that starts answering a read and then stops
+// sending ends the Read after the idle timeout with ErrStorageUnreachable
+// (a consumer that is slow between Reads is never cut).
+func TestReadStallEnds(t *testing.T) {
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(10*mib))
+		w.Header().Set("Content-Type", "application/zip")
+		w.Header().Set("Last-Modified", time.Now().UTC().Format(http.TimeFormat))
+		w.WriteHeader(http.StatusOK)
+		if r.Method == http.MethodGet {
+			_, _ = w.Write(bytes.Repeat([]byte("s"), 64<<10))
+			w.(http.Flusher).Flush()
+			select { // then nothing more
+			case <-stop:
+			case <-r.Context().Done():
+			}
+		}
+	}))
+	defer srv.Close()
+	defer close(stop)
+	opts := storage.Options{CallTimeout: 2 * time.Second, IdleTimeout: 2 * time.Second}
+	s, err := opts.Open(t.Context(), "s3://stall-bucket?endpoint="+srv.URL+"&use_path_style=true&access_key=AKIDSTALL&secret=SECRETSTALL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r, err := s.NewRangeReader(t.Context(), "x.zip", 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	// Slow between Reads: longer than the idle timeout, never cut.
+	buf := make([]byte, 1024)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		t.Fatalf("first read: %v", err)
+	}
+	time.Sleep(3 * time.Second)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		t.Fatalf("read after a pause of the consumer: %v", err)
+	}
+	err = within(t, 60*time.Second, "the stalled read", func(context.Context) error {
+		_, err := io.Copy(io.Discard, r)
+		return err
+	})
+	if !errors.Is(err, shared.ErrStorageUnreachable) || !strings.Contains(err.Error(), "s3://stall-bucket") {
+		t.Fatalf("stalled read: %v, want ErrStorageUnreachable naming s3://stall-bucket", err)
+	}
+	noSecrets(t, err, "SECRETSTALL")
 }
