@@ -128,3 +128,28 @@ func TestMissingBucketIsNotAMissingBackup(t *testing.T) {
 		assertJSONEqual(t, got, want)
 	}
 }
+
+// TestUnreachableStorageAnswers503: with nothing listening at the storage's
+// endpoint, listing answers within a bounded time with a 503 that says the
+// storage could not be reached.
+func TestUnreachableStorageAnswers503(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // a closed port
+	e := newEnvWith(t, func(cfg *host.Config) {
+		cfg.StorageURL = "s3://far-bucket?endpoint=http://" + addr + "&use_path_style=true&access_key=AKIDEXAMPLE&secret=SECRETEXAMPLE"
+	})
+	start := time.Now()
+	status, got, _ := e.do("GET", "/api/backups", e.superTok, "", nil)
+	// Generous (a loaded machine); without deadlines some stores never answer.
+	if took := time.Since(start); took > 60*time.Second {
+		t.Errorf("list took %s", took)
+	}
+	if status != 503 {
+		t.Fatalf("list: %d %s, want 503", status, got)
+	}
+	assertJSONEqual(t, got, `{"status":503,"message":"The backups storage could not be reached or did not answer in time.","data":{}}`)
+}
