@@ -8,12 +8,19 @@ HTTP      ?= 127.0.0.1:8090
 DATA_DIR  ?= ./pb_data
 JS_DIR    := examples/js
 JS_STAMP  := $(JS_DIR)/node_modules/.package-lock.json
+EMU_DIR   := plugin/storage/testdata/emulators
+EMU_STAMP := $(EMU_DIR)/node_modules/.package-lock.json
+FAKE_GCS  := $(BIN)/tools/fake-gcs-server
 
 # Pinned code generators for `make proto` (protoc itself: Debian's protobuf-compiler 3.21).
 PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
 
-.PHONY: all build run test tools accel npm bench fuzz proto lint clean loadtest
+# The GCS protocol emulator the storage tests run against (built from its
+# module, so it adds nothing to go.mod).
+FAKE_GCS_MODULE := github.com/fsouza/fake-gcs-server@v1.56.1
+
+.PHONY: all build run test tools accel npm emulators bench fuzz proto lint clean loadtest
 
 all: build
 
@@ -34,6 +41,15 @@ $(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
 	cd $(JS_DIR) && npm ci --no-audit --no-fund
 	touch $@
 
+# Storage protocol emulators for plugin/storage's tests: Azurite (Azure
+# Blob Storage) from its committed lock file, and fake-gcs-server.
+emulators: $(EMU_STAMP) $(FAKE_GCS)
+$(EMU_STAMP): $(EMU_DIR)/package.json $(EMU_DIR)/package-lock.json
+	cd $(EMU_DIR) && npm ci --no-audit --no-fund
+	touch $@
+$(FAKE_GCS):
+	GOBIN=$(abspath $(dir $(FAKE_GCS))) $(GO) install $(FAKE_GCS_MODULE)
+
 # Command-line tools the tests drive (unzip checks our archives as a
 # third-party reader would), and Intel ISA-L's libisal.so.2 (Debian's
 # libisal2), which the plugin loads at run time to deflate about twice as
@@ -51,9 +67,9 @@ accel:
 	@$(HAVE_ISAL) || { apt-get update -qq && apt-get install -y -qq libisal2 >/dev/null; } || \
 		echo "libisal2 not installed: the plugin deflates with its pure-Go engine"
 
-test: build npm tools
+test: build npm emulators tools
 	$(GO) vet ./...
-	PB_REQUIRE_ISAL=1 BENCH_SMOKE=1 $(GO) test -race -count=1 -timeout 9m ./...
+	PB_REQUIRE_ISAL=1 PB_REQUIRE_EMULATORS=1 BENCH_SMOKE=1 $(GO) test -race -count=1 -timeout 9m ./...
 
 bench: build accel
 	$(GO) run ./bench -bin=$(BIN) -size=$(or $(BENCH_SIZE),1.5GiB) $(BENCH_FLAGS)

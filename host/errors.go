@@ -15,17 +15,39 @@ const (
 	msgInUse          = "The backup is currently being used and cannot be deleted."
 	msgInvalidBackup  = "Missing or invalid backup file."
 	msgFilePermission = "Insufficient permissions to access the resource."
+
+	// The storage itself failing (beyond: PocketBase hides the cause).
+	msgNoBucket           = "The backups storage bucket or container does not exist."
+	msgAccessDenied       = "The backups storage refused access; check its credentials."
+	msgStorageUnreachable = "The backups storage could not be reached or did not answer in time."
 )
 
+// storageAPIError is the 503 for a failure of the storage itself, or nil.
+func storageAPIError(err error) *apierror.Error {
+	switch {
+	case errors.Is(err, shared.ErrNoBucket):
+		return apierror.New(http.StatusServiceUnavailable, msgNoBucket)
+	case errors.Is(err, shared.ErrAccessDenied):
+		return apierror.New(http.StatusServiceUnavailable, msgAccessDenied)
+	case errors.Is(err, shared.ErrStorageUnreachable):
+		return apierror.New(http.StatusServiceUnavailable, msgStorageUnreachable)
+	}
+	return nil
+}
+
 // writeError logs err and sends the client the matching API error: an
-// *apierror.Error as is, a not-found kind as 404, anything else as a 500
-// whose text stays in the log.
+// *apierror.Error as is, a not-found kind as 404, a failure of the storage
+// itself as a 503 naming it, anything else as a 500 whose text stays in
+// the log.
 func (h *Host) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var apiErr *apierror.Error
 	switch {
 	case errors.As(err, &apiErr):
 	case errors.Is(err, shared.ErrNotFound):
 		apiErr = apierror.NotFound()
+	case storageAPIError(err) != nil:
+		h.log.Error("request failed: backups storage", "method", r.Method, "path", r.URL.Path, "error", err)
+		apiErr = storageAPIError(err)
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client went away; nobody reads the answer.
 		return
@@ -43,6 +65,12 @@ func publicError(stage string, err error) string {
 	switch {
 	case errors.Is(err, shared.ErrNoSpace):
 		return stage + ": not enough free space."
+	case errors.Is(err, shared.ErrNoBucket):
+		return stage + ": the storage bucket or container does not exist."
+	case errors.Is(err, shared.ErrAccessDenied):
+		return stage + ": the storage refused access; check its credentials."
+	case errors.Is(err, shared.ErrStorageUnreachable):
+		return stage + ": the storage could not be reached or did not answer in time."
 	case errors.Is(err, shared.ErrExists):
 		return stage + ": a backup with that name already exists."
 	case errors.Is(err, shared.ErrNotFound):

@@ -64,7 +64,15 @@ type Config struct {
 	S3Prefix string
 	// Clock drives the backup schedule; the real clock when nil.
 	Clock cron.Clock
+	// StorageCheckTimeout bounds the start-up check of the backups
+	// storage (one listing); DefaultStorageCheckTimeout when 0.
+	StorageCheckTimeout time.Duration
 }
+
+// DefaultStorageCheckTimeout is Config.StorageCheckTimeout's default. It
+// is above the plugin's own deadline for a storage call, so that a store
+// that does not answer is normally reported with its cause.
+const DefaultStorageCheckTimeout = 30 * time.Second
 
 // Host serves the Backups API through the plugin.
 type Host struct {
@@ -208,18 +216,28 @@ func (h *Host) removeTrash(trash string) {
 // once when the storage is unreachable, and lets the storage remove what
 // a process killed mid-write left behind.
 func (h *Host) checkStorage(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	timeout := h.cfg.StorageCheckTimeout
+	if timeout <= 0 {
+		timeout = DefaultStorageCheckTimeout
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	url := h.storageURL()
-	err := h.withPlugin(ctx, func(b shared.Backups) error {
-		_, err := b.List(ctx, url)
+	err := h.withPlugin(cctx, func(b shared.Backups) error {
+		_, err := b.List(cctx, url)
 		return err
 	})
-	if err != nil && ctx.Err() == nil {
+	switch {
+	case err == nil:
+		h.log.Info("backups storage ready", "storage", shared.Redact(url))
+	case ctx.Err() != nil:
+		// The host is closing; the check does not matter any more.
+	case cctx.Err() != nil:
+		h.log.Error("backups storage unreachable: the check timed out", "storage", shared.Redact(url),
+			"timeout", timeout.String(), "error", err)
+	default:
 		h.log.Error("backups storage is not usable", "storage", shared.Redact(url), "error", err)
-		return
 	}
-	h.log.Info("backups storage ready", "storage", shared.Redact(url))
 }
 
 // PluginPID returns the running plugin's process id (0 when none runs).

@@ -145,10 +145,14 @@ func (h *Host) probeStorage(ctx context.Context, storageURL string) error {
 // probeHint is a client-safe explanation of a failed probe.
 func probeHint(err error) string {
 	switch {
-	case errors.Is(err, shared.ErrNotFound):
+	case errors.Is(err, shared.ErrNotFound), errors.Is(err, shared.ErrNoBucket):
 		return "the bucket was not found."
 	case errors.Is(err, shared.ErrInvalid):
 		return "the settings are not valid for this storage."
+	case errors.Is(err, shared.ErrAccessDenied):
+		return "the storage refused the credentials."
+	case errors.Is(err, shared.ErrStorageUnreachable):
+		return "the endpoint could not be reached or did not answer in time."
 	default:
 		return "could not write, read back and delete a test object (check the endpoint, region, bucket and credentials)."
 	}

@@ -17,10 +17,11 @@ import (
 // Inspect implements shared.Backups: it reads only the archive's central
 // directory, through range reads.
 func (s *Service) Inspect(ctx context.Context, storageURL, key string) (shared.ArchiveSummary, error) {
-	st, o, err := s.object(ctx, "inspect", storageURL, key)
+	st, o, release, err := s.object(ctx, "inspect", storageURL, key)
 	if err != nil {
 		return shared.ArchiveSummary{}, err
 	}
+	defer release()
 	ra := &rangeReaderAt{ctx: ctx, store: st, key: key, size: o.Size}
 	defer ra.release()
 	sum, err := archive.Check(ra, o.Size, s.limits)
@@ -41,10 +42,11 @@ func (s *Service) Extract(ctx context.Context, req shared.ExtractRequest, progre
 	if !filepath.IsAbs(req.DestDir) {
 		return fmt.Errorf("extract: destination must be absolute: %w", shared.ErrInvalid)
 	}
-	st, o, err := s.object(ctx, "extract", req.StorageURL, req.Key)
+	st, o, release, err := s.object(ctx, "extract", req.StorageURL, req.Key)
 	if err != nil {
 		return err
 	}
+	defer release()
 	start := time.Now()
 	src, size, cleanup, err := s.fetchForExtract(ctx, st, req, o)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -19,12 +18,11 @@ import (
 
 // Service implements shared.Backups over the stores an Opener opens.
 type Service struct {
-	open   storage.Opener
 	log    hclog.Logger
 	limits archive.Limits
-
-	mu     sync.Mutex
-	stores map[string]storage.Store // by URL; mem:// stores live only here
+	// stores keeps the opened stores by URL (mem:// stores live only
+	// there), at most DefaultMaxStores of them.
+	stores *storeCache
 }
 
 var _ shared.Backups = (*Service)(nil)
@@ -34,34 +32,22 @@ func NewService(open storage.Opener, log hclog.Logger) *Service {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	return &Service{open: open, log: log, limits: archive.DefaultLimits(), stores: map[string]storage.Store{}}
+	onCloseError := func(url string, err error) {
+		log.Warn("closing an unused storage failed", "storage", shared.Redact(url), "error", err)
+	}
+	return &Service{log: log, limits: archive.DefaultLimits(), stores: newStoreCache(open, DefaultMaxStores, onCloseError)}
 }
 
-// Close closes every open store.
+// Close closes every open store; one still in use closes when its
+// operation ends.
 func (s *Service) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var errs []error
-	for url, st := range s.stores {
-		errs = append(errs, st.Close())
-		delete(s.stores, url)
-	}
-	return errors.Join(errs...)
+	return s.stores.close()
 }
 
-// store returns the open store for url, opening it once.
-func (s *Service) store(ctx context.Context, url string) (storage.Store, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if st, ok := s.stores[url]; ok {
-		return st, nil
-	}
-	st, err := s.open(ctx, url)
-	if err != nil {
-		return nil, fmt.Errorf("open storage: %w", err)
-	}
-	s.stores[url] = st
-	return st, nil
+// store returns the open store for url, opening it if needed, and the
+// func that releases it, which the caller must call once done with it.
+func (s *Service) store(ctx context.Context, url string) (storage.Store, func(), error) {
+	return s.stores.acquire(ctx, url)
 }
 
 func toInfo(o storage.Object) shared.BackupInfo {
@@ -70,10 +56,11 @@ func toInfo(o storage.Object) shared.BackupInfo {
 
 // List implements shared.Backups.
 func (s *Service) List(ctx context.Context, storageURL string) ([]shared.BackupInfo, error) {
-	st, err := s.store(ctx, storageURL)
+	st, release, err := s.store(ctx, storageURL)
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	objs, err := st.List(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list: %w", err)
@@ -87,25 +74,28 @@ func (s *Service) List(ctx context.Context, storageURL string) ([]shared.BackupI
 
 // Stat implements shared.Backups.
 func (s *Service) Stat(ctx context.Context, storageURL, key string) (shared.BackupInfo, error) {
-	_, o, err := s.object(ctx, "stat", storageURL, key)
+	_, o, release, err := s.object(ctx, "stat", storageURL, key)
 	if err != nil {
 		return shared.BackupInfo{}, err
 	}
+	release()
 	return toInfo(o), nil
 }
 
 // object opens the store and stats key in it; op names the operation in
-// errors.
-func (s *Service) object(ctx context.Context, op, storageURL, key string) (storage.Store, storage.Object, error) {
-	st, err := s.store(ctx, storageURL)
+// errors. Unless it fails, the caller must call release once done with
+// the store.
+func (s *Service) object(ctx context.Context, op, storageURL, key string) (_ storage.Store, _ storage.Object, release func(), _ error) {
+	st, release, err := s.store(ctx, storageURL)
 	if err != nil {
-		return nil, storage.Object{}, err
+		return nil, storage.Object{}, nil, err
 	}
 	o, err := st.Stat(ctx, key)
 	if err != nil {
-		return nil, storage.Object{}, fmt.Errorf("%s %q: %w", op, key, err)
+		release()
+		return nil, storage.Object{}, nil, fmt.Errorf("%s %q: %w", op, key, err)
 	}
-	return st, o, nil
+	return st, o, release, nil
 }
 
 // Create implements shared.Backups: the zip streams straight into a storage
@@ -115,10 +105,11 @@ func (s *Service) Create(ctx context.Context, req shared.CreateRequest, progress
 	if !filepath.IsAbs(req.DataDir) {
 		return shared.BackupInfo{}, fmt.Errorf("create: data dir must be absolute: %w", shared.ErrInvalid)
 	}
-	st, err := s.store(ctx, req.StorageURL)
+	st, release, err := s.store(ctx, req.StorageURL)
 	if err != nil {
 		return shared.BackupInfo{}, err
 	}
+	defer release()
 	if err := s.ensureFree(ctx, st, req.Key); err != nil {
 		return shared.BackupInfo{}, err
 	}
@@ -170,10 +161,17 @@ func (s *Service) ensureFree(ctx context.Context, st storage.Store, key string) 
 
 // Open implements shared.Backups.
 func (s *Service) Open(ctx context.Context, storageURL, key string, offset, length int64) (*shared.Download, error) {
-	st, o, err := s.object(ctx, "open", storageURL, key)
+	st, o, release, err := s.object(ctx, "open", storageURL, key)
 	if err != nil {
 		return nil, err
 	}
+	// The download keeps the store until it is closed.
+	keep := false
+	defer func() {
+		if !keep {
+			release()
+		}
+	}()
 	if offset < 0 || offset > o.Size {
 		return nil, fmt.Errorf("open %q: offset %d outside 0..%d: %w", key, offset, o.Size, shared.ErrInvalid)
 	}
@@ -184,7 +182,8 @@ func (s *Service) Open(ctx context.Context, storageURL, key string, offset, leng
 	if err != nil {
 		return nil, fmt.Errorf("open %q: %w", key, err)
 	}
-	dl := &shared.Download{Info: toInfo(o), Offset: offset, Length: length, ReadCloser: r}
+	keep = true
+	dl := &shared.Download{Info: toInfo(o), Offset: offset, Length: length, ReadCloser: &releasingReader{ReadCloser: r, release: release}}
 	if lf, ok := st.(storage.LocalFiler); ok {
 		if path, err := lf.LocalPath(ctx, key); err == nil {
 			dl.Path = path
@@ -195,14 +194,26 @@ func (s *Service) Open(ctx context.Context, storageURL, key string, offset, leng
 
 // Delete implements shared.Backups.
 func (s *Service) Delete(ctx context.Context, storageURL, key string) error {
-	st, err := s.store(ctx, storageURL)
+	st, release, err := s.store(ctx, storageURL)
 	if err != nil {
 		return err
 	}
+	defer release()
 	if err := st.Delete(ctx, key); err != nil {
 		return fmt.Errorf("delete %q: %w", key, err)
 	}
 	return nil
+}
+
+// releasingReader releases its store when closed.
+type releasingReader struct {
+	io.ReadCloser
+	release func()
+}
+
+func (r *releasingReader) Close() error {
+	defer r.release()
+	return r.ReadCloser.Close()
 }
 
 // countingWriter counts the bytes written through it.

@@ -21,10 +21,11 @@ import (
 // spooled to a private temp file first. Nothing is left on any error.
 func (s *Service) Upload(ctx context.Context, storageURL, key string, body io.Reader) (shared.BackupInfo, error) {
 	defer releaseMemory()
-	st, err := s.store(ctx, storageURL)
+	st, release, err := s.store(ctx, storageURL)
 	if err != nil {
 		return shared.BackupInfo{}, err
 	}
+	defer release()
 	if err := s.ensureFree(ctx, st, key); err != nil {
 		return shared.BackupInfo{}, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -19,20 +20,43 @@ var (
 	// ErrUnavailable means the plugin could not be reached (it crashed or
 	// is restarting).
 	ErrUnavailable = errors.New("plugin unavailable")
+
+	// Failures of the storage itself, as opposed to one backup in it.
+	// None of them wraps ErrNotFound: a missing bucket is not a missing
+	// backup.
+
+	// ErrNoBucket means the storage's bucket or container does not exist.
+	ErrNoBucket = errors.New("storage bucket or container does not exist")
+	// ErrAccessDenied means the storage refused the credentials.
+	ErrAccessDenied = errors.New("storage refused access")
+	// ErrStorageUnreachable means the storage could not be reached, or
+	// did not answer (or made no progress) within its deadline.
+	ErrStorageUnreachable = errors.New("storage unreachable or not answering")
 )
 
+// errorDomain is the ErrorInfo domain of the kinds that share a gRPC code
+// with another kind and travel with a reason.
+const errorDomain = "pocketbackup"
+
+// kindCodes maps each kind to its gRPC code. A kind with a reason shares
+// its code with an older kind; the reason, sent as an ErrorInfo detail,
+// tells them apart. Kinds with a reason come first.
 var kindCodes = []struct {
-	kind error
-	code codes.Code
+	kind   error
+	code   codes.Code
+	reason string
 }{
-	{ErrNotFound, codes.NotFound},
-	{ErrExists, codes.AlreadyExists},
-	{ErrBusy, codes.FailedPrecondition},
-	{ErrUnavailable, codes.Unavailable},
-	{ErrInvalid, codes.InvalidArgument},
-	{ErrNoSpace, codes.ResourceExhausted},
-	{context.Canceled, codes.Canceled},
-	{context.DeadlineExceeded, codes.DeadlineExceeded},
+	{ErrNoBucket, codes.FailedPrecondition, "STORAGE_NO_BUCKET"},
+	{ErrStorageUnreachable, codes.Unavailable, "STORAGE_UNREACHABLE"},
+	{ErrAccessDenied, codes.PermissionDenied, "STORAGE_ACCESS_DENIED"},
+	{ErrNotFound, codes.NotFound, ""},
+	{ErrExists, codes.AlreadyExists, ""},
+	{ErrBusy, codes.FailedPrecondition, ""},
+	{ErrUnavailable, codes.Unavailable, ""},
+	{ErrInvalid, codes.InvalidArgument, ""},
+	{ErrNoSpace, codes.ResourceExhausted, ""},
+	{context.Canceled, codes.Canceled, ""},
+	{context.DeadlineExceeded, codes.DeadlineExceeded, ""},
 }
 
 // ToStatus turns an error into a gRPC status error, keeping its kind as the
@@ -45,9 +69,16 @@ func ToStatus(err error) error {
 		return err
 	}
 	for _, kc := range kindCodes {
-		if errors.Is(err, kc.kind) {
-			return status.Error(kc.code, err.Error())
+		if !errors.Is(err, kc.kind) {
+			continue
 		}
+		st := status.New(kc.code, err.Error())
+		if kc.reason != "" {
+			if withInfo, derr := st.WithDetails(&errdetails.ErrorInfo{Domain: errorDomain, Reason: kc.reason}); derr == nil {
+				st = withInfo
+			}
+		}
+		return st.Err()
 	}
 	return status.Error(codes.Internal, err.Error())
 }
@@ -62,8 +93,15 @@ func FromStatus(err error) error {
 	if !ok {
 		return err
 	}
+	reason := reasonOf(st)
 	for _, kc := range kindCodes {
-		if st.Code() == kc.code {
+		if st.Code() == kc.code && kc.reason == reason {
+			return &remoteError{msg: st.Message(), kind: kc.kind}
+		}
+	}
+	// A reason this side does not know: the code's older kind.
+	for _, kc := range kindCodes {
+		if st.Code() == kc.code && kc.reason == "" {
 			return &remoteError{msg: st.Message(), kind: kc.kind}
 		}
 	}
@@ -78,3 +116,13 @@ type remoteError struct {
 
 func (e *remoteError) Error() string { return "plugin: " + e.msg }
 func (e *remoteError) Unwrap() error { return e.kind }
+
+// reasonOf returns the reason of st's pocketbackup ErrorInfo, or "".
+func reasonOf(st *status.Status) string {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == errorDomain {
+			return info.GetReason()
+		}
+	}
+	return ""
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	gcs "cloud.google.com/go/storage"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/azureblob"
@@ -79,7 +80,7 @@ func newBlobMux() *blob.URLMux {
 	return mux
 }
 
-func openBlob(ctx context.Context, rawURL string, u *url.URL) (Store, error) {
+func openBlob(ctx context.Context, rawURL string, u *url.URL, opts Options) (Store, error) {
 	mux := newBlobMux()
 	if !mux.ValidBucketScheme(u.Scheme) {
 		return nil, fmt.Errorf("open %s: unsupported storage scheme (want file or %s): %w",
@@ -106,10 +107,15 @@ func openBlob(ctx context.Context, rawURL string, u *url.URL) (Store, error) {
 	if err != nil {
 		return nil, newOpenError(rawURL, u, err)
 	}
-	s := &blobStore{secrets: secretsOf(u)}
+	s := &blobStore{secrets: secretsOf(u), where: where(u), opts: opts.withDefaults()}
 	var client *s3.Client
 	if b.As(&client) && client != nil {
 		s.beforeWrite = s3BeforeWrite(client)
+	}
+	var gcsClient *gcs.Client
+	if b.As(&gcsClient) && gcsClient != nil {
+		// Else it retries idempotent calls until the context ends.
+		gcsClient.SetRetry(gcs.WithMaxAttempts(gcsMaxAttempts))
 	}
 	if prefix != "" {
 		b = blob.PrefixedBucket(b, prefix)
@@ -139,9 +145,21 @@ func cleanPrefix(p string) (string, error) {
 	return p + "/", nil
 }
 
-// blobStore is a Store over a gocloud.dev/blob bucket.
+// gcsMaxAttempts is the GCS client's retry budget per call (its default
+// is unlimited within the context's deadline).
+const gcsMaxAttempts = 4
+
+// listPageSize is how many objects one listing call asks for.
+const listPageSize = 1000
+
+// blobStore is a Store over a gocloud.dev/blob bucket. Every call has a
+// deadline (see Options): a store that does not answer fails the call
+// with shared.ErrStorageUnreachable instead of hanging it.
 type blobStore struct {
 	bucket *blob.Bucket
+	// where names the store in errors: scheme://host.
+	where string
+	opts  Options
 	// secrets of the URL, which error texts must not show (see scrub).
 	secrets []string
 	// beforeWrite, if set, is every write's WriterOptions.BeforeWrite.
@@ -150,31 +168,43 @@ type blobStore struct {
 
 var _ Store = (*blobStore)(nil)
 
-// fail wraps err, from op on key, with its kind and scrubs it of secrets;
-// it returns nil for nil.
-func (s *blobStore) fail(op, key string, err error) error {
-	return scrub(blobError(op, key, err), s.secrets)
-}
-
 // List implements Store. It skips "directories", fileblob sidecars, dot-files
 // (temp files of other writers) and anything else that is not a valid key.
 // Under a prefix it lists the keys directly under it, without the prefix.
+// Each page is one call with its own deadline. A listing that the store
+// answers "not found" means the bucket is missing.
 func (s *blobStore) List(ctx context.Context) ([]Object, error) {
 	var objs []Object
-	it := s.bucket.List(&blob.ListOptions{Delimiter: "/"})
-	for {
-		o, err := it.Next(ctx)
-		if err == io.EOF {
+	opts := &blob.ListOptions{Delimiter: "/"}
+	for token := blob.FirstPageToken; ; {
+		page, next, err := s.listPage(ctx, token, opts)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range page {
+			if o.IsDir || !ValidKey(o.Key) {
+				continue
+			}
+			objs = append(objs, Object{Key: o.Key, Size: o.Size, Modified: modified(o.ModTime)})
+		}
+		if len(next) == 0 {
 			return objs, nil
 		}
-		if err != nil {
-			return nil, s.fail("list", "", err)
-		}
-		if o.IsDir || !ValidKey(o.Key) {
-			continue
-		}
-		objs = append(objs, Object{Key: o.Key, Size: o.Size, Modified: modified(o.ModTime)})
+		token = next
 	}
+}
+
+func (s *blobStore) listPage(ctx context.Context, token []byte, opts *blob.ListOptions) ([]*blob.ListObject, []byte, error) {
+	ctx, cancel := s.callContext(ctx)
+	defer cancel()
+	page, next, err := s.bucket.ListPage(ctx, token, listPageSize, opts)
+	if err != nil {
+		if storageKind(err) == shared.ErrNotFound {
+			err = fmt.Errorf("%w: %w", shared.ErrNoBucket, err)
+		}
+		return nil, nil, s.fail(ctx, "list", "", err)
+	}
+	return page, next, nil
 }
 
 // Stat implements Store.
@@ -182,57 +212,38 @@ func (s *blobStore) Stat(ctx context.Context, key string) (Object, error) {
 	if err := checkKey("stat", key); err != nil {
 		return Object{}, err
 	}
-	a, err := s.bucket.Attributes(ctx, key)
+	cctx, cancel := s.callContext(ctx)
+	defer cancel()
+	a, err := s.bucket.Attributes(cctx, key)
 	if err != nil {
-		return Object{}, s.fail("stat", key, err)
+		return Object{}, s.failKey(cctx, "stat", key, err)
 	}
 	return Object{Key: key, Size: a.Size, Modified: modified(a.ModTime)}, nil
 }
 
-// NewRangeReader implements Store. Reading from an offset at or past the end
-// gives an empty reader, whatever the provider answers to such a range.
-func (s *blobStore) NewRangeReader(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
-	if err := checkKey("read", key); err != nil {
-		return nil, err
-	}
-	if offset < 0 {
-		return nil, fmt.Errorf("read %q: negative offset: %w", key, shared.ErrInvalid)
-	}
-	r, err := s.bucket.NewRangeReader(ctx, key, offset, length, nil)
-	if err == nil {
-		return r, nil
-	}
-	if offset > 0 && gcerrors.Code(err) != gcerrors.NotFound {
-		// Providers such as S3 refuse a range that starts past the end
-		// (HTTP 416); answer as a file would.
-		if a, aerr := s.bucket.Attributes(ctx, key); aerr == nil && offset >= a.Size {
-			return io.NopCloser(strings.NewReader("")), nil
-		}
-	}
-	return nil, s.fail("read", key, err)
-}
-
 // NewWriter implements Store. The write goes to the provider as it is made,
 // in parts of s3PartSize where the provider takes parts (memblob buffers it
-// all); the object appears only when Close succeeds.
+// all); the object appears only when Commit succeeds. See blobWriter.
 func (s *blobStore) NewWriter(ctx context.Context, key string) (Writer, error) {
 	if err := checkKey("write", key); err != nil {
 		return nil, err
 	}
-	wctx, cancel := context.WithCancel(ctx)
-	w, err := s.bucket.NewWriter(wctx, key, &blob.WriterOptions{
+	wctx, cancel := context.WithCancelCause(ctx)
+	pr, pw := io.Pipe()
+	w := &blobWriter{
+		pw: pw, ctx: wctx, cancel: cancel, guard: newStallGuard(cancel, s.where),
+		key: key, store: s, done: make(chan struct{}),
+	}
+	opts := &blob.WriterOptions{
 		ContentType:    contentType(key),
 		BufferSize:     s3PartSize,
 		MaxConcurrency: s3Concurrency,
 		BeforeWrite:    s.beforeWrite,
 		// Commit never replaces an object (If-None-Match: * on S3).
 		IfNotExist: true,
-	})
-	if err != nil {
-		cancel()
-		return nil, s.fail("write", key, err)
 	}
-	return &blobWriter{w: w, ctx: wctx, cancel: cancel, key: key, store: s}, nil
+	go w.upload(pr, opts)
+	return w, nil
 }
 
 // Delete implements Store.
@@ -240,7 +251,9 @@ func (s *blobStore) Delete(ctx context.Context, key string) error {
 	if err := checkKey("delete", key); err != nil {
 		return err
 	}
-	return s.fail("delete", key, s.bucket.Delete(ctx, key))
+	cctx, cancel := s.callContext(ctx)
+	defer cancel()
+	return s.failKey(cctx, "delete", key, s.bucket.Delete(cctx, key))
 }
 
 // Close implements Store.
@@ -264,101 +277,177 @@ func contentType(key string) string {
 	return "application/octet-stream"
 }
 
-// blobWriter is a Writer over a blob.Writer. gocloud discards a write whose
-// context is cancelled before Close, which is how Abort works.
+// blobWriter is a Writer that feeds a bucket's Upload through a pipe. The
+// upload runs in its own goroutine: Write hands it bytes, Commit ends the
+// stream and waits for its result, Abort cancels its context and breaks
+// the pipe.
+//
+// Giving the driver a reader, rather than writing into the driver's own
+// writer, keeps the upload's result: gocloud v0.47.0's azureblob writer
+// panics in Close after a failed upload (its goroutine sets its pipe
+// reader to nil before Close dereferences it) and the cause is lost. Its
+// Upload path has no such pipe. A panic in any driver's upload is still
+// recovered and reported with the cause the context holds.
 type blobWriter struct {
-	w      *blob.Writer
-	ctx    context.Context // the write's, cancelled by Abort
-	cancel context.CancelFunc
+	pw     *io.PipeWriter
+	ctx    context.Context // the upload's; cancelled by Abort and stalls
+	cancel context.CancelCauseFunc
+	guard  *stallGuard
 	key    string
 	store  *blobStore
-	done   bool // Commit or Abort was called
+
+	done chan struct{} // closed when the upload has returned
+	err  error         // the upload's result, set before done is closed
+
+	finished bool // Commit or Abort was called
+}
+
+// upload runs the driver's upload of everything read from pr and records
+// its result. Whatever the driver does, the pipe is closed with the result
+// (so a Write blocked on it returns the cause) and done is closed.
+func (w *blobWriter) upload(pr *io.PipeReader, opts *blob.WriterOptions) {
+	defer close(w.done)
+	defer func() {
+		if p := recover(); p != nil {
+			w.err = fmt.Errorf("storage driver panicked during the upload: %v", p)
+			if cause := context.Cause(w.ctx); cause != nil {
+				w.err = fmt.Errorf("%w (%w)", cause, w.err)
+			}
+		}
+		if w.err != nil {
+			pr.CloseWithError(w.err)
+		} else {
+			pr.Close()
+		}
+	}()
+	w.err = w.store.bucket.Upload(w.ctx, w.key, pr, opts)
 }
 
 func (w *blobWriter) Write(p []byte) (int, error) {
-	if w.done {
+	if w.finished {
 		return 0, fmt.Errorf("write %q: %w", w.key, errWriterDone)
 	}
-	n, err := w.w.Write(p)
+	w.guard.arm(w.store.opts.IdleTimeout)
+	n, err := w.pw.Write(p)
+	w.guard.disarm()
 	if err != nil {
-		return n, w.store.fail("write", w.key, err)
+		return n, w.store.fail(w.ctx, "write", w.key, w.cause(err))
 	}
 	return n, nil
 }
 
-// Commit implements Writer. If it fails, nothing of the write is stored.
-// It never replaces an object: the write is conditional (IfNotExist), and
-// since not every S3-compatible service honours If-None-Match (nor every
-// one on a multipart completion), the key is also checked just before.
-// Either refusal wraps shared.ErrExists.
+// cause prefers the upload's own error to what the pipe reports of it.
+func (w *blobWriter) cause(err error) error {
+	select {
+	case <-w.done:
+		if w.err != nil {
+			return w.err
+		}
+	default:
+	}
+	return err
+}
+
+// Commit implements Writer. If it fails, nothing of the write is stored;
+// the error is the upload's own (a missing container, refused credentials,
+// a cancelled context, a stalled store). It never replaces an object: the
+// write is conditional (IfNotExist), and since not every S3-compatible
+// service honours If-None-Match (nor every one on a multipart completion),
+// the key is also checked just before. Either refusal wraps
+// shared.ErrExists.
 func (w *blobWriter) Commit() error {
-	if w.done {
+	if w.finished {
 		return fmt.Errorf("commit %q: %w", w.key, errWriterDone)
 	}
 	if err := w.ensureAbsent(); err != nil {
 		return errors.Join(err, w.Abort())
 	}
-	w.done = true
-	defer w.cancel()
-	err := w.w.Close()
-	if gcerrors.Code(err) == gcerrors.FailedPrecondition {
-		return scrub(fmt.Errorf("commit %q: %w: %w", w.key, shared.ErrExists, err), w.store.secrets)
+	w.finished = true
+	defer w.cancel(nil)
+	_ = w.pw.Close() // io.PipeWriter.Close never fails
+	if !w.wait("did not finish the upload") {
+		return fmt.Errorf("commit %q: %w", w.key, w.stuck())
 	}
-	return w.store.fail("commit", w.key, err)
+	err := w.err
+	if err != nil && w.ctx.Err() != nil && ourDeadline(w.ctx) == nil && !errors.Is(err, context.Cause(w.ctx)) {
+		// The caller cancelled; say so whatever the driver made of it.
+		err = fmt.Errorf("%w: %w", context.Cause(w.ctx), err)
+	}
+	if err != nil && storageKind(err) == shared.ErrNotFound {
+		// A write has no key to miss: it is the bucket.
+		err = fmt.Errorf("%w: %w", shared.ErrNoBucket, err)
+	}
+	return w.store.fail(w.ctx, "commit", w.key, err)
 }
 
 // ensureAbsent returns an error wrapping shared.ErrExists when the key is
 // stored, and any other failure to find out.
 func (w *blobWriter) ensureAbsent() error {
-	_, err := w.store.bucket.Attributes(w.ctx, w.key)
+	cctx, cancel := w.store.callContext(w.ctx)
+	defer cancel()
+	_, err := w.store.bucket.Attributes(cctx, w.key)
 	switch {
 	case err == nil:
 		return fmt.Errorf("commit %q: %w", w.key, shared.ErrExists)
 	case gcerrors.Code(err) == gcerrors.NotFound:
 		return nil
 	default:
-		return w.store.fail("commit", w.key, err)
+		return w.store.fail(cctx, "commit", w.key, err)
 	}
 }
 
-// Abort implements Writer. After Commit or Abort it does nothing.
+// Abort implements Writer. After Commit or Abort it does nothing. The
+// upload is cancelled and waited for (at most the idle timeout): nothing
+// of it is stored. An upload that had already failed stored nothing
+// either, and its cause went to the Write or Commit that saw it, so Abort
+// returns nil for it.
 func (w *blobWriter) Abort() error {
-	if w.done {
+	if w.finished {
 		return nil
 	}
-	w.done = true
-	w.cancel()
-	err := w.w.Close()
-	switch {
-	case err == nil:
+	w.finished = true
+	w.cancel(errAborted)
+	w.pw.CloseWithError(errAborted)
+	if !w.wait("did not stop the upload") {
+		return fmt.Errorf("abort %q: %w", w.key, w.stuck())
+	}
+	if w.err == nil {
 		// The driver ignored the cancellation and stored the object.
 		return fmt.Errorf("abort %q: the store kept the object despite the cancelled write", w.key)
-	case gcerrors.Code(err) == gcerrors.Canceled, gcerrors.Code(err) == gcerrors.DeadlineExceeded:
-		// The expected outcome: the upload was abandoned.
-		return nil
-	default:
-		return w.store.fail("abort", w.key, err)
+	}
+	return nil
+}
+
+// wait waits for the upload to return. When it has not within the idle
+// timeout, its context is cancelled (what says why) and it gets as long
+// again to return; wait reports false if it still has not.
+func (w *blobWriter) wait(what string) bool {
+	limit := w.store.opts.IdleTimeout
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-w.done:
+		return true
+	case <-t.C:
+	}
+	w.cancel(&deadlineError{store: w.store.where, what: what, limit: limit})
+	t.Reset(limit)
+	select {
+	case <-w.done:
+		return true
+	case <-t.C:
+		return false
 	}
 }
 
-// blobError wraps a gocloud error from op on key with the matching kind from
-// shared; it returns nil for nil.
-func blobError(op, key string, err error) error {
-	if err == nil {
-		return nil
-	}
-	name := op
-	if key != "" {
-		name = fmt.Sprintf("%s %q", op, key)
-	}
-	switch gcerrors.Code(err) {
-	case gcerrors.NotFound:
-		return fmt.Errorf("%s: %w: %w", name, shared.ErrNotFound, err)
-	case gcerrors.InvalidArgument:
-		return fmt.Errorf("%s: %w: %w", name, shared.ErrInvalid, err)
-	}
-	return fmt.Errorf("%s: %w", name, err)
+// stuck is the error of an upload that did not return after its context
+// was cancelled; its goroutine is left to end when the driver lets it.
+func (w *blobWriter) stuck() error {
+	return fmt.Errorf("the storage driver did not stop the upload (%w)", context.Cause(w.ctx))
 }
+
+// errAborted is the cause of an upload Abort ended.
+var errAborted = errors.New("write aborted")
 
 // errWriterDone is returned by a Writer used after Commit or Abort.
 var errWriterDone = fmt.Errorf("writer already committed or aborted: %w", shared.ErrInvalid)

@@ -30,7 +30,16 @@ var _ Opener = Open
 // names only the scheme and host: never the user info, path or query, which
 // may hold credentials. Nor do the errors of the store's operations show
 // the URL's secrets.
+//
+// Remote stores get the default deadlines; Options.Open sets others.
 func Open(ctx context.Context, rawURL string) (Store, error) {
+	return Options{}.Open(ctx, rawURL)
+}
+
+var _ Opener = Options{}.Open
+
+// Open is the package's Open with these options.
+func (o Options) Open(ctx context.Context, rawURL string) (Store, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		// url.Error repeats the whole URL; say nothing of it.
@@ -43,7 +52,7 @@ func Open(ctx context.Context, rawURL string) (Store, error) {
 	if u.Scheme == "file" {
 		return openLocal(u)
 	}
-	return openBlob(ctx, rawURL, u)
+	return openBlob(ctx, rawURL, u, o)
 }
 
 // where names the store in errors: scheme and host only.

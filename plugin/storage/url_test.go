@@ -12,17 +12,21 @@ import (
 )
 
 // TestMain points gocloud's gs:// and azblob:// openers at credentials from
-// the environment, so that opening never probes a cloud metadata server (no
-// test here sends a request to either).
+// the environment, so that opening never probes a cloud metadata server:
+// Azurite's development account, and an emulator host for GCS (which
+// gocloud then reaches without credentials). Tests that talk to the
+// emulators start them (emulators_test.go); TestMain stops them.
 func TestMain(m *testing.M) {
 	for k, v := range map[string]string{
 		"STORAGE_EMULATOR_HOST": "127.0.0.1:1",
-		"AZURE_STORAGE_ACCOUNT": "devaccount",
-		"AZURE_STORAGE_KEY":     "ZGV2a2V5ZGV2a2V5ZGV2a2V5", // base64, as Azure keys are
+		"AZURE_STORAGE_ACCOUNT": azuriteAccount,
+		"AZURE_STORAGE_KEY":     azuriteKey,
 	} {
 		os.Setenv(k, v)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	stopEmulators()
+	os.Exit(code)
 }
 
 // TestCloudSchemesRegistered: gs:// and azblob:// open (no I/O happens at
