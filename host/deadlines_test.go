@@ -27,20 +27,24 @@ func deadlineServer(t *testing.T, e *env) string {
 	return srv.URL
 }
 
-// trickle yields data in pieces spread over about d.
+// trickle yields data in pieces of piece bytes, pausing before each.
 type trickle struct {
 	data  []byte
 	piece int
 	pause time.Duration
+	left  int // of the current piece
 }
 
 func (r *trickle) Read(p []byte) (int, error) {
 	if len(r.data) == 0 {
 		return 0, io.EOF
 	}
-	time.Sleep(r.pause) // the client's pace, not the server's sequencing
-	n := copy(p[:min(len(p), r.piece)], r.data)
-	r.data = r.data[n:]
+	if r.left == 0 {
+		time.Sleep(r.pause) // the client's pace, not the server's sequencing
+		r.left = r.piece
+	}
+	n := copy(p[:min(len(p), r.left)], r.data)
+	r.data, r.left = r.data[n:], r.left-n
 	return n, nil
 }
 
@@ -50,7 +54,9 @@ func (r *trickle) Read(p []byte) (int, error) {
 func TestTransfersLiftServerDeadlines(t *testing.T) {
 	e := newEnv(t)
 	url := deadlineServer(t, e)
-	payload := storedZip(t, 256<<10)
+	// Larger than loopback's socket buffers, so the download's writes
+	// must wait for the slow reader.
+	payload := storedZip(t, 16<<20)
 	body, ctype := multipartBody("file", "slow.zip", payload)
 	raw := body(t)
 	slow := &trickle{data: raw, piece: len(raw)/10 + 1, pause: serverTimeout / 2}
@@ -80,14 +86,14 @@ func TestTransfersLiftServerDeadlines(t *testing.T) {
 	var down bytes.Buffer
 	start = time.Now()
 	for {
-		_, err := io.CopyN(&down, resp.Body, 32<<10)
+		_, err := io.CopyN(&down, resp.Body, 1<<20)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			t.Fatalf("slow download after %d bytes, %v: %v", down.Len(), time.Since(start), err)
 		}
-		time.Sleep(serverTimeout / 4)
+		time.Sleep(serverTimeout / 3)
 	}
 	if !bytes.Equal(down.Bytes(), payload) || time.Since(start) < 2*serverTimeout {
 		t.Fatalf("slow download: %d of %d bytes in %v", down.Len(), len(payload), time.Since(start))
