@@ -10,4 +10,18 @@
 // started again as a child process with POCKETBACKUP_CHECK_DATABASES set;
 // this package's init recognises it and runs the check instead of the app
 // (see checkerEnv). An app embedding the package needs nothing for that.
+//
+// # Serving the routes
+//
+// Give the http.Server read, write and idle timeouts (and ReadHeaderTimeout)
+// and wrap its listener with package connlimit: the upload and download
+// handlers lift the read and write deadlines of their own request through
+// http.ResponseController once its auth has passed, so only they may run
+// long. A middleware that wraps the ResponseWriter must keep Unwrap (and
+// ReadFrom, for sendfile). A download that breaks off after its status was
+// sent panics with http.ErrAbortHandler so that net/http ends the
+// connection: a router's panic handler or recovery middleware must re-panic
+// that value, never write an error into the body. Behind a reverse proxy,
+// pass auth.WithTrustedProxies so the login limit (and /api/health's realIP)
+// sees the clients' addresses.
 package host

@@ -125,6 +125,11 @@ func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
 
 // newEnvWith is newEnv with a chance to change the host's config.
 func newEnvWith(t *testing.T, configure func(*host.Config)) *env {
+	return newEnvWithAuth(t, configure)
+}
+
+// newEnvWithAuth is newEnvWith with more options for the auth service.
+func newEnvWithAuth(t *testing.T, configure func(*host.Config), authOpts ...auth.Option) *env {
 	t.Helper()
 	dataDir := t.TempDir()
 	makeDatabase(t, filepath.Join(dataDir, "data.db"), 50)
@@ -148,7 +153,8 @@ func newEnvWith(t *testing.T, configure func(*host.Config)) *env {
 		Email: "user@example.com", PasswordHash: hash, TokenKey: auth.NewTokenKey(), Created: now, Updated: now}
 	store.put(super)
 	store.put(user)
-	authSvc := auth.New(store, []byte(strings.Repeat("s", 32)), []auth.Collection{auth.Superusers(), usersCollection}, auth.WithBcryptCost(4))
+	authSvc := auth.New(store, []byte(strings.Repeat("s", 32)), []auth.Collection{auth.Superusers(), usersCollection},
+		append([]auth.Option{auth.WithBcryptCost(4)}, authOpts...)...)
 
 	cfg := host.Config{
 		DataDir:    dataDir,
@@ -219,9 +225,18 @@ func (w testWriter) Write(p []byte) (int, error) {
 // do sends a request and returns status, body and headers.
 func (e *env) do(method, path, token, contentType string, body io.Reader) (int, string, http.Header) {
 	e.t.Helper()
+	return e.doWith(method, path, token, contentType, nil, body)
+}
+
+// doWith is do with more request headers.
+func (e *env) doWith(method, path, token, contentType string, header map[string]string, body io.Reader) (int, string, http.Header) {
+	e.t.Helper()
 	req, err := http.NewRequest(method, e.server.URL+path, body)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", token)

@@ -16,7 +16,12 @@ type healthResponse struct {
 }
 
 // handleHealth answers GET /api/health. Superusers also see whether a
-// backup can start, the running operation and the last one's outcome.
+// backup can start, the running operation and the last one's outcome, and,
+// as in PocketBase and BosBase, realIP (the client address the login limit
+// counts), possibleProxyHeader (a forwarding header sent by a peer that is
+// not a trusted proxy: the app probably runs behind a proxy not set as
+// trusted; "" otherwise) and requireS3 (BosBase's; backups never require
+// S3 here).
 func (h *Host) handleHealth(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	resp := healthResponse{Code: http.StatusOK, Message: "API is healthy.", Data: map[string]any{}}
 	if rec, ok := h.cfg.Auth.Authenticate(r); ok && rec.IsSuperuser() {
@@ -24,6 +29,9 @@ func (h *Host) handleHealth(w http.ResponseWriter, r *http.Request, _ httprouter
 		resp.Data["canBackup"] = running == nil
 		resp.Data["operation"] = running
 		resp.Data["lastOperation"] = last
+		resp.Data["realIP"] = h.cfg.Auth.ClientIP(r)
+		resp.Data["possibleProxyHeader"] = h.cfg.Auth.Proxies().UntrustedHeader(r)
+		resp.Data["requireS3"] = false
 	}
 	apierror.WriteJSON(w, http.StatusOK, resp)
 }

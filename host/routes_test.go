@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"mime/multipart"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/pocketbackup/pocketbackup/host/auth"
+	"github.com/pocketbackup/pocketbackup/host/clientip"
 )
 
 const (
@@ -25,6 +29,7 @@ type scenario struct {
 	path        string // may contain {super}/{user}/{superFile}/{userFile}
 	token       string // "super", "user", "garbage" or ""
 	contentType string
+	header      map[string]string // more request headers
 	body        func(t *testing.T) []byte
 	wantStatus  int
 	wantBody    string   // exact JSON when set
@@ -59,7 +64,7 @@ func runScenarios(t *testing.T, e *env, rows []scenario) {
 			} else {
 				body = bytes.NewReader(nil)
 			}
-			status, got, _ := e.do(row.method, e.expand(row.path), e.tokenFor(row.token), row.contentType, body)
+			status, got, _ := e.doWith(row.method, e.expand(row.path), e.tokenFor(row.token), row.contentType, row.header, body)
 			if status != row.wantStatus {
 				t.Fatalf("%s %s: status %d, want %d; body %s", row.method, row.path, status, row.wantStatus, got)
 			}
@@ -109,12 +114,29 @@ func multipartBody(field, filename string, content []byte) (func(*testing.T) []b
 func TestHealthRoute(t *testing.T) {
 	e := newEnv(t)
 	public := `{"code":200,"message":"API is healthy.","data":{}}`
+	super := func(realIP, proxyHeader string) string {
+		return `{"code":200,"message":"API is healthy.","data":{"canBackup":true,"operation":null,"lastOperation":null,` +
+			`"realIP":"` + realIP + `","possibleProxyHeader":"` + proxyHeader + `","requireS3":false}}`
+	}
+	xff := map[string]string{"X-Forwarded-For": "203.0.113.7"}
 	runScenarios(t, e, []scenario{
 		{name: "no auth", method: "GET", path: "/api/health", wantStatus: 200, wantBody: public},
+		{name: "no auth, proxy header", method: "GET", path: "/api/health", header: xff, wantStatus: 200, wantBody: public},
 		{name: "garbage token", method: "GET", path: "/api/health", token: "garbage", wantStatus: 200, wantBody: public},
 		{name: "non-superuser", method: "GET", path: "/api/health", token: "user", wantStatus: 200, wantBody: public},
-		{name: "superuser", method: "GET", path: "/api/health", token: "super", wantStatus: 200,
-			wantBody: `{"code":200,"message":"API is healthy.","data":{"canBackup":true,"operation":null,"lastOperation":null}}`},
+		{name: "non-superuser, proxy header", method: "GET", path: "/api/health", token: "user", header: xff, wantStatus: 200, wantBody: public},
+		{name: "superuser", method: "GET", path: "/api/health", token: "super", wantStatus: 200, wantBody: super("127.0.0.1", "")},
+		{name: "superuser, X-Forwarded-For from an untrusted peer", method: "GET", path: "/api/health", token: "super",
+			header: xff, wantStatus: 200, wantBody: super("127.0.0.1", "X-Forwarded-For")},
+		{name: "superuser, X-Real-IP from an untrusted peer", method: "GET", path: "/api/health", token: "super",
+			header: map[string]string{"X-Real-IP": "203.0.113.7"}, wantStatus: 200, wantBody: super("127.0.0.1", "X-Real-IP")},
+	})
+	trusting := newEnvWithAuth(t, nil, auth.WithTrustedProxies(clientip.New(netip.MustParsePrefix("127.0.0.1/32"))))
+	runScenarios(t, trusting, []scenario{
+		{name: "trusted proxy, no auth", method: "GET", path: "/api/health", header: xff, wantStatus: 200, wantBody: public},
+		{name: "trusted proxy, superuser", method: "GET", path: "/api/health", token: "super",
+			header: map[string]string{"X-Forwarded-For": "198.51.100.1, 203.0.113.7"}, wantStatus: 200, wantBody: super("203.0.113.7", "")},
+		{name: "trusted proxy, no header", method: "GET", path: "/api/health", token: "super", wantStatus: 200, wantBody: super("127.0.0.1", "")},
 	})
 }
 

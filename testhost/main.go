@@ -5,6 +5,7 @@
 // backup plugin.
 //
 //	testhost serve [--http=127.0.0.1:8090] [--dir=./pb_data] [--plugins=./bin/plugins] [--storage=URL]
+//	               [--trusted-proxies=LIST] [--logs-max-days=5]
 //	testhost superuser upsert EMAIL PASSWORD [--dir=./pb_data]
 //	testhost user upsert EMAIL PASSWORD [--dir=./pb_data]
 //
@@ -27,6 +28,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/pocketbackup/pocketbackup/host/auth"
+	"github.com/pocketbackup/pocketbackup/host/clientip"
 )
 
 // Exit codes.
@@ -73,6 +75,9 @@ Flags (environment fallback in brackets):
   --plugin=NAME    plugin file name in that directory (default: its single executable)
   --plugin-sha256=HEX  expected SHA-256 of the plugin [PB_PLUGIN_SHA256] (default: read NAME.sha256)
   --storage=URL    where backups go, a gocloud URL [PB_BACKUPS_STORAGE] (default file://DIR/backups)
+  --trusted-proxies=LIST  reverse proxies (addresses or CIDRs, comma separated) whose
+                   X-Forwarded-For / X-Real-IP name the client [PB_TRUSTED_PROXIES] (default none)
+  --logs-max-days=N  days request logs are kept; 0 logs no requests [PB_LOGS_MAX_DAYS] (default 5)
 `
 
 const upsertUsage = `Usage: testhost %s upsert EMAIL PASSWORD [flags]
@@ -161,19 +166,26 @@ type serveOptions struct {
 	// StopBeforeRestart, for the end-to-end tests only
 	// (TESTHOST_STOP_BEFORE_RESTART=1): see stopThenExec.
 	StopBeforeRestart bool
+	TrustedProxies    clientip.Proxies
+	LogsMaxDays       int
+
+	limits serverLimits // defaultLimits; tests change them
 }
 
 // parseServeArgs reads the serve command line; flags win over the
 // environment, which wins over the defaults.
 func parseServeArgs(args []string, getenv func(string) string) (serveOptions, error) {
 	fs := newFlagSet("serve")
-	var o serveOptions
+	o := serveOptions{limits: defaultLimits}
 	fs.StringVar(&o.HTTP, "http", defaultHTTP, "")
 	fs.StringVar(&o.DataDir, "dir", defaultDataDir, "")
 	fs.StringVar(&o.PluginsDir, "plugins", defaultPluginsDir, "")
 	fs.StringVar(&o.PluginName, "plugin", "", "")
 	fs.StringVar(&o.PluginSHA256, "plugin-sha256", "", "")
 	fs.StringVar(&o.StorageURL, "storage", "", "")
+	var proxies string
+	fs.StringVar(&proxies, "trusted-proxies", "", "")
+	fs.IntVar(&o.LogsMaxDays, "logs-max-days", defaultLogsDays, "")
 	positional, err := parseInterspersed(fs, args)
 	if err != nil {
 		return serveOptions{}, err
@@ -181,10 +193,18 @@ func parseServeArgs(args []string, getenv func(string) string) (serveOptions, er
 	if len(positional) > 0 {
 		return serveOptions{}, usageErrorf("serve takes no arguments, got %q", positional)
 	}
-	envFallback(fs, getenv, map[string]string{
+	if err := envFallback(fs, getenv, map[string]string{
 		"http": "PB_HTTP", "dir": "PB_DATA_DIR", "plugins": "PB_PLUGINS_DIR", "storage": "PB_BACKUPS_STORAGE",
-		"plugin-sha256": "PB_PLUGIN_SHA256",
-	})
+		"plugin-sha256": "PB_PLUGIN_SHA256", "trusted-proxies": "PB_TRUSTED_PROXIES", "logs-max-days": "PB_LOGS_MAX_DAYS",
+	}); err != nil {
+		return serveOptions{}, err
+	}
+	if o.TrustedProxies, err = clientip.Parse(proxies); err != nil {
+		return serveOptions{}, usageErrorf("--trusted-proxies: %v", err)
+	}
+	if o.LogsMaxDays < 0 {
+		return serveOptions{}, usageErrorf("--logs-max-days must not be negative")
+	}
 	if o.HTTP == "" {
 		return serveOptions{}, usageErrorf("--http must not be empty")
 	}
@@ -224,7 +244,9 @@ func parseUpsertArgs(args []string, getenv func(string) string) (upsertOptions, 
 	if err != nil {
 		return upsertOptions{}, err
 	}
-	envFallback(fs, getenv, map[string]string{"dir": "PB_DATA_DIR"})
+	if err := envFallback(fs, getenv, map[string]string{"dir": "PB_DATA_DIR"}); err != nil {
+		return upsertOptions{}, err
+	}
 	if len(positional) == 0 {
 		return upsertOptions{}, usageErrorf("missing subcommand (upsert)")
 	}
@@ -307,8 +329,9 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 }
 
 // envFallback sets each flag of fs that was not given on the command line
-// from its environment variable, when that is set.
-func envFallback(fs *flag.FlagSet, getenv func(string) string, vars map[string]string) {
+// from its environment variable, when that is set; a value the flag
+// refuses is a usage error.
+func envFallback(fs *flag.FlagSet, getenv func(string) string, vars map[string]string) error {
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	for name, env := range vars {
@@ -316,9 +339,12 @@ func envFallback(fs *flag.FlagSet, getenv func(string) string, vars map[string]s
 			continue
 		}
 		if v := getenv(env); v != "" {
-			_ = fs.Set(name, v) // string flags accept any value
+			if err := fs.Set(name, v); err != nil {
+				return usageErrorf("%s=%q: %v", env, v, err)
+			}
 		}
 	}
+	return nil
 }
 
 // absDir returns dir made absolute; flag names the option in errors.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/pocketbackup/pocketbackup/host/auth"
+	"github.com/pocketbackup/pocketbackup/host/clientip"
 )
 
 // env returns a getenv over vars.
@@ -31,7 +33,8 @@ func mustAbs(t *testing.T, p string) string {
 }
 
 func TestParseServeArgs(t *testing.T) {
-	defaults := serveOptions{HTTP: defaultHTTP, DataDir: mustAbs(t, defaultDataDir), PluginsDir: mustAbs(t, defaultPluginsDir)}
+	defaults := serveOptions{HTTP: defaultHTTP, DataDir: mustAbs(t, defaultDataDir), PluginsDir: mustAbs(t, defaultPluginsDir),
+		LogsMaxDays: 5, limits: defaultLimits}
 	with := func(f func(*serveOptions)) serveOptions { o := defaults; f(&o); return o }
 
 	tests := []struct {
@@ -59,6 +62,21 @@ func TestParseServeArgs(t *testing.T) {
 			with(func(o *serveOptions) { o.DataDir = mustAbs(t, "rel/pb_data") })},
 		{"end-to-end tests' stop before restart", nil, map[string]string{"TESTHOST_STOP_BEFORE_RESTART": "1"},
 			with(func(o *serveOptions) { o.StopBeforeRestart = true })},
+		{"trusted proxies and log days", []string{"--trusted-proxies=10.0.0.1, 192.168.0.0/16", "--logs-max-days=2"}, nil,
+			with(func(o *serveOptions) {
+				o.TrustedProxies = clientip.New(netip.MustParsePrefix("10.0.0.1/32"), netip.MustParsePrefix("192.168.0.0/16"))
+				o.LogsMaxDays = 2
+			})},
+		{"trusted proxies and log days from env", nil, map[string]string{"PB_TRUSTED_PROXIES": "::1", "PB_LOGS_MAX_DAYS": "0"},
+			with(func(o *serveOptions) {
+				o.TrustedProxies = clientip.New(netip.MustParsePrefix("::1/128"))
+				o.LogsMaxDays = 0
+			})},
+		{"flags win over env", []string{"--trusted-proxies=10.0.0.1", "--logs-max-days=9"}, map[string]string{"PB_TRUSTED_PROXIES": "::1", "PB_LOGS_MAX_DAYS": "0"},
+			with(func(o *serveOptions) {
+				o.TrustedProxies = clientip.New(netip.MustParsePrefix("10.0.0.1/32"))
+				o.LogsMaxDays = 9
+			})},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -87,6 +105,11 @@ func TestParseServeArgsErrors(t *testing.T) {
 		{"password without email", nil, map[string]string{"PB_SUPERUSER_PASSWORD": "12345678"}},
 		{"bad email", nil, map[string]string{"PB_SUPERUSER_EMAIL": "nope", "PB_SUPERUSER_PASSWORD": "12345678"}},
 		{"short password", nil, map[string]string{"PB_SUPERUSER_EMAIL": "a@example.com", "PB_SUPERUSER_PASSWORD": "1234567"}},
+		{"bad trusted proxy", []string{"--trusted-proxies=10.0.0.1,proxy.local"}, nil},
+		{"bad trusted proxy from env", nil, map[string]string{"PB_TRUSTED_PROXIES": "10.0.0.0/40"}},
+		{"negative log days", []string{"--logs-max-days=-1"}, nil},
+		{"log days not a number", []string{"--logs-max-days=five"}, nil},
+		{"log days from env not a number", nil, map[string]string{"PB_LOGS_MAX_DAYS": "5d"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

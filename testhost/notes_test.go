@@ -43,7 +43,7 @@ func newTestServerFor(t *testing.T, a *app) *testServer {
 	svc := auth.New(&authStore{db: a.db}, secret, authCollections,
 		auth.WithBcryptCost(bcrypt.MinCost), auth.WithLogger(slog.New(slog.DiscardHandler)))
 	logger := hclog.NewNullLogger()
-	srv := httptest.NewServer(appHandler(a, appRouter(a, svc, logger), logger))
+	srv := httptest.NewServer(appHandler(appRouter(a, svc, logger), newRequestLogger(a.auxDB, svc, defaultLogsDays, logger)))
 	t.Cleanup(srv.Close)
 	return &testServer{t: t, app: a, url: srv.URL}
 }

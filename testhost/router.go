@@ -2,15 +2,11 @@ package main
 
 import (
 	"context"
-	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -20,14 +16,29 @@ import (
 	"github.com/pocketbackup/pocketbackup/host/auth"
 )
 
-// HTTP server timeouts. There is deliberately no ReadTimeout or
-// WriteTimeout: uploading, downloading and restoring large backups take as
-// long as they take.
-const (
-	readHeaderTimeout = 10 * time.Second
-	idleTimeout       = 2 * time.Minute
-	shutdownTimeout   = 10 * time.Second
-)
+// serverLimits bound what one connection can hold: how long its request
+// headers, its whole request, its response and its idle keep-alive may
+// take, and how many connections are open at once. The upload and download
+// handlers lift the read and write deadlines of their own request once its
+// auth has passed (package host), so large backups still take as long as
+// they take; every other request is small.
+type serverLimits struct {
+	ReadHeader, Read, Write, Idle time.Duration
+	MaxConns, MaxConnsPerAddr     int
+}
+
+// defaultLimits are the limits "testhost serve" runs with.
+var defaultLimits = serverLimits{
+	ReadHeader:      10 * time.Second,
+	Read:            30 * time.Second,
+	Write:           2 * time.Minute,
+	Idle:            2 * time.Minute,
+	MaxConns:        4096,
+	MaxConnsPerAddr: 64,
+}
+
+// shutdownTimeout is how long requests in flight get at shutdown.
+const shutdownTimeout = 10 * time.Second
 
 // msgMethodNotAllowed is the message of the 405 answer.
 const msgMethodNotAllowed = "Method not allowed."
@@ -43,6 +54,14 @@ func newRouter(logger hclog.Logger) *httprouter.Router {
 		apierror.Write(w, apierror.New(http.StatusMethodNotAllowed, msgMethodNotAllowed))
 	})
 	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v any) {
+		if v == http.ErrAbortHandler {
+			// A handler cut its response short on purpose (a download
+			// whose source broke off, after the 200 and its
+			// Content-Length were sent): net/http then closes the
+			// connection. Writing an error now would splice JSON into
+			// the body the client is saving.
+			panic(v)
+		}
 		logger.Error("handler panic", "method", req.Method, "path", req.URL.Path, "panic", v)
 		apierror.Write(w, apierror.Internal())
 	}
@@ -60,8 +79,7 @@ func appRouter(a *app, authSvc *auth.Service, logger hclog.Logger) *httprouter.R
 }
 
 // appHandler wraps the complete router with CORS and request logging.
-func appHandler(a *app, r *httprouter.Router, logger hclog.Logger) http.Handler {
-	reqLog := &requestLogger{auxDB: a.auxDB, logger: logger}
+func appHandler(r *httprouter.Router, reqLog *requestLogger) http.Handler {
 	return withCORS(reqLog.wrap(r))
 }
 
@@ -90,118 +108,6 @@ func withCORS(next http.Handler) http.Handler {
 	})
 }
 
-// requestLogger records every /api/ request in auxiliary.db's _logs table,
-// the way PocketBase logs requests (so the auxiliary database changes while
-// the app runs, as it does in PocketBase).
-type requestLogger struct {
-	auxDB  *sql.DB
-	logger hclog.Logger
-	now    func() time.Time // time.Now when nil
-}
-
-func (l *requestLogger) clock() time.Time {
-	if l.now != nil {
-		return l.now()
-	}
-	return time.Now()
-}
-
-// wrap returns next with request logging.
-func (l *requestLogger) wrap(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, "/api/") {
-			next.ServeHTTP(w, r)
-			return
-		}
-		start := l.clock()
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
-		l.record(r, sw.code(), l.clock().Sub(start))
-	})
-}
-
-// record inserts one request log row; a failure is logged, not returned.
-func (l *requestLogger) record(r *http.Request, status int, took time.Duration) {
-	data, err := json.Marshal(map[string]any{
-		"type":      "request",
-		"method":    r.Method,
-		"url":       r.URL.Path, // not the query: it may carry a file token
-		"status":    status,
-		"execTime":  float64(took.Microseconds()) / 1000,
-		"remoteIP":  remoteIP(r.RemoteAddr),
-		"userAgent": r.UserAgent(),
-	})
-	if err != nil {
-		l.logger.Warn("request log", "error", err)
-		return
-	}
-	level := 0 // INFO, in PocketBase's slog levels
-	if status >= http.StatusBadRequest {
-		level = 8 // ERROR
-	}
-	// Log even when the client went away.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
-	defer cancel()
-	if _, err := l.auxDB.ExecContext(ctx,
-		`INSERT INTO _logs (id, level, message, data, created) VALUES (?, ?, ?, ?, ?)`,
-		newID(), level, r.Method+" "+r.URL.Path, string(data), formatDate(l.clock())); err != nil {
-		l.logger.Warn("request log", "error", err)
-	}
-}
-
-func remoteIP(addr string) string {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	return host
-}
-
-// statusWriter remembers the status of a response. It keeps streaming
-// fast (ReadFrom, Flush) and lets http.ResponseController reach the
-// underlying writer (Unwrap).
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return io.Copy(w.ResponseWriter, r) // uses the underlying ReaderFrom
-}
-
-func (w *statusWriter) Flush() {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w *statusWriter) code() int {
-	if w.status == 0 {
-		return http.StatusOK
-	}
-	return w.status
-}
-
 // listenURL is the base URL clients reach ln at.
 func listenURL(addr net.Addr) string {
 	tcp, ok := addr.(*net.TCPAddr)
@@ -215,22 +121,24 @@ func listenURL(addr net.Addr) string {
 	return "http://" + net.JoinHostPort(host, strconv.Itoa(tcp.Port))
 }
 
-// newHTTPServer returns the server for h: a header timeout against idle
-// connections, no body or response timeout.
-func newHTTPServer(h http.Handler, logger hclog.Logger) *http.Server {
+// newHTTPServer returns the server for h with limits' timeouts.
+func newHTTPServer(h http.Handler, logger hclog.Logger, limits serverLimits) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: readHeaderTimeout,
-		IdleTimeout:       idleTimeout,
+		ReadHeaderTimeout: limits.ReadHeader,
+		ReadTimeout:       limits.Read,
+		WriteTimeout:      limits.Write,
+		IdleTimeout:       limits.Idle,
 		ErrorLog:          logger.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
 	}
 }
 
-// runServer serves h on ln until ctx ends, then shuts down gracefully:
-// requests in flight get shutdownTimeout to finish before their
-// connections are closed.
-func runServer(ctx context.Context, ln net.Listener, h http.Handler, logger hclog.Logger) error {
-	srv := newHTTPServer(h, logger)
+// runServer serves h on ln with limits' timeouts until ctx ends, then
+// shuts down gracefully: requests in flight get shutdownTimeout to finish
+// before their connections are closed. ln is expected to enforce the
+// connection caps already (connlimit).
+func runServer(ctx context.Context, ln net.Listener, h http.Handler, logger hclog.Logger, limits serverLimits) error {
+	srv := newHTTPServer(h, logger, limits)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/julienschmidt/httprouter"
+
+	"github.com/pocketbackup/pocketbackup/host/auth"
 )
 
 func TestRouterErrorShapes(t *testing.T) {
@@ -176,16 +179,16 @@ func TestListenURL(t *testing.T) {
 	}
 }
 
-func TestHTTPServerHasNoBodyTimeouts(t *testing.T) {
-	srv := newHTTPServer(http.NotFoundHandler(), hclog.NewNullLogger())
-	if srv.ReadTimeout != 0 || srv.WriteTimeout != 0 {
-		t.Errorf("ReadTimeout %v WriteTimeout %v: long uploads and downloads would be cut", srv.ReadTimeout, srv.WriteTimeout)
+func TestHTTPServerTimeouts(t *testing.T) {
+	srv := newHTTPServer(http.NotFoundHandler(), hclog.NewNullLogger(), defaultLimits)
+	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout <= 0 || srv.WriteTimeout <= 0 || srv.IdleTimeout <= 0 {
+		t.Errorf("timeouts: header %v read %v write %v idle %v; slow clients could hold connections for ever",
+			srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout)
 	}
-	if srv.ReadHeaderTimeout != 10*time.Second {
-		t.Errorf("ReadHeaderTimeout %v", srv.ReadHeaderTimeout)
+	if defaultLimits.MaxConns <= 0 || defaultLimits.MaxConnsPerAddr <= 0 || defaultLimits.MaxConnsPerAddr >= defaultLimits.MaxConns {
+		t.Errorf("connection caps %+v", defaultLimits)
 	}
 }
-
 func TestRunServerShutsDownGracefully(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -199,7 +202,7 @@ func TestRunServerShutsDownGracefully(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- runServer(ctx, ln, h, hclog.NewNullLogger()) }()
+	go func() { done <- runServer(ctx, ln, h, hclog.NewNullLogger(), defaultLimits) }()
 
 	type result struct {
 		body string
@@ -252,8 +255,103 @@ func TestRunServerReportsServeErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	ln.Close()
-	err = runServer(t.Context(), ln, http.NotFoundHandler(), hclog.NewNullLogger())
+	err = runServer(t.Context(), ln, http.NotFoundHandler(), hclog.NewNullLogger(), defaultLimits)
 	if err == nil || errors.Is(err, http.ErrServerClosed) {
 		t.Errorf("err = %v, want the listener's error", err)
+	}
+}
+
+// rawRequest opens a TCP connection to addr from the loopback address
+// from and writes head (request line and headers).
+func rawRequest(t *testing.T, from, addr, head string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 10 * time.Second}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := io.WriteString(c, head); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestSlowBodyCutByReadTimeout: a login whose body trickles in a byte at a
+// time is cut when the server's read timeout ends, and the connection
+// closed, long before the body could arrive.
+func TestSlowBodyCutByReadTimeout(t *testing.T) {
+	a := newTestApp(t)
+	secret, err := a.tokenSecret(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := auth.New(&authStore{db: a.db}, secret, authCollections, auth.WithLogger(slog.New(slog.DiscardHandler)))
+	logger := hclog.NewNullLogger()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limits := defaultLimits
+	limits.Read = time.Second
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- runServer(ctx, ln, appHandler(appRouter(a, svc, logger), newRequestLogger(a.auxDB, svc, 0, logger)), logger, limits)
+	}()
+	defer func() { cancel(); <-done }()
+
+	c := rawRequest(t, "127.0.0.1", ln.Addr().String(), "POST /api/collections/_superusers/auth-with-password HTTP/1.1\r\n"+
+		"Host: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
+	start := time.Now()
+	closed := make(chan struct{})
+	go func() { // what the server sends, until it closes
+		_, _ = io.Copy(io.Discard, c)
+		close(closed)
+	}()
+	sent := 0
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-closed:
+			if elapsed := time.Since(start); elapsed > 15*time.Second {
+				t.Errorf("cut after %v", elapsed)
+			}
+			t.Logf("connection closed after %v, %d of 1000 body bytes sent", time.Since(start).Round(time.Millisecond), sent)
+			return
+		case <-tick.C:
+			if time.Since(start) > 30*time.Second {
+				t.Fatalf("slow body still being read after %v (%d bytes sent)", time.Since(start), sent)
+			}
+			if _, err := io.WriteString(c, "{"); err == nil {
+				sent++
+			}
+		}
+	}
+}
+
+// TestRouterLetsAbortThrough: a handler that aborts with
+// http.ErrAbortHandler after sending part of its body gets nothing more
+// written after it; the connection just ends.
+func TestRouterLetsAbortThrough(t *testing.T) {
+	r := newRouter(hclog.NewNullLogger())
+	r.GET("/api/cut", func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+		w.Header().Set("Content-Length", "1000")
+		_, _ = io.WriteString(w, strings.Repeat("d", 100))
+		_ = http.NewResponseController(w).Flush()
+		panic(http.ErrAbortHandler)
+	})
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	c := rawRequest(t, "127.0.0.1", srv.Listener.Addr().String(), "GET /api/cut HTTP/1.1\r\nHost: x\r\n\r\n")
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	raw, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("read: %v (the connection should end)", err)
+	}
+	_, body, _ := strings.Cut(string(raw), "\r\n\r\n")
+	if body != strings.Repeat("d", 100) {
+		t.Errorf("body after the abort: %q", body)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pocketbackup/pocketbackup/host"
 	"github.com/pocketbackup/pocketbackup/host/auth"
+	"github.com/pocketbackup/pocketbackup/host/connlimit"
 )
 
 // serve runs the app until ctx ends: it opens the data directory, makes
@@ -45,7 +46,7 @@ func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (er
 	baseURL := listenURL(ln.Addr())
 
 	authSvc := auth.New(&authStore{db: a.db}, secret, authCollections,
-		auth.WithLogger(slog.New(slog.NewTextHandler(stderr, nil))))
+		auth.WithLogger(slog.New(slog.NewTextHandler(stderr, nil))), auth.WithTrustedProxies(opts.TrustedProxies))
 
 	// A restore stops the server and closes the databases through
 	// Shutdown, then the host re-executes this process.
@@ -90,10 +91,21 @@ func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (er
 
 	router := appRouter(a, authSvc, logger)
 	h.Register(router)
-	handler := appHandler(a, router, logger)
+	reqLog := newRequestLogger(a.auxDB, authSvc, opts.LogsMaxDays, logger)
+	if opts.LogsMaxDays > 0 {
+		if err := reqLog.prune(ctx); err != nil {
+			logger.Warn("request log: prune", "error", err)
+		}
+	}
+	handler := appHandler(router, reqLog)
 
 	fmt.Fprintf(stdout, "Server started at %s\n├─ REST API: %s/api/\n└─ Data:     %s\n", baseURL, baseURL, a.dataDir)
-	err = runServer(serveCtx, ln, handler, logger)
+	// Trusted proxies carry every client's connections: only the total
+	// cap applies to them.
+	limited := connlimit.Listen(ln, connlimit.Limits{
+		Total: opts.limits.MaxConns, PerAddr: opts.limits.MaxConnsPerAddr, Exempt: opts.TrustedProxies.Prefixes(),
+	})
+	err = runServer(serveCtx, limited, handler, logger, opts.limits)
 	select {
 	case <-restoring:
 		// The host owns the process now: it swaps the data in and

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/pocketbackup/pocketbackup/host"
 	"github.com/pocketbackup/pocketbackup/host/auth"
+	"github.com/pocketbackup/pocketbackup/host/connlimit"
 )
 
 func main() {
@@ -82,7 +84,15 @@ func run() error {
 
 	// 4. The host: a restore stops our server and closes our database
 	//    through Shutdown, then re-executes this program.
-	srv := &http.Server{Addr: *addr, ReadHeaderTimeout: 10 * time.Second}
+	// Timeouts bound what a slow client can hold; the host's upload and
+	// download handlers lift the read and write deadlines of their own
+	// request once its auth has passed, so big backups are not cut.
+	srv := &http.Server{
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+	}
 	stopped := make(chan struct{})
 	h, err := host.New(ctx, host.Config{
 		DataDir:    *dir,
@@ -106,8 +116,13 @@ func run() error {
 		<-ctx.Done()
 		_ = srv.Shutdown(context.Background())
 	}()
+	// Connection caps: in total, and per client address.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return errors.Join(err, h.Close(), db.Close())
+	}
 	fmt.Printf("serving http://%s (backups API under /api/backups)\n", *addr)
-	err = srv.ListenAndServe()
+	err = srv.Serve(connlimit.Listen(ln, connlimit.Limits{Total: 4096, PerAddr: 64}))
 	select {
 	case <-stopped: // a restore owns the process now; it re-executes it
 		<-ctx.Done()

@@ -71,43 +71,56 @@ func (f passwordForm) validate() *apierror.Error {
 	return verr
 }
 
-// authWithPassword logs in under the login limit (see WithLoginLimit): a
-// try is taken before anything else and given back unless the credentials
-// were wrong.
+// authWithPassword logs in under the login limits (see WithLoginLimit):
+// once the body is read, a try of the client and of its pair with the
+// identity is taken before anything else, and given back unless the
+// credentials were wrong.
 func (s *Service) authWithPassword(c Collection) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-		if s.limiter == nil {
-			s.login(w, r, c)
+		form, apiErr := readPasswordForm(r)
+		if apiErr != nil {
+			apierror.Write(w, apiErr)
 			return
 		}
-		client := s.clientKey(r)
-		left, wait, ok := s.limiter.take(r.Context(), client)
+		if s.limiter == nil {
+			s.login(w, r, c, form)
+			return
+		}
+		held, wait, ok := s.takeTries(r, form.Identity)
 		if !ok {
 			writeTooMany(w, wait)
 			return
 		}
 		wrong := false
-		defer func() { s.limiter.done(client, wrong) }() // even if login panics
-		wrong = s.login(w, r, c)
-		if wrong && left == 0 {
+		defer func() { held.done(wrong) }() // even if login panics
+		wrong = s.login(w, r, c, form)
+		if wrong && (held.pairLeft == 0 || held.clientLeft == 0) {
+			scope := "identity"
+			if held.clientLeft == 0 {
+				scope = "address"
+			}
 			s.log().WarnContext(r.Context(), "auth: too many failed logins, client limited",
-				"collection", c.Name, "client", client, "retry_every", s.loginEvery)
+				"collection", c.Name, "client", held.client, "scope", scope)
 		}
 	}
 }
 
-// login answers a password login and reports whether the credentials were
-// wrong.
-func (s *Service) login(w http.ResponseWriter, r *http.Request, c Collection) (wrong bool) {
+// readPasswordForm reads and checks a login's body; the error is the
+// contract's answer.
+func readPasswordForm(r *http.Request) (passwordForm, error) {
 	var form passwordForm
 	if err := apierror.ReadBody(r, &form); err != nil {
-		apierror.Write(w, err)
-		return false
+		return form, err
 	}
 	if verr := form.validate(); verr != nil {
-		apierror.Write(w, verr)
-		return false
+		return form, verr
 	}
+	return form, nil
+}
+
+// login answers a password login of a read and valid form and reports
+// whether the credentials were wrong.
+func (s *Service) login(w http.ResponseWriter, r *http.Request, c Collection, form passwordForm) (wrong bool) {
 	rec, err := s.store.FindByEmail(r.Context(), c.ID, form.Identity)
 	switch {
 	case errors.Is(err, ErrNotFound):

@@ -11,77 +11,96 @@ import (
 	"time"
 
 	"github.com/pocketbackup/pocketbackup/host/apierror"
+	"github.com/pocketbackup/pocketbackup/host/clientip"
 )
 
-// Defaults of the login limit (see WithLoginLimit).
+// Defaults of the login limits (see WithLoginLimit and
+// WithAddressLoginLimit).
 const (
-	DefaultLoginBurst  = 5
-	DefaultLoginRefill = 10 * time.Second
+	DefaultLoginBurst         = 5
+	DefaultLoginRefill        = 10 * time.Second
+	DefaultAddressLoginBurst  = 20
+	DefaultAddressLoginRefill = 2 * time.Second
 )
 
-// maxLoginClients bounds the clients the login limit tracks at once; past
-// it, the least recently seen is forgotten.
+// maxLoginClients bounds the clients (and, separately, the client and
+// identity pairs) the login limits track at once; past it, the least
+// recently seen is forgotten.
 const maxLoginClients = 10_000
 
 // WithLoginLimit sets how failed password logins are limited per client
-// (by default DefaultLoginBurst and DefaultLoginRefill): each client has
-// burst tries, a login with wrong credentials uses one up, and one comes
-// back every every. A client with none left gets 429 "Too many requests."
-// (with Retry-After) before its credentials are looked at; so, once it is
-// limited, even the right password waits until a try is back.
+// address and identity (by default DefaultLoginBurst and
+// DefaultLoginRefill): each pair has burst tries, a login with wrong
+// credentials uses one up, and one comes back every every. A pair with
+// none left gets 429 "Too many requests." (with Retry-After) before its
+// credentials are looked at; so, once it is limited, even the right
+// password waits until a try is back. The identity is the login's e-mail,
+// case-insensitive, whichever auth collection it is sent to. Failures from
+// one address are also limited all identities together, more loosely (see
+// WithAddressLoginLimit), so an attacker guessing for the administrator
+// from elsewhere never locks the administrator out, and one guessing many
+// identities is still slowed down.
 //
 // Only wrong credentials count: a success, a validation error or a server
 // error gives its try back, so a client that has not used up its burst is
-// never refused. A try is taken as the request starts and given back when it
-// ends, so no number of parallel requests gets more than the tries left as
-// wrong guesses through: a login that finds the tries left all held by
-// logins of its client still going on waits for them to end (the only
-// delay a client with tries left can see, and only with more than burst
-// logins at once). All the service's collections share the tries of a
-// client. burst <= 0 turns the limit off; New panics for burst > 0 with
-// every <= 0.
+// never refused. A try is taken once the body is read and given back when
+// the login ends, so no number of parallel requests gets more than the
+// tries left as wrong guesses through: a login that finds the tries left
+// all held by logins of its pair still going on waits for them to end (the
+// only delay a client with tries left can see, and only with more than
+// burst logins at once). A body that is slow to arrive holds no try.
+// burst <= 0 turns both limits off; New panics for burst > 0 with every
+// <= 0.
 //
-// A client is the IP address of the request's RemoteAddr, an IPv6 address
-// counting as its /64 (what one host or home usually gets); see
-// WithTrustedProxyHeader behind a reverse proxy. At most 10,000 clients are
+// A client is the address clientip finds for the request (see
+// WithTrustedProxies), an IPv6 address counting as its /64 (what one host
+// or home usually gets). At most 10,000 clients and 10,000 pairs are
 // tracked, the least recently seen forgotten first.
 func WithLoginLimit(burst int, every time.Duration) Option {
 	return func(s *Service) { s.loginBurst, s.loginEvery = burst, every }
 }
 
-// WithTrustedProxyHeader takes a client's address for the login limit from
-// the first value of header name (e.g. "X-Forwarded-For"), falling back on
-// RemoteAddr when it is missing or not an IP address. Set it only behind a
-// reverse proxy that writes that header itself: a proxy that appends to an
-// X-Forwarded-For the client sent leaves the client's own value first, and
-// a client could then pick a new address for every try. Off by default.
-func WithTrustedProxyHeader(name string) Option {
-	return func(s *Service) { s.proxyHeader = name }
+// WithAddressLoginLimit sets the looser limit on failed logins from one
+// client address, whatever the identities tried (by default
+// DefaultAddressLoginBurst and DefaultAddressLoginRefill). It works as
+// WithLoginLimit's; burst <= 0 turns it off (the per-identity limit stays).
+func WithAddressLoginLimit(burst int, every time.Duration) Option {
+	return func(s *Service) { s.addrBurst, s.addrEvery = burst, every }
 }
 
-// clientKey returns the key of r's client for the login limit.
-func (s *Service) clientKey(r *http.Request) string {
-	if s.proxyHeader != "" {
-		if v := r.Header.Get(s.proxyHeader); v != "" {
-			first, _, _ := strings.Cut(v, ",")
-			if a, ok := parseAddr(strings.TrimSpace(first)); ok {
-				return addrKey(a)
-			}
-		}
+// WithTrustedProxies makes the service believe the X-Forwarded-For and
+// X-Real-IP headers of requests whose peer is one of proxies (see package
+// clientip): behind a reverse proxy, every client would otherwise share
+// the proxy's address, and one attacker's failures would limit everyone.
+// Those headers from any other peer are never believed. None by default.
+func WithTrustedProxies(proxies clientip.Proxies) Option {
+	return func(s *Service) { s.proxies = proxies }
+}
+
+// Proxies returns the trusted proxies the service was given.
+func (s *Service) Proxies() clientip.Proxies { return s.proxies }
+
+// ClientIP returns the client address of r that the login limits count
+// (before an IPv6 address is widened to its /64), or RemoteAddr as it is
+// when that is not an IP address.
+func (s *Service) ClientIP(r *http.Request) string {
+	if a, ok := s.proxies.Client(r); ok {
+		return a.String()
 	}
-	if a, ok := parseAddr(r.RemoteAddr); ok {
+	return r.RemoteAddr
+}
+
+// clientKey returns the key of r's client for the login limits.
+func (s *Service) clientKey(r *http.Request) string {
+	if a, ok := s.proxies.Client(r); ok {
 		return addrKey(a)
 	}
 	return r.RemoteAddr // not IP (a unix socket): such clients share one key
 }
 
-// parseAddr parses "ip" or "ip:port" ("[ipv6]:port").
-func parseAddr(s string) (netip.Addr, bool) {
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr(), true
-	}
-	a, err := netip.ParseAddr(s)
-	return a, err == nil
+// pairKey is the key of a client and an identity for the login limit.
+func pairKey(client, identity string) string {
+	return client + " " + strings.ToLower(identity)
 }
 
 // addrKey is an IPv4 address as is, an IPv6 address as its /64.
@@ -92,6 +111,41 @@ func addrKey(a netip.Addr) string {
 	}
 	p, _ := a.Prefix(64) // cannot fail for an IPv6 address
 	return p.String()
+}
+
+// tries are the login tries one login holds: one of its client's and one
+// of its pair's.
+type tries struct {
+	s                    *Service
+	client, pair         string
+	clientLeft, pairLeft int
+}
+
+// takeTries takes a try of r's client and of its pair with identity. With
+// none left in either it returns ok false and how long until one is back.
+func (s *Service) takeTries(r *http.Request, identity string) (t tries, wait time.Duration, ok bool) {
+	t = tries{s: s, client: s.clientKey(r), clientLeft: -1}
+	t.pair = pairKey(t.client, identity)
+	if s.addrLimiter != nil {
+		if t.clientLeft, wait, ok = s.addrLimiter.take(r.Context(), t.client); !ok {
+			return tries{}, wait, false
+		}
+	}
+	if t.pairLeft, wait, ok = s.limiter.take(r.Context(), t.pair); !ok {
+		if s.addrLimiter != nil {
+			s.addrLimiter.done(t.client, false)
+		}
+		return tries{}, wait, false
+	}
+	return t, 0, true
+}
+
+// done gives the tries back unless the credentials were wrong.
+func (t tries) done(wrong bool) {
+	t.s.limiter.done(t.pair, wrong)
+	if t.s.addrLimiter != nil {
+		t.s.addrLimiter.done(t.client, wrong)
+	}
 }
 
 // writeTooMany sends the contract's 429 with a Retry-After of wait.

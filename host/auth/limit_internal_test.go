@@ -12,6 +12,8 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pocketbackup/pocketbackup/host/clientip"
 )
 
 // stepClock is a time source tests move by hand.
@@ -265,7 +267,7 @@ func TestLimitedLoginDoesNoWork(t *testing.T) {
 // many clients each failing once leave at most the cap tracked.
 func TestLoginLimitBoundedThroughHandler(t *testing.T) {
 	s := New(oneRecordStore{}, []byte(NewTokenKey()), []Collection{Superusers()}, WithBcryptCost(bcrypt.MinCost))
-	s.limiter.max = 10
+	s.limiter.max, s.addrLimiter.max = 10, 10
 	r := httprouter.New()
 	s.Register(r)
 	for i := range 40 {
@@ -280,13 +282,20 @@ func TestLoginLimitBoundedThroughHandler(t *testing.T) {
 		}
 	}
 	if n := s.limiter.tracked(t); n != 10 {
+		t.Errorf("%d client and identity pairs tracked, want the cap 10", n)
+	}
+	if n := s.addrLimiter.tracked(t); n != 10 {
 		t.Errorf("%d clients tracked, want the cap 10", n)
 	}
 }
 
 func TestClientKey(t *testing.T) {
 	plain := New(oneRecordStore{}, []byte(NewTokenKey()), []Collection{Superusers()})
-	proxied := New(oneRecordStore{}, []byte(NewTokenKey()), []Collection{Superusers()}, WithTrustedProxyHeader("X-Real-IP"))
+	proxies, err := clientip.Parse("10.0.0.0/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxied := New(oneRecordStore{}, []byte(NewTokenKey()), []Collection{Superusers()}, WithTrustedProxies(proxies))
 	for _, tc := range []struct {
 		svc          *Service
 		remote, xrip string
@@ -302,11 +311,11 @@ func TestClientKey(t *testing.T) {
 		{plain, "@", "", "@"},
 		{plain, "", "", ""},
 		{proxied, "10.0.0.1:1", "203.0.113.5", "203.0.113.5"},
-		{proxied, "10.0.0.1:1", "203.0.113.5, 10.0.0.9", "203.0.113.5"},
 		{proxied, "10.0.0.1:1", "2001:db8::1", "2001:db8::/64"},
 		{proxied, "10.0.0.1:1", "[2001:db8::1]:80", "2001:db8::/64"},
 		{proxied, "10.0.0.1:1", "not-an-ip", "10.0.0.1"},
 		{proxied, "10.0.0.1:1", "", "10.0.0.1"},
+		{proxied, "192.0.2.1:1", "203.0.113.5", "192.0.2.1"}, // not a trusted peer
 	} {
 		req := httptest.NewRequest(http.MethodPost, "/", nil)
 		req.RemoteAddr = tc.remote
@@ -314,7 +323,7 @@ func TestClientKey(t *testing.T) {
 			req.Header.Set("X-Real-IP", tc.xrip)
 		}
 		if got := tc.svc.clientKey(req); got != tc.want {
-			t.Errorf("proxy header %q, RemoteAddr %q, X-Real-IP %q: key %q, want %q", tc.svc.proxyHeader, tc.remote, tc.xrip, got, tc.want)
+			t.Errorf("proxies %v, RemoteAddr %q, X-Real-IP %q: key %q, want %q", tc.svc.proxies, tc.remote, tc.xrip, got, tc.want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pocketbackup/pocketbackup/host/auth"
+	"github.com/pocketbackup/pocketbackup/host/clientip"
 )
 
 const bodyTooMany = `{"status":429,"message":"Too many requests.","data":{}}`
@@ -170,23 +172,57 @@ func TestLoginLimitOnlyWrongCredentialsCount(t *testing.T) {
 		expect(t, "store failure", f.wrong(t, ip), 500, bodyInternal)
 	}
 	f.store.setFail(nil)
-	expect(t, "unknown e-mail", f.loginFrom(t, ip, loginSuper, "nobody@example.com", "x"), 400, bodyFailedAuth)
 	for range auth.DefaultLoginBurst - 1 {
 		expect(t, "wrong", f.wrong(t, ip), 400, bodyFailedAuth)
 	}
+	expect(t, "5th failure", f.wrong(t, ip), 400, bodyFailedAuth)
 	expectLimited(t, "6th failure", f.wrong(t, ip), "10")
+	for range auth.DefaultLoginBurst {
+		expect(t, "unknown e-mail", f.loginFrom(t, ip, loginSuper, "nobody@example.com", "x"), 400, bodyFailedAuth)
+	}
+	expectLimited(t, "unknown e-mail, 6th", f.loginFrom(t, ip, loginSuper, "nobody@example.com", "x"), "10")
 }
 
-func TestLoginLimitSharedByCollections(t *testing.T) {
+// TestLoginLimitPerIdentity: failures count per client and identity, so
+// an attacker guessing the administrator's password from another address
+// never locks the administrator out; guessing other identities from the
+// administrator's own address does not either, until the looser
+// per-address cap.
+func TestLoginLimitPerIdentity(t *testing.T) {
 	f, _ := limitFixture(t)
-	const ip = "203.0.113.9:5"
+	const admin, attacker = "192.0.2.1:1", "192.0.2.66:1"
+	f.failFive(t, attacker)
+	expectLimited(t, "attacker, admin's identity", f.wrong(t, attacker), "10")
+	expect(t, "admin from its own address", f.right(t, admin), 200, "")
+
 	for range 3 {
-		expect(t, "wrong on users", f.loginFrom(t, ip, loginUsers, "user@example.com", "nope"), 400, bodyFailedAuth)
+		expect(t, "wrong for user on users", f.loginFrom(t, admin, loginUsers, "user@example.com", "nope"), 400, bodyFailedAuth)
 	}
 	for range 2 {
-		expect(t, "wrong on superusers", f.wrong(t, ip), 400, bodyFailedAuth)
+		expect(t, "wrong for user on superusers", f.loginFrom(t, admin, loginSuper, "USER@example.com", "nope"), 400, bodyFailedAuth)
 	}
-	expectLimited(t, "users after 5", f.loginFrom(t, ip, loginUsers, "user@example.com", userPassword), "10")
+	expectLimited(t, "the identity is shared by collections and case", f.loginFrom(t, admin, loginUsers, "user@example.com", userPassword), "10")
+	expect(t, "another identity from the same address", f.right(t, admin), 200, "")
+}
+
+// TestLoginLimitPerAddress: one address guessing many identities is
+// limited as a whole, looser than per identity.
+func TestLoginLimitPerAddress(t *testing.T) {
+	f, clk := limitFixture(t)
+	const ip = "198.51.100.20:1"
+	for i := range auth.DefaultAddressLoginBurst {
+		expect(t, "wrong", f.loginFrom(t, ip, loginSuper, fmt.Sprintf("guess%d@example.com", i), "x"), 400, bodyFailedAuth)
+	}
+	expectLimited(t, "next identity", f.loginFrom(t, ip, loginSuper, "fresh@example.com", "x"), "2")
+	expectLimited(t, "even the right password", f.right(t, ip), "2")
+	expect(t, "another address", f.right(t, "198.51.100.21:1"), 200, "")
+	clk.advance(auth.DefaultAddressLoginRefill)
+	expect(t, "after the refill", f.right(t, ip), 200, "")
+
+	off, _ := limitFixture(t, auth.WithAddressLoginLimit(0, 0))
+	for i := range 2 * auth.DefaultAddressLoginBurst {
+		expect(t, "wrong, no address limit", off.loginFrom(t, ip, loginSuper, fmt.Sprintf("guess%d@example.com", i), "x"), 400, bodyFailedAuth)
+	}
 }
 
 func TestLoginLimitIPv6(t *testing.T) {
@@ -202,27 +238,45 @@ func TestLoginLimitIPv6(t *testing.T) {
 	expect(t, "bare IPv6 address", f.wrong(t, "2001:db8:1:2::9"), 429, bodyTooMany)
 }
 
-func TestLoginLimitProxyHeader(t *testing.T) {
+func TestLoginLimitTrustedProxies(t *testing.T) {
 	const proxy = "10.0.0.1:8080"
-	t.Run("ignored by default", func(t *testing.T) {
+	t.Run("forged headers change nothing without the setting", func(t *testing.T) {
 		f, _ := limitFixture(t)
 		for i := range auth.DefaultLoginBurst {
-			expect(t, "wrong", f.wrong(t, proxy, "X-Forwarded-For", "203.0.113."+string(rune('1'+i))), 400, bodyFailedAuth)
+			expect(t, "wrong", f.wrong(t, proxy, "X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i+1), "X-Real-IP", fmt.Sprintf("198.51.100.%d", i+1)), 400, bodyFailedAuth)
 		}
 		expect(t, "a new X-Forwarded-For does not help", f.wrong(t, proxy, "X-Forwarded-For", "203.0.113.99"), 429, bodyTooMany)
+		expect(t, "a new X-Real-IP does not help", f.right(t, proxy, "X-Real-IP", "203.0.113.99"), 429, bodyTooMany)
+	})
+	t.Run("forged headers from an untrusted peer", func(t *testing.T) {
+		f, _ := limitFixture(t, auth.WithTrustedProxies(mustProxies(t, "10.0.0.0/8")))
+		const attacker = "192.0.2.9:1"
+		f.failFive(t, attacker, "X-Forwarded-For", "203.0.113.1")
+		expect(t, "another forged address", f.wrong(t, attacker, "X-Forwarded-For", "203.0.113.2"), 429, bodyTooMany)
 	})
 	t.Run("trusted", func(t *testing.T) {
-		f, _ := limitFixture(t, auth.WithTrustedProxyHeader("X-Forwarded-For"))
-		f.failFive(t, proxy, "X-Forwarded-For", "203.0.113.7, 10.0.0.2")
-		expect(t, "same first value", f.wrong(t, proxy, "x-forwarded-for", " 203.0.113.7"), 429, bodyTooMany)
-		expect(t, "first value with a port", f.wrong(t, proxy, "X-Forwarded-For", "203.0.113.7:999"), 429, bodyTooMany)
-		expect(t, "another client behind the proxy", f.wrong(t, proxy, "X-Forwarded-For", "203.0.113.8"), 400, bodyFailedAuth)
+		f, _ := limitFixture(t, auth.WithTrustedProxies(mustProxies(t, "10.0.0.0/8")))
+		// The attacker puts a forged address first; the proxy appends the real one.
+		f.failFive(t, proxy, "X-Forwarded-For", "198.51.100.1, 203.0.113.7")
+		expect(t, "same client, new forged value", f.wrong(t, proxy, "X-Forwarded-For", "198.51.100.2, 203.0.113.7"), 429, bodyTooMany)
+		expect(t, "same client through two proxies", f.wrong(t, proxy, "X-Forwarded-For", "203.0.113.7, 10.0.0.2"), 429, bodyTooMany)
+		expect(t, "another client's right login", f.right(t, proxy, "X-Forwarded-For", "203.0.113.8"), 200, "")
+		expect(t, "another client, X-Real-IP", f.right(t, proxy, "X-Real-IP", "203.0.113.9"), 200, "")
 		expect(t, "another client, IPv6", f.right(t, proxy, "X-Forwarded-For", "2001:db8::1"), 200, "")
 		// Without a usable header the proxy's own address counts.
 		f.failFive(t, proxy)
 		expect(t, "garbage header", f.wrong(t, proxy, "X-Forwarded-For", "unknown"), 429, bodyTooMany)
 		expect(t, "no header", f.wrong(t, proxy), 429, bodyTooMany)
 	})
+}
+
+func mustProxies(t *testing.T, list string) clientip.Proxies {
+	t.Helper()
+	p, err := clientip.Parse(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestLoginLimitConfigured(t *testing.T) {
@@ -320,5 +374,40 @@ func TestWithClockTokenExpiry(t *testing.T) {
 	status, body, _ := f.do(t, "GET", backups, authHeader(token), "")
 	if status != 401 {
 		t.Fatalf("token past its lifetime by the service's clock: status %d, %s", status, body)
+	}
+}
+
+// TestSlowLoginBodiesHoldNoTry: logins whose bodies are still arriving
+// hold none of their client's tries, so they cannot make the same
+// client's right login wait.
+func TestSlowLoginBodiesHoldNoTry(t *testing.T) {
+	f, _ := limitFixture(t)
+	const ip = "192.0.2.1:1"
+	var wg sync.WaitGroup
+	var writers []*io.PipeWriter
+	for range 2 * auth.DefaultLoginBurst {
+		pr, pw := io.Pipe()
+		writers = append(writers, pw)
+		req := httptest.NewRequest(http.MethodPost, loginSuper, pr)
+		req.RemoteAddr = ip
+		req.Header.Set("Content-Type", "application/json")
+		wg.Go(func() { f.handler.ServeHTTP(httptest.NewRecorder(), req) })
+		if _, err := io.WriteString(pw, `{"identity":"admin@example.com","pass`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func() {
+		for _, pw := range writers {
+			pw.CloseWithError(io.ErrUnexpectedEOF)
+		}
+		wg.Wait()
+	}()
+	done := make(chan response, 1)
+	go func() { done <- f.right(t, ip) }()
+	select {
+	case r := <-done:
+		expect(t, "right login beside slow ones", r, 200, "")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the right login waited for logins whose bodies had not arrived")
 	}
 }

@@ -7,7 +7,10 @@
 // which changes with its password) followed by a per-app secret, so changing
 // a password or the secret invalidates every token issued before. Records
 // are read through Store, which the app implements over its database.
-// Failed password logins are limited per client address (WithLoginLimit).
+// Failed password logins are limited per client address and identity, and
+// more loosely per client address (WithLoginLimit); behind a reverse proxy
+// the client address comes from the proxy's forwarding headers
+// (WithTrustedProxies).
 package auth
 
 import (
@@ -18,6 +21,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pocketbackup/pocketbackup/host/clientip"
 )
 
 // Names and ids of PocketBase's built-in superusers collection.
@@ -67,8 +72,11 @@ type Service struct {
 
 	loginBurst  int
 	loginEvery  time.Duration
-	proxyHeader string        // WithTrustedProxyHeader's; "" for RemoteAddr only
-	limiter     *loginLimiter // nil when logins are not limited
+	addrBurst   int
+	addrEvery   time.Duration
+	proxies     clientip.Proxies // WithTrustedProxies'
+	limiter     *loginLimiter    // per client and identity; nil when logins are not limited
+	addrLimiter *loginLimiter    // per client; nil when off
 }
 
 // Option configures a Service.
@@ -122,6 +130,8 @@ func New(store Store, secret []byte, collections []Collection, opts ...Option) *
 		compareHash: bcrypt.CompareHashAndPassword,
 		loginBurst:  DefaultLoginBurst,
 		loginEvery:  DefaultLoginRefill,
+		addrBurst:   DefaultAddressLoginBurst,
+		addrEvery:   DefaultAddressLoginRefill,
 	}
 	names := make(map[string]bool, len(collections))
 	for _, c := range collections {
@@ -148,13 +158,22 @@ func New(store Store, secret []byte, collections []Collection, opts ...Option) *
 		panic(fmt.Sprintf("auth: invalid bcrypt cost %d", s.cost))
 	}
 	if s.loginBurst > 0 {
-		if s.loginEvery <= 0 || s.loginEvery > math.MaxInt64/time.Duration(s.loginBurst) {
-			panic(fmt.Sprintf("auth: login limit of %d tries refilled every %v", s.loginBurst, s.loginEvery))
-		}
+		checkLimit(s.loginBurst, s.loginEvery)
 		s.limiter = newLoginLimiter(s.loginBurst, s.loginEvery, maxLoginClients, s.now)
+		if s.addrBurst > 0 {
+			checkLimit(s.addrBurst, s.addrEvery)
+			s.addrLimiter = newLoginLimiter(s.addrBurst, s.addrEvery, maxLoginClients, s.now)
+		}
 	}
 	s.dummyHash = sync.OnceValue(func() []byte { return newDummyHash(s.cost) })
 	return s
+}
+
+// checkLimit panics on a login limit no limiter can run with.
+func checkLimit(burst int, every time.Duration) {
+	if every <= 0 || every > math.MaxInt64/time.Duration(burst) {
+		panic(fmt.Sprintf("auth: login limit of %d tries refilled every %v", burst, every))
+	}
 }
 
 func (s *Service) log() *slog.Logger {
