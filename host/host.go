@@ -220,7 +220,8 @@ func (h *Host) checkStorage(ctx context.Context) {
 	if timeout <= 0 {
 		timeout = DefaultStorageCheckTimeout
 	}
-	cctx, cancel := context.WithTimeout(ctx, timeout)
+	deadline := time.Now().Add(timeout)
+	cctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	url := h.storageURL()
 	err := h.withPlugin(cctx, func(b shared.Backups) error {
@@ -232,7 +233,9 @@ func (h *Host) checkStorage(ctx context.Context) {
 		h.log.Info("backups storage ready", "storage", shared.Redact(url))
 	case ctx.Err() != nil:
 		// The host is closing; the check does not matter any more.
-	case cctx.Err() != nil:
+	case cctx.Err() != nil || !time.Now().Before(deadline):
+		// The clock as well as cctx: the plugin, which got the same
+		// deadline, may end the call a moment before cctx's own timer fires.
 		h.log.Error("backups storage unreachable: the check timed out", "storage", shared.Redact(url),
 			"timeout", timeout.String(), "error", err)
 	default:
