@@ -7,8 +7,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/pocketbackup/pocketbackup/internal/safename"
 )
 
 // Longest entry name and longest element of a name [ValidName] accepts,
@@ -20,19 +20,15 @@ const (
 )
 
 // ValidName reports whether a zip entry name is safe to extract: non-empty,
-// at most 4096 bytes of valid UTF-8, '/'-separated with no backslash, no NUL
-// or other control character, not absolute, and made of non-empty elements
-// of at most 255 bytes none of which is "." or ".." ("a//b", "./a" and
-// "a/../b" are all rejected); the cleaned form must also satisfy
-// [filepath.IsLocal]. A single trailing '/' marks a directory.
+// at most 4096 bytes, '/'-separated with no backslash, made of characters
+// the project's one character rule accepts ([safename.ValidChars]: valid
+// UTF-8, no control or format character), not absolute, and made of
+// non-empty elements of at most 255 bytes none of which is "." or ".."
+// ("a//b", "./a" and "a/../b" are all rejected); the cleaned form must also
+// satisfy [filepath.IsLocal]. A single trailing '/' marks a directory.
 func ValidName(name string) bool {
-	if name == "" || len(name) > maxNameLen || !utf8.ValidString(name) {
+	if name == "" || len(name) > maxNameLen || !safename.ValidChars(name) || strings.ContainsRune(name, '\\') {
 		return false
-	}
-	for _, r := range name {
-		if r == '\\' || unicode.IsControl(r) {
-			return false
-		}
 	}
 	rest := strings.TrimSuffix(name, "/")
 	if rest == "" || strings.HasPrefix(rest, "/") {
