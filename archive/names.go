@@ -42,6 +42,27 @@ func ValidName(name string) bool {
 	return filepath.IsLocal(filepath.FromSlash(path.Clean(rest)))
 }
 
+// journalSuffix ends the name of an SQLite rollback journal: the journal
+// of "data.db" is "data.db-journal".
+const journalSuffix = "-journal"
+
+// RollbackJournal reports whether the entry name (valid, see [ValidName])
+// names an SQLite rollback journal: a file whose last element ends in
+// "-journal", at any depth. [Extract] never extracts one. A journal left
+// beside a database is "hot": SQLite plays it back into the database when
+// it next opens it, so a crafted journal in an uploaded archive would
+// rewrite the restored database's pages at its first open, past every
+// check of the archive. A database archived consistently needs none.
+// WAL files ("-wal") are kept: they may hold committed transactions of a
+// database archived in place, and the restore's check reads through them.
+func RollbackJournal(name string) bool {
+	if strings.HasSuffix(name, "/") {
+		return false
+	}
+	base := path.Base(name)
+	return len(base) > len(journalSuffix) && strings.HasSuffix(base, journalSuffix)
+}
+
 // LooksLikeZip reports whether head, the first bytes of a file (4 are
 // enough), starts a zip archive: a local file header ("PK\x03\x04") or the
 // end record of an empty archive ("PK\x05\x06").
