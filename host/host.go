@@ -66,6 +66,16 @@ type Config struct {
 	S3Prefix string
 	// Clock drives the backup schedule; the real clock when nil.
 	Clock cron.Clock
+	// CheckTimeout bounds the child process that checks a restore's
+	// databases (PRAGMA quick_check) before the swap: past it the child is
+	// killed and the restore refused. Zero means a minute plus a second
+	// per 8 MiB of databases.
+	CheckTimeout time.Duration
+	// CheckMemory bounds that child's memory, in bytes (on Linux a hard
+	// limit on its address space, beyond what it had mapped at start): a
+	// check that needs more fails and the restore is refused. Zero means
+	// 512 MiB.
+	CheckMemory int64
 }
 
 // Host serves the Backups API through the plugin.
