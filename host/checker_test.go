@@ -189,3 +189,40 @@ func TestVerifyInChildMemoryLimit(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// TestVerifyInChildIgnoresHeaderCacheSize: a database's header suggests a
+// page cache of a million pages; the checker keeps its own small cache, so
+// checking a database larger than its memory budget still succeeds.
+func TestVerifyInChildIgnoresHeaderCacheSize(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "data.db")
+	db, err := sql.Open("sqlite", sqliteDSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"CREATE TABLE t (x)",
+		"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 12000) INSERT INTO t SELECT zeroblob(4000) FROM n"} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Offset 48: the suggested cache size, in pages.
+	if _, err := f.WriteAt([]byte{0x00, 0x0f, 0x42, 0x40}, 48); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lim := defaultCheckerLimits(0)
+	lim.Memory = 24 << 20 // about half the database
+	if _, err := verifyInChild(t.Context(), dir, lim); err != nil {
+		t.Fatalf("a sound database failed its check: %v", err)
+	}
+}
