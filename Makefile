@@ -86,6 +86,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzClient$$' -fuzztime $(FUZZTIME) ./host/clientip/
 	$(GO) test -run '^$$' -fuzz '^FuzzUploadBody$$' -fuzztime $(FUZZTIME) ./host/
 	$(GO) test -run '^$$' -fuzz '^FuzzValidKey$$' -fuzztime $(FUZZTIME) ./shared/
+	$(GO) test -run '^$$' -fuzz '^FuzzValidChars$$' -fuzztime $(FUZZTIME) ./internal/safename/
 
 # Load: 50 clients list and download for 60 s over loopback while creates
 # run back to back (host/load_test.go; go test runs a 3 s version).

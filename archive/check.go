@@ -51,11 +51,15 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-// Summary describes an archive that passed [Check].
+// Summary describes an archive that passed [Check]: what [Extract] makes
+// of it.
 type Summary struct {
-	Entries    int
-	TotalBytes int64 // sum of declared uncompressed sizes
+	Entries    int   // entries extracted (files and directories)
+	TotalBytes int64 // sum of their declared uncompressed sizes
 	HasDataDB  bool  // a regular file entry named exactly "data.db"
+	// Skipped names the file entries that are never extracted, in archive
+	// order: SQLite rollback journals (see [RollbackJournal]).
+	Skipped []string
 }
 
 // Check validates the zip archive of size bytes in r from its central
@@ -70,6 +74,10 @@ type Summary struct {
 // entry whose compressed and uncompressed sizes differ; compressed sizes that
 // add up to more than the input (overlapping entries); and more entries,
 // total bytes or per-entry ratio than limits allow.
+//
+// A rollback journal ("data.db-journal") passes the check but is reported
+// in Summary.Skipped and left out of the other counts, as Extract leaves it
+// out. Limits apply to the whole archive, journals included.
 //
 // An error reading r itself is returned as is, not as ErrInvalid.
 func Check(r io.ReaderAt, size int64, limits Limits) (Summary, error) {
@@ -106,6 +114,7 @@ func check(zr *zip.Reader, size int64, limits Limits) (Summary, error) {
 		sum        Summary
 		t          tree
 		compressed uint64
+		total      int64 // journals included
 	)
 	for _, f := range zr.File {
 		if err := checkEntry(f, size, limits); err != nil {
@@ -120,10 +129,15 @@ func check(zr *zip.Reader, size int64, limits Limits) (Summary, error) {
 		if compressed > uint64(size) {
 			return Summary{}, fmt.Errorf("%w: entry %q: compressed sizes add up to more than the archive", ErrInvalid, f.Name)
 		}
-		sum.TotalBytes += int64(f.UncompressedSize64)
-		if sum.TotalBytes > limits.MaxTotalBytes {
+		total += int64(f.UncompressedSize64)
+		if total > limits.MaxTotalBytes {
 			return Summary{}, fmt.Errorf("%w: entry %q: total size over %d bytes", ErrInvalid, f.Name, limits.MaxTotalBytes)
 		}
+		if RollbackJournal(f.Name) {
+			sum.Skipped = append(sum.Skipped, f.Name)
+			continue
+		}
+		sum.TotalBytes += int64(f.UncompressedSize64)
 		sum.Entries++
 		if f.Name == "data.db" {
 			sum.HasDataDB = true

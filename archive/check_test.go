@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -122,7 +123,7 @@ func TestExtractRejectsHostile(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			parent, dest := stagingDir(t)
 			z := hostileZip(t, tc, parent)
-			err := Extract(context.Background(), bytes.NewReader(z), int64(len(z)), dest, tc.limits, nil)
+			_, err := Extract(context.Background(), bytes.NewReader(z), int64(len(z)), dest, tc.limits, nil)
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("Extract: err = %v, want ErrInvalid", err)
 			}
@@ -154,13 +155,13 @@ func TestCheckAccepts(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Summary{Entries: 7, TotalBytes: 6 + 1 + 5 + 5 + 6 + 1<<20 - 1, HasDataDB: true}
-	if sum != want {
+	if !reflect.DeepEqual(sum, want) {
 		t.Errorf("Summary = %+v, want %+v", sum, want)
 	}
 
 	empty := buildZip(t)
 	sum, err = Check(bytes.NewReader(empty), int64(len(empty)), Limits{})
-	if err != nil || sum != (Summary{}) {
+	if err != nil || !reflect.DeepEqual(sum, Summary{}) {
 		t.Errorf("empty archive: Summary = %+v, err = %v", sum, err)
 	}
 	if !LooksLikeZip(empty) {
@@ -228,12 +229,12 @@ func TestPocketBaseShapedZip(t *testing.T) {
 	for _, c := range files {
 		total += int64(len(c))
 	}
-	if want := (Summary{Entries: len(files), TotalBytes: total, HasDataDB: true}); sum != want {
+	if want := (Summary{Entries: len(files), TotalBytes: total, HasDataDB: true}); !reflect.DeepEqual(sum, want) {
 		t.Errorf("Summary = %+v, want %+v", sum, want)
 	}
 
 	parent, dest := stagingDir(t)
-	if err := Extract(context.Background(), bytes.NewReader(z), int64(len(z)), dest, Limits{}, nil); err != nil {
+	if _, err := Extract(context.Background(), bytes.NewReader(z), int64(len(z)), dest, Limits{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	assertContained(t, parent)
@@ -283,7 +284,7 @@ func TestSourceErrorsAreNotInvalid(t *testing.T) {
 	cdOff := int64(z[eocd+16]) | int64(z[eocd+17])<<8 | int64(z[eocd+18])<<16 | int64(z[eocd+19])<<24
 	src := &onlyAbove{r: bytes.NewReader(z), min: cdOff}
 	_, dest := stagingDir(t)
-	err = Extract(context.Background(), src, int64(len(z)), dest, Limits{}, nil)
+	_, err = Extract(context.Background(), src, int64(len(z)), dest, Limits{}, nil)
 	if !errors.Is(err, errStorage) || errors.Is(err, ErrInvalid) {
 		t.Errorf("Extract on failing storage: err = %v, want the storage error, not ErrInvalid", err)
 	}

@@ -13,6 +13,7 @@
 // The package knows nothing of plugins, gRPC or HTTP. Besides the standard
 // library it uses Intel ISA-L's igzip when libisal.so.2 is on the machine
 // (internal/isal, loaded at run time), else github.com/klauspost/compress/flate
-// (plain Deflate either way, faster than compress/flate), and, on Linux,
-// golang.org/x/sys/unix. Every rejection of an archive wraps [ErrInvalid].
+// (plain Deflate either way, faster than compress/flate), on Linux,
+// golang.org/x/sys/unix, and the project's one character rule for names
+// (internal/safename). Every rejection of an archive wraps [ErrInvalid].
 package archive

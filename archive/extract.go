@@ -18,7 +18,9 @@ import (
 )
 
 // Extract checks the zip archive of size bytes in r (see [Check]) and
-// extracts it into dest, an existing empty directory.
+// extracts it into dest, an existing empty directory. It returns Check's
+// summary: what it extracted, and in Summary.Skipped the rollback journals
+// (see [RollbackJournal]) it left out, for the caller to log.
 //
 // Everything is written through [os.Root], so no name can reach outside
 // dest; parent directories are created as needed (0755), all before the
@@ -44,28 +46,34 @@ import (
 // fails, the files of the entries after it in archive order are removed, so
 // that dest holds, as if the entries had been extracted one at a time, the
 // entries before the failing one and part of that one.
-func Extract(ctx context.Context, r io.ReaderAt, size int64, dest string, limits Limits, progressFn func(done, total int64)) error {
+func Extract(ctx context.Context, r io.ReaderAt, size int64, dest string, limits Limits, progressFn func(done, total int64)) (Summary, error) {
 	return extract(ctx, r, size, dest, limits, progressFn, useISAL)
 }
 
 // extract is Extract inflating with igzip if fast, else with klauspost
 // (tests run both).
-func extract(ctx context.Context, r io.ReaderAt, size int64, dest string, limits Limits, progressFn func(done, total int64), fast bool) error {
+func extract(ctx context.Context, r io.ReaderAt, size int64, dest string, limits Limits, progressFn func(done, total int64), fast bool) (Summary, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return Summary{}, err
 	}
 	limits = limits.withDefaults()
 	src := &sourceReader{r: r, size: size}
 	zr, err := openZip(src, size)
 	if err != nil {
-		return err
+		return Summary{}, err
 	}
 	// One central directory serves the check and the extraction, so a
 	// source that changes in between cannot slip past the check.
 	sum, err := check(zr, size, limits)
 	if err != nil {
-		return err
+		return Summary{}, err
 	}
+	return sum, extractChecked(ctx, zr, src, sum, dest, limits, progressFn, fast)
+}
+
+// extractChecked extracts zr, which passed check with summary sum, into
+// dest (see Extract).
+func extractChecked(ctx context.Context, zr *zip.Reader, src *sourceReader, sum Summary, dest string, limits Limits, progressFn func(done, total int64), fast bool) error {
 	if fast {
 		zr.RegisterDecompressor(zip.Deflate, decompressFast)
 	} else {
@@ -99,6 +107,9 @@ func extract(ctx context.Context, r io.ReaderAt, size int64, dest string, limits
 	for _, f := range zr.File {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if RollbackJournal(f.Name) {
+			continue // reported in sum.Skipped
 		}
 		dir, isDir := strings.CutSuffix(f.Name, "/")
 		if !isDir {

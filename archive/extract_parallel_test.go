@@ -83,7 +83,7 @@ func testExtractRoundTrip(t *testing.T, fast bool) {
 	}
 	parent, dest := stagingDir(t)
 	var calls [][2]int64
-	err := extract(context.Background(), bytes.NewReader(z), int64(len(z)), dest, Limits{}, func(done, total int64) {
+	_, err := extract(context.Background(), bytes.NewReader(z), int64(len(z)), dest, Limits{}, func(done, total int64) {
 		calls = append(calls, [2]int64{done, total}) // calls never overlap: no lock
 	}, fast)
 	if err != nil {
@@ -112,7 +112,7 @@ func TestExtractStopsAtFailedEntry(t *testing.T) {
 			zz := patchCentral(t, z, bad, cdCRC, 0xdeadbeef)
 			for range 3 { // the workers race differently each time
 				parent, dest := stagingDir(t)
-				err := Extract(context.Background(), bytes.NewReader(zz), int64(len(zz)), dest, Limits{}, nil)
+				_, err := Extract(context.Background(), bytes.NewReader(zz), int64(len(zz)), dest, Limits{}, nil)
 				if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), names[bad]) {
 					t.Fatalf("Extract: err = %v, want ErrInvalid for %s", err, names[bad])
 				}
@@ -149,7 +149,10 @@ func TestExtractConcurrentReads(t *testing.T) {
 	dests := make([]string, 2)
 	for i := range dests {
 		_, dests[i] = stagingDir(t)
-		go func() { errs <- Extract(context.Background(), zf, int64(len(z)), dests[i], Limits{}, nil) }()
+		go func() {
+			_, err := Extract(context.Background(), zf, int64(len(z)), dests[i], Limits{}, nil)
+			errs <- err
+		}()
 	}
 	for range dests {
 		if err := <-errs; err != nil {

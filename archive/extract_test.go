@@ -36,7 +36,7 @@ func TestExtractRejectsLyingEntries(t *testing.T) {
 				t.Fatalf("Check reads the central directory only and should pass: %v", err)
 			}
 			parent, dest := stagingDir(t)
-			err := Extract(context.Background(), bytes.NewReader(z), int64(len(z)), dest, Limits{}, nil)
+			_, err := Extract(context.Background(), bytes.NewReader(z), int64(len(z)), dest, Limits{}, nil)
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("Extract: err = %v, want ErrInvalid", err)
 			}
@@ -61,7 +61,7 @@ func TestExtractCRCWithoutDescriptor(t *testing.T) {
 	z := buildZip(t, zipEntry{name: "x", raw: true, body: body,
 		rawHeader: zipHeaderStore(uint64(len(body)), 0)})
 	_, dest := stagingDir(t)
-	err := Extract(context.Background(), bytes.NewReader(z), int64(len(z)), dest, Limits{}, nil)
+	_, err := Extract(context.Background(), bytes.NewReader(z), int64(len(z)), dest, Limits{}, nil)
 	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "CRC-32") {
 		t.Fatalf("Extract: err = %v, want ErrInvalid for the CRC-32", err)
 	}
@@ -73,14 +73,14 @@ func TestExtractNeedsEmptyDest(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dest, "data.db"), []byte("live"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err := Extract(context.Background(), bytes.NewReader(z), int64(len(z)), dest, Limits{}, nil)
+	_, err := Extract(context.Background(), bytes.NewReader(z), int64(len(z)), dest, Limits{}, nil)
 	if err == nil || errors.Is(err, ErrInvalid) {
 		t.Fatalf("Extract into a non-empty dest: err = %v, want a non-ErrInvalid error", err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dest, "data.db")); string(b) != "live" {
 		t.Errorf("Extract overwrote an existing file: %q", b)
 	}
-	if err := Extract(context.Background(), bytes.NewReader(z), int64(len(z)), filepath.Join(dest, "missing"), Limits{}, nil); err == nil {
+	if _, err := Extract(context.Background(), bytes.NewReader(z), int64(len(z)), filepath.Join(dest, "missing"), Limits{}, nil); err == nil {
 		t.Error("Extract into a missing dest succeeded")
 	}
 }
@@ -91,7 +91,7 @@ func TestExtractCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, dest := stagingDir(t)
-	if err := Extract(ctx, bytes.NewReader(z), int64(len(z)), dest, Limits{}, nil); !errors.Is(err, context.Canceled) {
+	if _, err := Extract(ctx, bytes.NewReader(z), int64(len(z)), dest, Limits{}, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("Extract with a cancelled ctx: err = %v, want context.Canceled", err)
 	}
 
@@ -99,7 +99,7 @@ func TestExtractCancelled(t *testing.T) {
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
 	_, dest = stagingDir(t)
-	err := Extract(ctx, bytes.NewReader(z), int64(len(z)), dest, Limits{}, func(done, total int64) { cancel() })
+	_, err := Extract(ctx, bytes.NewReader(z), int64(len(z)), dest, Limits{}, func(done, total int64) { cancel() })
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Extract cancelled mid-copy: err = %v, want context.Canceled", err)
 	}
@@ -112,7 +112,7 @@ func TestExtractProgress(t *testing.T) {
 	z := buildZip(t, zipEntry{name: "a", body: pseudoRandom(3<<20+5, 4)}, file("b", "bee"), zipEntry{name: "c/"})
 	_, dest := stagingDir(t)
 	var calls [][2]int64
-	err := Extract(context.Background(), bytes.NewReader(z), int64(len(z)), dest, Limits{}, func(done, total int64) {
+	_, err := Extract(context.Background(), bytes.NewReader(z), int64(len(z)), dest, Limits{}, func(done, total int64) {
 		calls = append(calls, [2]int64{done, total})
 	})
 	if err != nil {

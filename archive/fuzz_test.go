@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -19,9 +20,11 @@ import (
 // FuzzCheck feeds arbitrary bytes to Check and, when it accepts them, to
 // Extract with small limits: neither may panic, both may only fail with
 // ErrInvalid, Extract may create nothing outside its destination, and a
-// successful Extract writes exactly the bytes Check declared.
+// successful Extract writes exactly the bytes Check declared, reports the
+// same summary and extracts no rollback journal.
 // Seeds live in testdata/fuzz/FuzzCheck.
 func FuzzCheck(f *testing.F) {
+	f.Add(buildZip(f, file("data.db", "db"), file("data.db-journal", "journal"), file("data.db-wal", "wal")))
 	limits := Limits{MaxEntries: 32, MaxTotalBytes: 1 << 20, MaxRatio: 100}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sum, err := Check(bytes.NewReader(data), int64(len(data)), limits)
@@ -36,7 +39,7 @@ func FuzzCheck(f *testing.F) {
 		}
 
 		parent, dest := stagingDir(t)
-		err = Extract(context.Background(), bytes.NewReader(data), int64(len(data)), dest, limits, nil)
+		extracted, err := Extract(context.Background(), bytes.NewReader(data), int64(len(data)), dest, limits, nil)
 		assertContained(t, parent)
 		if err != nil {
 			// Data that fails after the check (bad CRC, lying sizes,
@@ -56,12 +59,18 @@ func FuzzCheck(f *testing.F) {
 			if err != nil {
 				return err
 			}
+			if RollbackJournal(filepath.ToSlash(p)) {
+				t.Fatalf("Extract wrote rollback journal %s", p)
+			}
 			files++
 			written += info.Size()
 			return nil
 		})
 		if walkErr != nil {
 			t.Fatal(walkErr)
+		}
+		if !reflect.DeepEqual(extracted, sum) {
+			t.Fatalf("Extract reported %+v, Check %+v", extracted, sum)
 		}
 		if written != sum.TotalBytes || files > sum.Entries {
 			t.Fatalf("Extract wrote %d files, %d bytes; Check declared %d entries, %d bytes", files, written, sum.Entries, sum.TotalBytes)

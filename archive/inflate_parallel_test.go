@@ -195,7 +195,7 @@ func TestExtractLargeEntryLies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			parent, dest := stagingDir(t)
-			err := Extract(context.Background(), bytes.NewReader(tt.zip), int64(len(tt.zip)), dest, Limits{}, nil)
+			_, err := Extract(context.Background(), bytes.NewReader(tt.zip), int64(len(tt.zip)), dest, Limits{}, nil)
 			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Extract: err = %v, want ErrInvalid saying %q", err, tt.want)
 			}
@@ -215,7 +215,7 @@ func TestExtractLargeEntryCancelled(t *testing.T) {
 	defer cancel()
 	_, dest := stagingDir(t)
 	var calls int
-	err := Extract(ctx, bytes.NewReader(z), int64(len(z)), dest, Limits{}, func(done, total int64) {
+	_, err := Extract(ctx, bytes.NewReader(z), int64(len(z)), dest, Limits{}, func(done, total int64) {
 		if calls++; done >= 3<<20 {
 			cancel()
 		}

@@ -7,8 +7,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/pocketbackup/pocketbackup/internal/safename"
 )
 
 // Longest entry name and longest element of a name [ValidName] accepts,
@@ -20,19 +20,15 @@ const (
 )
 
 // ValidName reports whether a zip entry name is safe to extract: non-empty,
-// at most 4096 bytes of valid UTF-8, '/'-separated with no backslash, no NUL
-// or other control character, not absolute, and made of non-empty elements
-// of at most 255 bytes none of which is "." or ".." ("a//b", "./a" and
-// "a/../b" are all rejected); the cleaned form must also satisfy
-// [filepath.IsLocal]. A single trailing '/' marks a directory.
+// at most 4096 bytes, '/'-separated with no backslash, made of characters
+// the project's one character rule accepts ([safename.ValidChars]: valid
+// UTF-8, no control or format character), not absolute, and made of
+// non-empty elements of at most 255 bytes none of which is "." or ".."
+// ("a//b", "./a" and "a/../b" are all rejected); the cleaned form must also
+// satisfy [filepath.IsLocal]. A single trailing '/' marks a directory.
 func ValidName(name string) bool {
-	if name == "" || len(name) > maxNameLen || !utf8.ValidString(name) {
+	if name == "" || len(name) > maxNameLen || !safename.ValidChars(name) || strings.ContainsRune(name, '\\') {
 		return false
-	}
-	for _, r := range name {
-		if r == '\\' || unicode.IsControl(r) {
-			return false
-		}
 	}
 	rest := strings.TrimSuffix(name, "/")
 	if rest == "" || strings.HasPrefix(rest, "/") {
@@ -44,6 +40,27 @@ func ValidName(name string) bool {
 		}
 	}
 	return filepath.IsLocal(filepath.FromSlash(path.Clean(rest)))
+}
+
+// journalSuffix ends the name of an SQLite rollback journal: the journal
+// of "data.db" is "data.db-journal".
+const journalSuffix = "-journal"
+
+// RollbackJournal reports whether the entry name (valid, see [ValidName])
+// names an SQLite rollback journal: a file whose last element ends in
+// "-journal", at any depth. [Extract] never extracts one. A journal left
+// beside a database is "hot": SQLite plays it back into the database when
+// it next opens it, so a crafted journal in an uploaded archive would
+// rewrite the restored database's pages at its first open, past every
+// check of the archive. A database archived consistently needs none.
+// WAL files ("-wal") are kept: they may hold committed transactions of a
+// database archived in place, and the restore's check reads through them.
+func RollbackJournal(name string) bool {
+	if strings.HasSuffix(name, "/") {
+		return false
+	}
+	base := path.Base(name)
+	return len(base) > len(journalSuffix) && strings.HasSuffix(base, journalSuffix)
 }
 
 // LooksLikeZip reports whether head, the first bytes of a file (4 are

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pocketbackup/pocketbackup/internal/safename"
 )
 
 func TestValidName(t *testing.T) {
@@ -16,7 +18,8 @@ func TestValidName(t *testing.T) {
 	invalid := []string{
 		"", "/", "/abs", "/abs/", "../x", "..", ".", "./a", "a/./b", "a/.", "a/..",
 		"a/../b", "a/../../x", "a//b", "a//", "//a", `a\b`, `..\x`, "a\x00b",
-		"a\nb", "a\rb", "a\x7fb", "a\u0085b", "\xff\xfe", strings.Repeat("a", 256),
+		"a\nb", "a\rb", "a\x7fb", "a\u0085b", "a\u009bb", "storage/evil\u202egpj.exe", "a\u200bb/c",
+		"\ufeffdata.db", "a\u2066b", "\xff\xfe", strings.Repeat("a", 256),
 		strings.Repeat(strings.Repeat("a", 255)+"/", 16) + "b",
 	}
 	for _, name := range valid {
@@ -85,13 +88,23 @@ func TestTreeClashes(t *testing.T) {
 }
 
 func FuzzValidName(f *testing.F) {
-	for _, s := range []string{"data.db", "a/b/", "../x", "/abs", "a//b", `a\b`, "a\x00", ".", "a/./b", "ü/ß"} {
+	for _, s := range []string{"data.db", "a/b/", "../x", "/abs", "a//b", `a\b`, "a\x00", ".", "a/./b", "ü/ß",
+		"a\u0085", "evil\u202egpj", "a\u200b", "\ufeffdata.db"} {
 		f.Add(s)
 	}
 	base := filepath.FromSlash("/base/dest")
 	f.Fuzz(func(t *testing.T, name string) {
+		// A one-element name whose only possible fault is a character: the
+		// name rule and the character rule must then agree, both ways.
+		if plain := "n" + strings.NewReplacer("/", "", "\\", "").Replace(name); len(plain) <= maxElemLen &&
+			ValidName(plain) != safename.ValidChars(plain) {
+			t.Fatalf("ValidName(%q) = %v, the character rule says %v", plain, ValidName(plain), safename.ValidChars(plain))
+		}
 		if !ValidName(name) {
 			return
+		}
+		if !safename.ValidChars(name) {
+			t.Fatalf("ValidName(%q) accepted a character the character rule refuses", name)
 		}
 		rest := strings.TrimSuffix(name, "/")
 		if rest == "" || strings.ContainsAny(name, "\\\x00") || strings.HasPrefix(name, "/") {

@@ -188,7 +188,7 @@ func testWriteParallelRoundTrip(t *testing.T, opts WriteOptions) {
 	}
 
 	parent, dest := stagingDir(t)
-	if err := Extract(context.Background(), bytes.NewReader(z), int64(len(z)), dest, Limits{}, nil); err != nil {
+	if _, err := Extract(context.Background(), bytes.NewReader(z), int64(len(z)), dest, Limits{}, nil); err != nil {
 		t.Fatalf("Extract: %v", err)
 	}
 	assertContained(t, parent)
@@ -445,7 +445,7 @@ func TestWriteZip64(t *testing.T) {
 		}
 	}
 	_, dest := stagingDir(t)
-	if err := Extract(context.Background(), zf, info.Size(), dest, Limits{MaxRatio: 1 << 20}, nil); err != nil {
+	if _, err := Extract(context.Background(), zf, info.Size(), dest, Limits{MaxRatio: 1 << 20}, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.Stat(filepath.Join(dest, "data.db"))

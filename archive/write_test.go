@@ -161,7 +161,7 @@ func TestWriteRoundTrip(t *testing.T) {
 		t.Errorf("Check = %+v, %v", sum, err)
 	}
 	parent, dest := stagingDir(t)
-	if err := Extract(context.Background(), bytes.NewReader(z), int64(len(z)), dest, Limits{}, nil); err != nil {
+	if _, err := Extract(context.Background(), bytes.NewReader(z), int64(len(z)), dest, Limits{}, nil); err != nil {
 		t.Fatalf("Extract: %v", err)
 	}
 	assertContained(t, parent)

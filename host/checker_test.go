@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestVerifyInChild: the staged databases are checked by another process
@@ -19,7 +21,7 @@ func TestVerifyInChild(t *testing.T) {
 	makeCheckDB(t, filepath.Join(good, "data.db"), 300)
 	makeCheckDB(t, filepath.Join(good, "auxiliary.db"), 10)
 
-	pid, err := verifyInChild(t.Context(), good)
+	pid, err := verifyInChild(t.Context(), good, defaultCheckerLimits(0))
 	if err != nil {
 		t.Fatalf("good databases: %v", err)
 	}
@@ -47,7 +49,7 @@ func TestVerifyInChild(t *testing.T) {
 		{"no data.db", missing, "no SQLite data.db"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := verifyInChild(t.Context(), tc.dir)
+			_, err := verifyInChild(t.Context(), tc.dir, defaultCheckerLimits(0))
 			if !errors.Is(err, errCheckFailed) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want errCheckFailed mentioning %q", err, tc.want)
 			}
@@ -62,7 +64,7 @@ func TestVerifyInChildCancelled(t *testing.T) {
 	makeCheckDB(t, filepath.Join(dir, "data.db"), 10)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := verifyInChild(ctx, dir)
+	_, err := verifyInChild(ctx, dir, defaultCheckerLimits(0))
 	if !errors.Is(err, context.Canceled) || errors.Is(err, errCheckFailed) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
@@ -107,5 +109,124 @@ func makeCheckDB(t *testing.T, path string, rows int) {
 	}
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestVerifyInChildTimeout: a checker that hangs (here it waits on a lock
+// this process holds, for longer than its time) is killed when its time is
+// up, and the error says so rather than judging the databases.
+func TestVerifyInChildTimeout(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "data.db")
+	makeCheckDB(t, path, 10)
+	db, err := sql.Open("sqlite", sqliteDSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(t.Context(), "BEGIN EXCLUSIVE"); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(context.Background(), "ROLLBACK")
+
+	lim := defaultCheckerLimits(0)
+	lim.Timeout = 2 * time.Second // the checker would wait its busy timeout (10 s) for the lock
+	_, err = verifyInChild(t.Context(), dir, lim)
+	if !errors.Is(err, errCheckerLimit) || errors.Is(err, errCheckFailed) || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("err = %v, want errCheckerLimit for a killed checker", err)
+	}
+	if msg := publicError("Failed to restore backup", err); !strings.Contains(msg, "time or memory limit") {
+		t.Fatalf("public error %q", msg)
+	}
+}
+
+// TestVerifyInChildMemoryLimit: a database whose check needs more memory
+// than the checker's budget makes the check fail as out of memory, not as
+// a verdict. The database is a sparse file of 2^30 pages of 512 bytes whose
+// header does not vouch for its size, so quick_check allocates a bit per
+// page (128 MiB) before it reads anything; the budget is 32 MiB.
+func TestVerifyInChildMemoryLimit(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the hard memory limit (RLIMIT_AS over the current size) is Linux's")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "data.db")
+	db, err := sql.Open("sqlite", sqliteDSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"PRAGMA page_size=512", "CREATE TABLE t (x)", "INSERT INTO t VALUES (1)"} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Offset 92, "version-valid-for", no longer matching the change counter
+	// at 24: SQLite then takes the database's size from the file's.
+	if _, err := f.WriteAt([]byte{0xff, 0xff, 0xff, 0xff}, 92); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(512 << 30); err != nil {
+		f.Close()
+		t.Skipf("no sparse file of 512 GiB here: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	lim := defaultCheckerLimits(0)
+	lim.Memory = 32 << 20
+	_, err = verifyInChild(t.Context(), dir, lim)
+	if !errors.Is(err, errCheckerLimit) || errors.Is(err, errCheckFailed) || !strings.Contains(err.Error(), "memory") {
+		t.Fatalf("err = %v, want errCheckerLimit for a checker out of memory", err)
+	}
+	t.Log(err)
+}
+
+// TestVerifyInChildIgnoresHeaderCacheSize: a database's header suggests a
+// page cache of a million pages; the checker keeps its own small cache, so
+// checking a database larger than its memory budget still succeeds.
+func TestVerifyInChildIgnoresHeaderCacheSize(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "data.db")
+	db, err := sql.Open("sqlite", sqliteDSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"CREATE TABLE t (x)",
+		"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 12000) INSERT INTO t SELECT zeroblob(4000) FROM n"} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Offset 48: the suggested cache size, in pages.
+	if _, err := f.WriteAt([]byte{0x00, 0x0f, 0x42, 0x40}, 48); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lim := defaultCheckerLimits(0)
+	lim.Memory = 24 << 20 // about half the database
+	if _, err := verifyInChild(t.Context(), dir, lim); err != nil {
+		t.Fatalf("a sound database failed its check: %v", err)
 	}
 }

@@ -9,7 +9,9 @@
 // A restore's staged databases are checked by the app's own executable
 // started again as a child process with POCKETBACKUP_CHECK_DATABASES set;
 // this package's init recognises it and runs the check instead of the app
-// (see checkerEnv). An app embedding the package needs nothing for that.
+// (see checkerEnv). The child is bounded in time and memory (see
+// Config.CheckTimeout and Config.CheckMemory). An app embedding the package
+// needs nothing for that.
 //
 // # Serving the routes
 //

@@ -75,6 +75,8 @@ func publicError(stage string, err error) string {
 		return stage + ": a backup with that name already exists."
 	case errors.Is(err, shared.ErrNotFound):
 		return stage + ": the backup file was not found."
+	case errors.Is(err, errCheckerLimit):
+		return stage + ": checking the restored databases went over its time or memory limit; the data was not changed."
 	case errors.Is(err, shared.ErrInvalid):
 		return stage + ": the backup file is not a valid archive."
 	case errors.Is(err, shared.ErrUnavailable):

@@ -35,6 +35,14 @@ type Config struct {
 	// PluginSHA256 is the expected checksum in hex; empty means read it
 	// from "<binary>.sha256".
 	PluginSHA256 string
+	// PluginEnv names the environment variables the plugin process gets
+	// from the host's environment; nil means DefaultPluginEnv(). A name
+	// ending in '*' stands for a prefix ("MYCLOUD_*"). The plugin sees
+	// nothing else of the host's environment (not its secrets, such as
+	// PB_SUPERUSER_PASSWORD): extend the list with
+	// append(host.DefaultPluginEnv(), "NAME"). The values are read from
+	// the host's environment each time the plugin is launched.
+	PluginEnv []string
 	// StorageURL names the backups storage; default file://<DataDir>/backups.
 	StorageURL string
 	// Exclude lists more data-directory paths (relative, '/') to leave out
@@ -67,6 +75,16 @@ type Config struct {
 	// StorageCheckTimeout bounds the start-up check of the backups
 	// storage (one listing); DefaultStorageCheckTimeout when 0.
 	StorageCheckTimeout time.Duration
+	// CheckTimeout bounds the child process that checks a restore's
+	// databases (PRAGMA quick_check) before the swap: past it the child is
+	// killed and the restore refused. Zero means a minute plus a second
+	// per 8 MiB of databases.
+	CheckTimeout time.Duration
+	// CheckMemory bounds that child's memory, in bytes (on Linux a hard
+	// limit on its address space, beyond what it had mapped at start): a
+	// check that needs more fails and the restore is refused. Zero means
+	// 512 MiB.
+	CheckMemory int64
 }
 
 // DefaultStorageCheckTimeout is Config.StorageCheckTimeout's default. It
@@ -121,7 +139,10 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	sup, err := newSupervisor(dataDir, cfg.PluginsDir, cfg.PluginName, cfg.PluginSHA256, cfg.Logger.Named("plugin"))
+	if cfg.PluginEnv == nil {
+		cfg.PluginEnv = DefaultPluginEnv()
+	}
+	sup, err := newSupervisor(dataDir, cfg.PluginsDir, cfg.PluginName, cfg.PluginSHA256, cfg.PluginEnv, cfg.Logger.Named("plugin"))
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}

@@ -207,3 +207,23 @@ func TestHostileKeysNeverReachOutside(t *testing.T) {
 		t.Fatalf("real.zip download: %d %.40q", status, body)
 	}
 }
+
+// TestUploadRefusesInvisibleCharacters: a C1 control or a format character
+// (a bidirectional override, a zero-width space) in an uploaded file's name
+// is refused like any control character, by the one key rule, and nothing
+// is stored.
+func TestUploadRefusesInvisibleCharacters(t *testing.T) {
+	e := newEnv(t)
+	good := zipOf(t, map[string]string{"data.db": "db"})
+	for _, name := range []string{"a\u0085.zip", "a\u009b.zip", "evil\u202egpj.zip", "a\u200b.zip", "\ufeffa.zip"} {
+		body, ct := multipartBody("file", name, good)
+		status, resp, hdr := e.do("POST", "/api/backups/upload", e.superTok, ct, bytes.NewReader(body(t)))
+		assertAPIError(t, "upload "+name, status, resp, hdr, 400)
+		if !strings.Contains(resp, `"file"`) || !strings.Contains(resp, "validation_invalid_file_name") {
+			t.Fatalf("upload %q: %s", name, resp)
+		}
+	}
+	if status, body, _ := e.do("GET", "/api/backups", e.superTok, "", nil); status != 200 || strings.TrimSpace(body) != "[]" {
+		t.Fatalf("list after refused uploads: %d %s", status, body)
+	}
+}

@@ -63,7 +63,7 @@ func verifyDatabases(ctx context.Context, dir string) error {
 }
 
 func quickCheck(ctx context.Context, path string) error {
-	db, err := sql.Open("sqlite", sqliteDSN(path))
+	db, err := sql.Open("sqlite", checkDSN(path))
 	if err != nil {
 		return err
 	}

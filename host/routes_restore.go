@@ -151,7 +151,7 @@ func (h *Host) stage(ctx context.Context, storageURL, key, dir string) error {
 	}
 	// The check runs in a process of its own (see checkerEnv).
 	start := time.Now()
-	pid, err := verifyInChild(ctx, dir)
+	pid, err := verifyInChild(ctx, dir, h.checkerLimits(dir))
 	if errors.Is(err, errCheckFailed) {
 		return fmt.Errorf("verify staged databases: %w: %w", shared.ErrInvalid, err)
 	}

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -56,10 +58,7 @@ func (h *Host) handlePatchSettings(w http.ResponseWriter, r *http.Request, _ htt
 	}
 	h.settingsMu.Lock()
 	defer h.settingsMu.Unlock()
-	next, err := h.settings.applyPatch(body)
-	if err == nil {
-		err = next.validate()
-	}
+	next, err := h.settings.patched(body)
 	if err != nil {
 		apierror.Write(w, err)
 		return
@@ -84,11 +83,21 @@ func (h *Host) handlePatchSettings(w http.ResponseWriter, r *http.Request, _ htt
 }
 
 // handleTestS3 answers POST /api/settings/test/s3: it writes, reads back
-// and deletes a probe object with the saved S3 settings.
+// and deletes a probe object with the S3 settings that PATCH /api/settings
+// would save given the same body: the saved ones for the SDKs' body
+// ({"filesystem":"backups"}), or the saved ones with a JSON body's
+// "backups" object applied, merged (an empty secret keeps the stored one)
+// and validated exactly as PATCH does. Nothing is saved.
 func (h *Host) handleTestS3(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSettingsBody))
+	if err != nil {
+		apierror.Write(w, apierror.BadRequest(""))
+		return
+	}
 	var body struct {
 		Filesystem string `json:"filesystem"`
 	}
+	r.Body = io.NopCloser(bytes.NewReader(raw))
 	if err := apierror.ReadBody(r, &body); err != nil {
 		apierror.Write(w, err)
 		return
@@ -97,7 +106,16 @@ func (h *Host) handleTestS3(w http.ResponseWriter, r *http.Request, _ httprouter
 		apierror.Write(w, apierror.Validation("filesystem", "validation_in_invalid", "Must be a valid value."))
 		return
 	}
-	s := h.currentSettings()
+	patch := []byte("{}")
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); len(bytes.TrimSpace(raw)) > 0 &&
+		(ct == "" || ct == "application/json" || strings.HasSuffix(ct, "+json")) {
+		patch = raw
+	}
+	s, err := h.currentSettings().patched(patch)
+	if err != nil {
+		apierror.Write(w, err)
+		return
+	}
 	if s.Backups.S3.Bucket == "" || s.Backups.S3.Endpoint == "" {
 		apierror.Write(w, apierror.BadRequest("S3 storage for backups is not configured."))
 		return

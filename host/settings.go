@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 
 	"github.com/pocketbackup/pocketbackup/host/apierror"
@@ -69,6 +68,19 @@ func (s Settings) applyPatch(body []byte) (Settings, error) {
 	return next, nil
 }
 
+// patched returns s with the JSON patch body applied and validated: what
+// PATCH /api/settings saves, and what POST /api/settings/test/s3 tests.
+func (s Settings) patched(body []byte) (Settings, error) {
+	next, err := s.applyPatch(body)
+	if err != nil {
+		return s, err
+	}
+	if err := next.validate(); err != nil {
+		return s, err
+	}
+	return next, nil
+}
+
 // validate returns the contract's 400 with every invalid field under
 // data.backups, or nil.
 func (s Settings) validate() error {
@@ -85,17 +97,7 @@ func (s Settings) validate() error {
 	if b.CronMaxKeep < 0 {
 		fields["cronMaxKeep"] = apierror.FieldError{Code: "validation_min_greater_equal_than_required", Message: "Must be no less than 0."}
 	}
-	s3 := map[string]any{}
-	if b.S3.Enabled {
-		for name, v := range map[string]string{"bucket": b.S3.Bucket, "region": b.S3.Region, "endpoint": b.S3.Endpoint, "accessKey": b.S3.AccessKey, "secret": b.S3.Secret} {
-			if strings.TrimSpace(v) == "" {
-				s3[name] = apierror.FieldError{Code: "validation_required", Message: "Cannot be blank."}
-			}
-		}
-		if b.S3.Endpoint != "" && !validEndpoint(b.S3.Endpoint) {
-			s3["endpoint"] = apierror.FieldError{Code: "validation_is_url", Message: "Must be a valid URL."}
-		}
-	}
+	s3 := validateS3(b.S3)
 	if len(s3) > 0 {
 		fields["s3"] = s3
 	}
@@ -117,14 +119,6 @@ func cronReason(err error) string {
 		return pe.Reason
 	}
 	return "cannot be parsed"
-}
-
-func validEndpoint(s string) bool {
-	if !strings.Contains(s, "://") {
-		s = "https://" + s // as PocketBase does
-	}
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // s3URL is the storage URL the S3 settings name.

@@ -64,7 +64,7 @@ func TestSettingsRoutes(t *testing.T) {
 		{name: "malformed", method: "PATCH", path: "/api/settings", token: "super", contentType: "application/json", body: jsonBody(`{"backups":`), wantStatus: 400,
 			wantBody: `{"status":400,"message":"Something went wrong while processing your request.","data":{}}`},
 		{name: "valid", method: "PATCH", path: "/api/settings", token: "super", contentType: "application/json",
-			body:       jsonBody(`{"backups":{"cron":"0 3 * * *","cronMaxKeep":5,"s3":{"bucket":"b","region":"r","endpoint":"http://127.0.0.1:1","accessKey":"AK","secret":"TOPSECRET"}}}`),
+			body:       jsonBody(`{"backups":{"cron":"0 3 * * *","cronMaxKeep":5,"s3":{"bucket":"b-bucket","region":"r","endpoint":"http://127.0.0.1:1","accessKey":"AK","secret":"TOPSECRET"}}}`),
 			wantStatus: 200, contains: []string{`"cron":"0 3 * * *"`, `"cronMaxKeep":5`, `"secret":""`}},
 		{name: "secret kept when omitted", method: "PATCH", path: "/api/settings", token: "super", contentType: "application/json", body: jsonBody(`{"backups":{"cronMaxKeep":4}}`), wantStatus: 200, contains: []string{`"cronMaxKeep":4`, `"cron":"0 3 * * *"`}},
 		{name: "crons listed", method: "GET", path: "/api/crons", token: "super", wantStatus: 200, wantBody: `[{"id":"__pbAutoBackup__","expression":"0 3 * * *"}]`},

@@ -24,9 +24,10 @@ import (
 // supervisor owns the plugin process: it verifies the binary, launches it on
 // a private socket, and launches a fresh one when the last one died.
 type supervisor struct {
-	path      string // plugin binary
-	checksum  []byte // expected SHA-256
-	socketDir string // 0700, created by us
+	path      string   // plugin binary
+	checksum  []byte   // expected SHA-256
+	socketDir string   // 0700, created by us
+	envAllow  []string // the host's environment variables the plugin gets
 	log       hclog.Logger
 
 	mu      sync.Mutex
@@ -37,7 +38,7 @@ type supervisor struct {
 
 // newSupervisor finds and verifies the plugin binary and prepares the
 // private socket directory. It does not start the plugin yet.
-func newSupervisor(dataDir, pluginsDir, name, wantSHA string, log hclog.Logger) (*supervisor, error) {
+func newSupervisor(dataDir, pluginsDir, name, wantSHA string, envAllow []string, log hclog.Logger) (*supervisor, error) {
 	path, err := findPlugin(pluginsDir, name)
 	if err != nil {
 		return nil, err
@@ -53,7 +54,8 @@ func newSupervisor(dataDir, pluginsDir, name, wantSHA string, log hclog.Logger) 
 	if err != nil {
 		return nil, err
 	}
-	return &supervisor{path: path, checksum: checksum, socketDir: socketDir, log: log, pending: takeHandOver(socketDir)}, nil
+	return &supervisor{path: path, checksum: checksum, socketDir: socketDir, envAllow: envAllow, log: log,
+		pending: takeHandOver(socketDir)}, nil
 }
 
 // findPlugin returns the plugin binary: PluginsDir/name, or the single
@@ -172,9 +174,13 @@ func (s *supervisor) launch() (shared.Backups, error) {
 		return nil, err
 	}
 	cmd := exec.Command(s.path)
-	cmd.Env = []string{goplugin.EnvUnixSocketDir + "=" + s.socketDir}
+	// Only the allowed part of the host's environment, read now: the
+	// host's secrets (its superuser password, its own keys) stay out of
+	// the plugin, which handles hostile archives.
+	cmd.Env = append(pluginEnviron(os.Environ(), s.envAllow), goplugin.EnvUnixSocketDir+"="+s.socketDir)
 	client := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  shared.Handshake,
+		SkipHostEnv:      true,
 		Plugins:          shared.PluginMap(nil),
 		Cmd:              cmd,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},

@@ -36,7 +36,8 @@ func (s *Service) Inspect(ctx context.Context, storageURL, key string) (shared.A
 
 // Extract implements shared.Backups: it fetches the archive into a temp
 // file beside the staging directory (same filesystem), then extracts it
-// there, bounded by the service's limits.
+// there, bounded by the service's limits. Rollback journals in the archive
+// are logged and left out (see archive.RollbackJournal).
 func (s *Service) Extract(ctx context.Context, req shared.ExtractRequest, progress shared.ProgressFunc) (err error) {
 	defer releaseMemory()
 	if !filepath.IsAbs(req.DestDir) {
@@ -53,11 +54,15 @@ func (s *Service) Extract(ctx context.Context, req shared.ExtractRequest, progre
 		return err
 	}
 	defer func() { err = errors.Join(err, cleanup()) }()
-	if err := archive.Extract(ctx, src, size, req.DestDir, s.limits, progressFunc(progress)); err != nil {
+	sum, err := archive.Extract(ctx, src, size, req.DestDir, s.limits, progressFunc(progress))
+	if err != nil {
 		if errors.Is(err, archive.ErrInvalid) {
 			return fmt.Errorf("extract %q: %w: %w", req.Key, shared.ErrInvalid, err)
 		}
 		return fmt.Errorf("extract %q: %w", req.Key, err)
+	}
+	for _, name := range sum.Skipped {
+		s.log.Warn("rollback journal in the backup not restored", "key", req.Key, "entry", name)
 	}
 	elapsed := time.Since(start)
 	s.log.Info("backup extracted", "key", req.Key, "bytes", size, "seconds", elapsed.Seconds(), "mib_per_s", mibPerSecond(size, elapsed))

@@ -45,6 +45,7 @@ func Run(t *testing.T, newTarget func(t *testing.T) Target) {
 		{"InvalidKeys", testInvalidKeys},
 		{"InspectAndExtract", testInspectExtract},
 		{"InspectInvalid", testInspectInvalid},
+		{"ExtractSkipsRollbackJournals", testExtractSkipsJournals},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newTarget(t)) })
@@ -348,6 +349,46 @@ func testInspectExtract(t *testing.T, tg Target) {
 	leftovers, _ := os.ReadDir(filepath.Dir(dest))
 	if len(leftovers) != 1 {
 		t.Errorf("beside the staging dir: %d entries, want only the staging dir", len(leftovers))
+	}
+}
+
+// testExtractSkipsJournals: rollback journals in an archive are never
+// extracted (SQLite would play a crafted one into the restored database at
+// its first open), WAL files are, and Inspect counts what Extract writes.
+func testExtractSkipsJournals(t *testing.T, tg Target) {
+	ctx := context.Background()
+	contents := map[string]string{"data.db": "db", "data.db-wal": "wal", "storage/a/b.txt": "bee"}
+	archived := map[string]string{"data.db-journal": "hostile journal", "auxiliary.db-journal": "another"}
+	for name, body := range contents {
+		archived[name] = body
+	}
+	if _, err := tg.Backups.Upload(ctx, tg.StorageURL, "j.zip", bytes.NewReader(makeZip(t, archived))); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := tg.Backups.Inspect(ctx, tg.StorageURL, "j.zip")
+	if err != nil || !sum.HasDataDB || sum.Entries != 3 || sum.TotalBytes != 8 {
+		t.Fatalf("Inspect = %+v, %v; want the 3 entries (8 bytes) Extract writes", sum, err)
+	}
+	dest := filepath.Join(t.TempDir(), "staging")
+	if err := os.Mkdir(dest, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var last shared.Progress
+	if err := tg.Backups.Extract(ctx, shared.ExtractRequest{StorageURL: tg.StorageURL, Key: "j.zip", DestDir: dest}, func(p shared.Progress) { last = p }); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range contents {
+		if got, err := os.ReadFile(filepath.Join(dest, filepath.FromSlash(name))); err != nil || string(got) != want {
+			t.Errorf("extracted %s = %q, %v; want %q", name, got, err, want)
+		}
+	}
+	for _, name := range []string{"data.db-journal", "auxiliary.db-journal"} {
+		if _, err := os.Lstat(filepath.Join(dest, name)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s was extracted (err %v)", name, err)
+		}
+	}
+	if last.Done != sum.TotalBytes || last.Total != sum.TotalBytes {
+		t.Errorf("last progress = %+v, want %d of %d as Inspect said", last, sum.TotalBytes, sum.TotalBytes)
 	}
 }
 

@@ -2,34 +2,21 @@ package storage
 
 import (
 	"fmt"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
 // MaxKeyLen is the longest key, in bytes, a Store accepts. It matches the
 // file name limit of common local filesystems.
-const MaxKeyLen = 255
+const MaxKeyLen = shared.MaxKeyLength
 
-// ValidKey reports whether key can name an object: 1 to MaxKeyLen bytes of
-// valid UTF-8 with no '/', '\\' or control characters, not "." or "..", not
-// starting with '.' (reserved for temp files) and not ending in ".attrs"
-// (gocloud's fileblob metadata sidecars).
+// ValidKey reports whether key can name an object. It is [shared.ValidKey],
+// the one key rule of the project: 1 to MaxKeyLen bytes of valid UTF-8 with
+// no '/', '\\', control or format characters, not starting with '.'
+// (reserved for temp files, and ruling out "." and "..") and not ending in
+// ".attrs" (gocloud's fileblob metadata sidecars).
 func ValidKey(key string) bool {
-	if len(key) == 0 || len(key) > MaxKeyLen {
-		return false
-	}
-	if key[0] == '.' || strings.HasSuffix(key, ".attrs") {
-		return false // also rules out "." and ".."
-	}
-	for i := 0; i < len(key); i++ {
-		switch c := key[i]; {
-		case c < 0x20, c == 0x7f, c == '/', c == '\\':
-			return false
-		}
-	}
-	return utf8.ValidString(key)
+	return shared.ValidKey(key)
 }
 
 // checkKey returns an error wrapping shared.ErrInvalid when key is not valid.

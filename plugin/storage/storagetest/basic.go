@@ -321,6 +321,7 @@ func testDeleteMissing(t *testing.T, s storage.Store) {
 var invalidKeys = []string{
 	"", ".", "..", "../x", "a/b", "/abs", "a\\b", ".hidden", ".tmp-123", "x.attrs",
 	"a\x00b", "a\nb", "a\x7fb", "bad\xffutf8", strings.Repeat("k", 256),
+	"a\u0085b", "a\u009bb", "evil\u202egpj.zip", "a\u200bb", "\ufeffa.zip", // C1 controls, format characters
 }
 
 func testInvalidKeys(t *testing.T, s storage.Store) {
