@@ -1,0 +1,274 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"io"
+	"maps"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/pocketbackup/pocketbackup/internal/simdisk"
+	"github.com/pocketbackup/pocketbackup/shared"
+)
+
+// The power-cut tests run the local store's commit, delete and cleanup on
+// a simulated disk (internal/simdisk) and cut the power after every
+// operation of theirs (each create, write, fsync, rename, link, removal):
+// what was not made durable is lost. Killing a process never loses
+// anything, so only these tests notice a missing fsync.
+//
+// After every cut, the keys must be as before the operation in flight or
+// as after it, whole: a key absent or holding its complete bytes, a
+// Commit or Delete that returned nil kept, an existing object untouched
+// by a commit onto its name. Then the store must work on the disk as the
+// next boot finds it: List shows exactly those keys, reads give their
+// bytes, the leftovers are cleaned up and a new commit lasts.
+
+const simStore = "/srv/pb/backups"
+
+// simAction is one store operation of a scenario.
+type simAction struct {
+	op      string // "commit", "delete" or "list"
+	key     string
+	data    string // commit: written in chunks of at most chunk bytes
+	chunk   int    // 0: three chunks
+	wantErr error  // what the operation must fail with, or nil
+}
+
+type powerCutCase struct {
+	name     string
+	files    map[string]string // durable at the start; names in simStore unless absolute
+	dirs     []string          // folders that exist at the start besides those of files
+	link     bool              // no RENAME_NOREPLACE: link and unlink
+	actions  []simAction
+	minCuts  int
+	writeBig bool // the scenario must pass the write-back hint
+}
+
+func powerCutCases() []powerCutCase {
+	big := strings.Repeat("b", writebackEvery+1)
+	return []powerCutCase{
+		{name: "commit", files: map[string]string{"keep.zip": "kept"},
+			actions: []simAction{{op: "commit", key: "new.zip", data: "the new backup"}}, minCuts: 8},
+		{name: "commit-link-fallback", files: map[string]string{"keep.zip": "kept"}, link: true,
+			actions: []simAction{{op: "commit", key: "new.zip", data: "the new backup"}}, minCuts: 9},
+		{name: "commit-creates-dir", dirs: []string{"/srv"},
+			actions: []simAction{{op: "commit", key: "new.zip", data: "the new backup"}}, minCuts: 10},
+		{name: "commit-big-writeback", files: map[string]string{"keep.zip": "kept"}, writeBig: true,
+			actions: []simAction{{op: "commit", key: "big.zip", data: big, chunk: writebackEvery}}, minCuts: 7},
+		{name: "commit-onto-existing", files: map[string]string{"taken.zip": "the old backup"},
+			actions: []simAction{{op: "commit", key: "taken.zip", data: "a racing new one", wantErr: shared.ErrExists}}, minCuts: 7},
+		{name: "commit-onto-existing-link-fallback", files: map[string]string{"taken.zip": "the old backup"}, link: true,
+			actions: []simAction{{op: "commit", key: "taken.zip", data: "a racing new one", wantErr: shared.ErrExists}}, minCuts: 7},
+		{name: "delete", files: map[string]string{"keep.zip": "kept", "gone.zip": "to delete"},
+			actions: []simAction{{op: "delete", key: "gone.zip"}}, minCuts: 2},
+		{name: "cleanup", files: map[string]string{"keep.zip": "kept", ".tmp-0123": "half a backu", ".new-4567": "",
+			".tmp-fffe": "", "other.zip": "other"},
+			actions: []simAction{{op: "list"}}, minCuts: 6},
+		{name: "sequence", files: map[string]string{"keep.zip": "kept", "old.zip": "old"},
+			actions: []simAction{
+				{op: "commit", key: "a.zip", data: "first"},
+				{op: "delete", key: "old.zip"},
+				{op: "commit", key: "old.zip", data: "recreated"},
+				{op: "commit", key: "keep.zip", data: "must not land", wantErr: shared.ErrExists},
+				{op: "delete", key: "keep.zip"},
+			}, minCuts: 30},
+	}
+}
+
+func (c powerCutCase) disk() *simdisk.Disk {
+	files := map[string]string{}
+	for name, data := range c.files {
+		if !strings.HasPrefix(name, "/") {
+			name = simStore + "/" + name
+		}
+		files[name] = data
+	}
+	dirs := c.dirs
+	if len(c.dirs) == 0 {
+		dirs = []string{simStore}
+	}
+	return simdisk.NewDirs(files, dirs...)
+}
+
+// startKeys is the keys (visible names) of the store at the start.
+func (c powerCutCase) startKeys() map[string]string {
+	keys := map[string]string{}
+	for name, data := range c.files {
+		if !strings.HasPrefix(name, "/") && !strings.HasPrefix(name, ".") {
+			keys[name] = data
+		}
+	}
+	return keys
+}
+
+// apply returns keys as a successful action leaves them.
+func (a simAction) apply(keys map[string]string) map[string]string {
+	out := maps.Clone(keys)
+	if a.wantErr != nil {
+		return out
+	}
+	switch a.op {
+	case "commit":
+		out[a.key] = a.data
+	case "delete":
+		delete(out, a.key)
+	}
+	return out
+}
+
+// run does the action on s, failing t if it does not end as wanted.
+func (a simAction) run(t *testing.T, ctx context.Context, s *localStore) {
+	t.Helper()
+	var err error
+	switch a.op {
+	case "commit":
+		err = commitChunks(ctx, s, a.key, a.data, a.chunk)
+	case "delete":
+		err = s.Delete(ctx, a.key)
+	case "list":
+		_, err = s.List(ctx)
+	}
+	if (a.wantErr == nil && err != nil) || (a.wantErr != nil && !errors.Is(err, a.wantErr)) {
+		t.Fatalf("%s %q: %v, want %v", a.op, a.key, err, a.wantErr)
+	}
+}
+
+func commitChunks(ctx context.Context, s *localStore, key, data string, chunk int) error {
+	if chunk == 0 {
+		chunk = max(1, (len(data)+2)/3)
+	}
+	w, err := s.NewWriter(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	for rest := data; rest != ""; {
+		n := min(chunk, len(rest))
+		if _, err := io.WriteString(w, rest[:n]); err != nil {
+			return err
+		}
+		rest = rest[n:]
+	}
+	return w.Commit()
+}
+
+// TestPowerCutLocalStore cuts the power after every operation of each
+// scenario, checks the keys the next boot finds, and that the store then
+// recovers.
+func TestPowerCutLocalStore(t *testing.T) {
+	for _, c := range powerCutCases() {
+		t.Run(c.name, func(t *testing.T) {
+			cuts := 0
+			writebacks := 0
+			for k := 0; ; k++ {
+				disk := c.disk()
+				fsys := simFS{d: disk, noRenameat2: c.link, writebacks: &writebacks}
+				s := &localStore{dir: simStore, fsys: fsys}
+				keys := c.startKeys()
+				var inFlight *simAction
+				cut := disk.Run(k, func() {
+					for i := range c.actions {
+						inFlight = &c.actions[i]
+						inFlight.run(t, t.Context(), s)
+						keys = inFlight.apply(keys)
+						inFlight = nil
+					}
+				})
+				after := keys
+				if inFlight != nil {
+					after = inFlight.apply(keys)
+				}
+				checkAfterCut(t, k, disk.PowerCut(), c.link, keys, after)
+				if !cut {
+					break
+				}
+				cuts++
+			}
+			if cuts < c.minCuts {
+				t.Fatalf("only %d cut points, want at least %d", cuts, c.minCuts)
+			}
+			if c.writeBig && writebacks == 0 {
+				t.Fatal("the write-back hint was never given")
+			}
+			t.Logf("%d cut points", cuts+1)
+		})
+	}
+}
+
+// checkAfterCut checks the disk a cut after k operations left: the keys
+// are before or after (the states around the operation in flight), and
+// the store recovers on it.
+func checkAfterCut(t *testing.T, k int, disk *simdisk.Disk, link bool, before, after map[string]string) {
+	t.Helper()
+	got := diskKeys(disk)
+	if !maps.Equal(got, before) && !maps.Equal(got, after) {
+		t.Fatalf("cut after %d: keys on the disk %q, want %q or %q", k, got, before, after)
+	}
+	ctx := t.Context()
+	s := &localStore{dir: simStore, fsys: simFS{d: disk, noRenameat2: link}}
+	objs, err := s.List(ctx)
+	if err != nil {
+		t.Fatalf("cut after %d: list: %v", k, err)
+	}
+	if len(objs) != len(got) {
+		t.Fatalf("cut after %d: list %v, want keys %q", k, objs, got)
+	}
+	for _, o := range objs {
+		if data, ok := got[o.Key]; !ok || o.Size != int64(len(data)) {
+			t.Fatalf("cut after %d: list %v, want keys %q", k, objs, got)
+		}
+		r, err := s.NewRangeReader(ctx, o.Key, 0, -1)
+		if err != nil {
+			t.Fatalf("cut after %d: read %s: %v", k, o.Key, err)
+		}
+		data, err := io.ReadAll(r)
+		if err := errors.Join(err, r.Close()); err != nil || string(data) != got[o.Key] {
+			t.Fatalf("cut after %d: read %s = %q, %v", k, o.Key, data, err)
+		}
+	}
+	if entries, _ := disk.ReadDir(simStore); len(entries) != len(got) {
+		t.Fatalf("cut after %d: leftovers after List: %v", k, entries)
+	}
+	// The recovered store takes a new backup, which lasts through a cut.
+	if err := commitChunks(ctx, s, "later.zip", "later", 0); err != nil {
+		t.Fatalf("cut after %d: commit after recovery: %v", k, err)
+	}
+	want := maps.Clone(got)
+	want["later.zip"] = "later"
+	if again := diskKeys(disk.PowerCut()); !maps.Equal(again, want) {
+		t.Fatalf("cut after %d: after a commit on the recovered store and a cut: %q, want %q", k, again, want)
+	}
+}
+
+// diskKeys is the visible names in the store's folder and their contents.
+func diskKeys(disk *simdisk.Disk) map[string]string {
+	keys := map[string]string{}
+	entries, _ := disk.ReadDir(simStore)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		data, _ := disk.ReadFile(simStore + "/" + e.Name())
+		keys[e.Name()] = string(data)
+	}
+	return keys
+}
+
+// TestOSRootSyncCallsFsync proves that the real directory Sync reaches
+// fsync(2): procfs refuses it with EINVAL, so the error can only come
+// from the call.
+func TestOSRootSyncCallsFsync(t *testing.T) {
+	for dir, want := range map[string]error{"/proc/self": syscall.EINVAL, t.TempDir(): nil} {
+		root, err := osFS{}.OpenRoot(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := root.Sync(); !errors.Is(err, want) {
+			t.Errorf("Sync of %s = %v, want %v", dir, err, want)
+		}
+		root.Close()
+	}
+}
