@@ -175,14 +175,35 @@ func (d *Disk) Run(cutAfter int, f func()) (cut bool) {
 
 // PowerCut returns the disk as it is after a power cut now: only the
 // durable state, itself wholly durable, with no file open or locked.
-func (d *Disk) PowerCut() *Disk {
+func (d *Disk) PowerCut() *Disk { return d.PowerCutKeeping(0) }
+
+// Pending is the number of directory entry changes not yet durable.
+func (d *Disk) Pending() int {
+	n := 0
+	for _, o := range d.log {
+		if len(o.needs) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// PowerCutKeeping is PowerCut where the first n of the Pending changes
+// reached the disk anyway, as a journaling filesystem commits its
+// metadata in order, without being asked: a cut may keep any prefix of
+// what was not made durable. File contents still last only as of their
+// last Sync.
+func (d *Disk) PowerCutKeeping(n int) *Disk {
 	entries := map[int]map[string]int{}
 	for id, m := range d.base {
 		entries[id] = maps.Clone(m)
 	}
 	for _, o := range d.log {
 		if len(o.needs) > 0 {
-			continue
+			if n <= 0 {
+				continue
+			}
+			n--
 		}
 		if entries[o.dirID] == nil {
 			entries[o.dirID] = map[string]int{}

@@ -163,7 +163,7 @@ func TestPowerCutLocalStore(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			type cutDisk struct {
 				k             int
-				disk          *simdisk.Disk
+				live          *simdisk.Disk // as the power went
 				before, after map[string]string
 			}
 			var disks []cutDisk
@@ -185,23 +185,29 @@ func TestPowerCutLocalStore(t *testing.T) {
 				if inFlight != nil {
 					after = inFlight.apply(keys)
 				}
-				disks = append(disks, cutDisk{k, disk.PowerCut(), keys, after})
+				disks = append(disks, cutDisk{k, disk, keys, after})
 				if !cut {
 					break
 				}
 			}
+			boots := 0
 			for _, d := range disks {
-				got := diskKeys(d.disk)
-				switch {
-				case maps.Equal(got, d.before) || maps.Equal(got, d.after):
-				case maps.Equal(d.before, d.after):
-					t.Fatalf("cut after %d: keys on the disk %q, want %q", d.k, got, d.before)
-				default:
-					t.Fatalf("cut after %d: keys on the disk %q, want %q or %q", d.k, got, d.before, d.after)
+				for n := range d.live.Pending() + 1 {
+					got := diskKeys(d.live.PowerCutKeeping(n))
+					switch {
+					case maps.Equal(got, d.before) || maps.Equal(got, d.after):
+					case maps.Equal(d.before, d.after):
+						t.Fatalf("cut after %d keeping %d: keys on the disk %q, want %q", d.k, n, got, d.before)
+					default:
+						t.Fatalf("cut after %d keeping %d: keys on the disk %q, want %q or %q", d.k, n, got, d.before, d.after)
+					}
 				}
 			}
 			for _, d := range disks {
-				checkRecovery(t, d.k, d.disk, c.link)
+				for n := range d.live.Pending() + 1 {
+					checkRecovery(t, d.k, n, d.live.PowerCutKeeping(n), c.link)
+					boots++
+				}
 			}
 			if len(disks)-1 < c.minCuts {
 				t.Fatalf("only %d cut points, want at least %d", len(disks)-1, c.minCuts)
@@ -209,50 +215,50 @@ func TestPowerCutLocalStore(t *testing.T) {
 			if c.writeBig && writebacks == 0 {
 				t.Fatal("the write-back hint was never given")
 			}
-			t.Logf("%d cut points", len(disks))
+			t.Logf("%d cut points, %d disks after a cut", len(disks), boots)
 		})
 	}
 }
 
 // checkRecovery checks that the store works on the disk a cut after k
-// operations left: List shows the keys there, reads give their bytes,
+// operations left (keeping n changes not made durable): List shows the keys there, reads give their bytes,
 // leftovers go, and a new commit lasts through another cut.
-func checkRecovery(t *testing.T, k int, disk *simdisk.Disk, link bool) {
+func checkRecovery(t *testing.T, k, n int, disk *simdisk.Disk, link bool) {
 	t.Helper()
 	got := diskKeys(disk)
 	ctx := t.Context()
 	s := &localStore{dir: simStore, fsys: simFS{d: disk, noRenameat2: link}}
 	objs, err := s.List(ctx)
 	if err != nil {
-		t.Fatalf("cut after %d: list: %v", k, err)
+		t.Fatalf("cut after %d keeping %d: list: %v", k, n, err)
 	}
 	if len(objs) != len(got) {
-		t.Fatalf("cut after %d: list %v, want keys %q", k, objs, got)
+		t.Fatalf("cut after %d keeping %d: list %v, want keys %q", k, n, objs, got)
 	}
 	for _, o := range objs {
 		if data, ok := got[o.Key]; !ok || o.Size != int64(len(data)) {
-			t.Fatalf("cut after %d: list %v, want keys %q", k, objs, got)
+			t.Fatalf("cut after %d keeping %d: list %v, want keys %q", k, n, objs, got)
 		}
 		r, err := s.NewRangeReader(ctx, o.Key, 0, -1)
 		if err != nil {
-			t.Fatalf("cut after %d: read %s: %v", k, o.Key, err)
+			t.Fatalf("cut after %d keeping %d: read %s: %v", k, n, o.Key, err)
 		}
 		data, err := io.ReadAll(r)
 		if err := errors.Join(err, r.Close()); err != nil || string(data) != got[o.Key] {
-			t.Fatalf("cut after %d: read %s = %q, %v", k, o.Key, data, err)
+			t.Fatalf("cut after %d keeping %d: read %s = %q, %v", k, n, o.Key, data, err)
 		}
 	}
 	if entries, _ := disk.ReadDir(simStore); len(entries) != len(got) {
-		t.Fatalf("cut after %d: leftovers after List: %v", k, entries)
+		t.Fatalf("cut after %d keeping %d: leftovers after List: %v", k, n, entries)
 	}
 	// The recovered store takes a new backup, which lasts through a cut.
 	if err := commitChunks(ctx, s, "later.zip", "later", 0); err != nil {
-		t.Fatalf("cut after %d: commit after recovery: %v", k, err)
+		t.Fatalf("cut after %d keeping %d: commit after recovery: %v", k, n, err)
 	}
 	want := maps.Clone(got)
 	want["later.zip"] = "later"
 	if again := diskKeys(disk.PowerCut()); !maps.Equal(again, want) {
-		t.Fatalf("cut after %d: after a commit on the recovered store and a cut: %q, want %q", k, again, want)
+		t.Fatalf("cut after %d keeping %d: after a commit on the recovered store and a cut: %q, want %q", k, n, again, want)
 	}
 }
 
