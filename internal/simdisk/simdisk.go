@@ -263,6 +263,16 @@ func (d *Disk) Clone() *Disk {
 	return d.PowerCut()
 }
 
+// Kill is the death of the process using the disk, without a power cut:
+// the kernel drops its locks, and everything it did, durable or not,
+// stays (the page cache outlives the process). Its open files must not
+// be used again.
+func (d *Disk) Kill() {
+	for _, n := range d.nodes {
+		n.lock = nil
+	}
+}
+
 // Ops is the number of operations done so far.
 func (d *Disk) Ops() int { return d.ops }
 

@@ -45,11 +45,37 @@ func openLocal(u *url.URL) (Store, error) {
 		return nil, fmt.Errorf("open %s: directory must be an absolute path: %w", w, shared.ErrInvalid)
 	}
 	dir = filepath.Clean(dir)
-	fsys := osFS{}
-	if err := makeDir(fsys, dir); err != nil {
+	s, err := newLocalStore(osFS{}, dir)
+	if err != nil {
 		return nil, fmt.Errorf("open %s: create directory: %w", w, pathless(err))
 	}
+	return s, nil
+}
+
+// newLocalStore returns the store over dir, creating it (see makeDir).
+// It also fsyncs the parent of every folder on the way to dir that was
+// there already: a process killed just after creating one may not have
+// made it durable, and a commit into it would then not survive a power
+// cut.
+func newLocalStore(fsys fileSystem, dir string) (*localStore, error) {
+	if err := makeDir(fsys, dir); err != nil {
+		return nil, err
+	}
+	syncAncestors(fsys, dir)
 	return &localStore{dir: dir, fsys: fsys}, nil
+}
+
+// syncAncestors fsyncs the parent of dir and of each folder above it.
+// Errors are ignored: a folder the plugin may not read, or a filesystem
+// that cannot fsync a directory, leaves only that narrow window open,
+// and must not stop the store from opening.
+func syncAncestors(fsys fileSystem, dir string) {
+	for d := dir; filepath.Dir(d) != d; d = filepath.Dir(d) {
+		if parent, err := fsys.OpenRoot(filepath.Dir(d)); err == nil {
+			_ = parent.Sync()
+			_ = parent.Close()
+		}
+	}
 }
 
 // makeDir creates dir and missing parents with mode 0700, then fsyncs the

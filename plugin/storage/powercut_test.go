@@ -291,3 +291,51 @@ func TestOSRootSyncCallsFsync(t *testing.T) {
 		root.Close()
 	}
 }
+
+// TestPowerCutAfterKilledMkdir kills a first writer at each step of a
+// commit that creates the store's folders, then lets a second writer
+// commit on what the first left (the page cache outlives a killed
+// process): the second commit returned nil, so it must survive a power
+// cut, whatever the first one made durable or not.
+func TestPowerCutAfterKilledMkdir(t *testing.T) {
+	kills := 0
+	for k := 0; ; k++ {
+		disk := simdisk.NewDirs(nil, "/srv")
+		var firstErr error
+		killed := disk.Run(k, func() {
+			first, err := newLocalStore(simFS{d: disk}, simStore)
+			if err == nil {
+				err = commitChunks(t.Context(), first, "first.zip", "first", 0)
+			}
+			firstErr = err
+		})
+		if !killed && firstErr != nil {
+			t.Fatalf("first commit: %v", firstErr)
+		}
+		disk.Kill()
+		second, err := newLocalStore(simFS{d: disk}, simStore)
+		if err != nil {
+			t.Fatalf("killed after %d: open: %v", k, err)
+		}
+		if err := commitChunks(t.Context(), second, "second.zip", "second", 0); err != nil {
+			t.Fatalf("killed after %d: second commit: %v", k, err)
+		}
+		for n := range disk.Pending() + 1 {
+			got := diskKeys(disk.PowerCutKeeping(n))
+			want := map[string]string{"first.zip": "first", "second.zip": "second"}
+			if killed && got["first.zip"] == "" {
+				delete(want, "first.zip")
+			}
+			if !maps.Equal(got, want) {
+				t.Fatalf("killed after %d, cut keeping %d: keys on the disk %q, want %q", k, n, got, want)
+			}
+		}
+		if !killed {
+			break
+		}
+		kills++
+	}
+	if kills < 8 {
+		t.Fatalf("only %d kill points", kills)
+	}
+}
