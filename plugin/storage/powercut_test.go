@@ -30,7 +30,7 @@ const simStore = "/srv/pb/backups"
 
 // simAction is one store operation of a scenario.
 type simAction struct {
-	op      string // "commit", "delete" or "list"
+	op      string // "commit", "race" (two writers, data commits first), "delete" or "list"
 	key     string
 	data    string // commit: written in chunks of at most chunk bytes
 	chunk   int    // 0: three chunks
@@ -40,7 +40,7 @@ type simAction struct {
 type powerCutCase struct {
 	name     string
 	files    map[string]string // durable at the start; names in simStore unless absolute
-	dirs     []string          // folders that exist at the start besides those of files
+	dirs     []string          // folders that exist at the start besides those of files (none: simStore)
 	link     bool              // no RENAME_NOREPLACE: link and unlink
 	actions  []simAction
 	minCuts  int
@@ -74,7 +74,10 @@ func powerCutCases() []powerCutCase {
 				{op: "commit", key: "old.zip", data: "recreated"},
 				{op: "commit", key: "keep.zip", data: "must not land", wantErr: shared.ErrExists},
 				{op: "delete", key: "keep.zip"},
-			}, minCuts: 30},
+				{op: "race", key: "race.zip", data: "the winner"},
+			}, minCuts: 40},
+		{name: "race-link-fallback", link: true,
+			actions: []simAction{{op: "race", key: "race.zip", data: "the winner"}}, minCuts: 15},
 	}
 }
 
@@ -111,7 +114,7 @@ func (a simAction) apply(keys map[string]string) map[string]string {
 		return out
 	}
 	switch a.op {
-	case "commit":
+	case "commit", "race":
 		out[a.key] = a.data
 	case "delete":
 		delete(out, a.key)
@@ -120,12 +123,15 @@ func (a simAction) apply(keys map[string]string) map[string]string {
 }
 
 // run does the action on s, failing t if it does not end as wanted.
-func (a simAction) run(t *testing.T, ctx context.Context, s *localStore) {
+func (a simAction) run(t *testing.T, s *localStore) {
 	t.Helper()
+	ctx := t.Context()
 	var err error
 	switch a.op {
 	case "commit":
 		err = commitChunks(ctx, s, a.key, a.data, a.chunk)
+	case "race":
+		err = commitRace(t, s, a.key, a.data)
 	case "delete":
 		err = s.Delete(ctx, a.key)
 	case "list":
@@ -155,6 +161,38 @@ func commitChunks(ctx context.Context, s *localStore, key, data string, chunk in
 	return w.Commit()
 }
 
+// commitRace has two writers write key at once; the one with data
+// commits first, the other must then fail with shared.ErrExists.
+func commitRace(t *testing.T, s *localStore, key, data string) error {
+	t.Helper()
+	ctx := t.Context()
+	w1, err := s.NewWriter(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer w1.Abort()
+	w2, err := s.NewWriter(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer w2.Abort()
+	for _, part := range []string{data[:len(data)/2], data[len(data)/2:]} {
+		if _, err := io.WriteString(w2, "the loser "+part); err != nil {
+			return err
+		}
+		if _, err := io.WriteString(w1, part); err != nil {
+			return err
+		}
+	}
+	if err := w1.Commit(); err != nil {
+		return err
+	}
+	if err := w2.Commit(); !errors.Is(err, shared.ErrExists) {
+		t.Fatalf("the second commit of %q: %v, want ErrExists", key, err)
+	}
+	return nil
+}
+
 // TestPowerCutLocalStore cuts the power after every operation of each
 // scenario and checks the keys the next boot finds; then, on each of
 // those disks, that the store recovers.
@@ -176,7 +214,7 @@ func TestPowerCutLocalStore(t *testing.T) {
 				cut := disk.Run(k, func() {
 					for i := range c.actions {
 						inFlight = &c.actions[i]
-						inFlight.run(t, t.Context(), s)
+						inFlight.run(t, s)
 						keys = inFlight.apply(keys)
 						inFlight = nil
 					}
