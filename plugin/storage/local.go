@@ -126,8 +126,9 @@ func pathless(err error) error {
 
 // localStore is a Store over one local directory. Each key is a regular file
 // directly in it; writes go to a hidden temp file beside the target and are
-// renamed over it after an fsync. All access goes through an os.Root, so no
-// name (or symlink) can reach outside the directory.
+// renamed over it after an fsync. All access goes through an os.Root (osFS,
+// the fileSystem a real store uses), so no name (or symlink) can reach
+// outside the directory.
 //
 // The directory is resolved by path for every operation rather than pinned
 // once: an operator may remove it, or mount another filesystem there, while
