@@ -17,7 +17,7 @@ const staleAfter = time.Minute
 // leftovers of a process killed mid-write. A live writer's temp file is
 // locked (and written to) and stays. Best effort: errors leave files for
 // next time.
-func removeStaleTemps(root *os.Root, names []string) (removed int) {
+func removeStaleTemps(root storeRoot, names []string) (removed int) {
 	now := time.Now()
 	for _, name := range names {
 		switch {
@@ -34,7 +34,7 @@ func removeStaleTemps(root *os.Root, names []string) (removed int) {
 		if err != nil {
 			continue
 		}
-		if lockFile(f) == nil {
+		if f.Lock() == nil {
 			// Ours now: no writer has it. Remove while holding the lock.
 			if root.Remove(name) == nil {
 				removed++

@@ -45,19 +45,46 @@ func openLocal(u *url.URL) (Store, error) {
 		return nil, fmt.Errorf("open %s: directory must be an absolute path: %w", w, shared.ErrInvalid)
 	}
 	dir = filepath.Clean(dir)
-	if err := makeDir(dir); err != nil {
+	s, err := newLocalStore(osFS{}, dir)
+	if err != nil {
 		return nil, fmt.Errorf("open %s: create directory: %w", w, pathless(err))
 	}
-	return &localStore{dir: dir}, nil
+	return s, nil
+}
+
+// newLocalStore returns the store over dir, creating it (see makeDir).
+// It also fsyncs the parent of every folder on the way to dir that was
+// there already: a process killed just after creating one may not have
+// made it durable, and a commit into it would then not survive a power
+// cut.
+func newLocalStore(fsys fileSystem, dir string) (*localStore, error) {
+	if err := makeDir(fsys, dir); err != nil {
+		return nil, err
+	}
+	syncAncestors(fsys, dir)
+	return &localStore{dir: dir, fsys: fsys}, nil
+}
+
+// syncAncestors fsyncs the parent of dir and of each folder above it.
+// Errors are ignored: a folder the plugin may not read, or a filesystem
+// that cannot fsync a directory, leaves only that narrow window open,
+// and must not stop the store from opening.
+func syncAncestors(fsys fileSystem, dir string) {
+	for d := dir; filepath.Dir(d) != d; d = filepath.Dir(d) {
+		if parent, err := fsys.OpenRoot(filepath.Dir(d)); err == nil {
+			_ = parent.Sync()
+			_ = parent.Close()
+		}
+	}
 }
 
 // makeDir creates dir and missing parents with mode 0700, then fsyncs the
 // parent of each one it created so that they survive a crash. An existing
 // directory is left as it is.
-func makeDir(dir string) error {
+func makeDir(fsys fileSystem, dir string) error {
 	var missing []string // deepest first
 	for d := dir; ; d = filepath.Dir(d) {
-		fi, err := os.Stat(d)
+		fi, err := fsys.Stat(d)
 		if err == nil {
 			if !fi.IsDir() {
 				return fmt.Errorf("not a directory: %w", shared.ErrInvalid)
@@ -72,15 +99,15 @@ func makeDir(dir string) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := fsys.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	for _, d := range missing {
-		parent, err := os.OpenRoot(filepath.Dir(d))
+		parent, err := fsys.OpenRoot(filepath.Dir(d))
 		if err != nil {
 			return err
 		}
-		if err := errors.Join(syncDir(parent), parent.Close()); err != nil {
+		if err := errors.Join(parent.Sync(), parent.Close()); err != nil {
 			return err
 		}
 	}
@@ -99,22 +126,24 @@ func pathless(err error) error {
 
 // localStore is a Store over one local directory. Each key is a regular file
 // directly in it; writes go to a hidden temp file beside the target and are
-// renamed over it after an fsync. All access goes through an os.Root, so no
-// name (or symlink) can reach outside the directory.
+// renamed over it after an fsync. All access goes through an os.Root (osFS,
+// the fileSystem a real store uses), so no name (or symlink) can reach
+// outside the directory.
 //
 // The directory is resolved by path for every operation rather than pinned
 // once: an operator may remove it, or mount another filesystem there, while
 // the plugin runs. A missing directory lists as empty and a write creates it.
 type localStore struct {
-	dir string
+	dir  string
+	fsys fileSystem // osFS{} but in power-cut tests
 }
 
 // errNoDir marks a store directory that does not exist (right now).
 var errNoDir = errors.New("store directory missing")
 
 // root opens the store's directory for one operation; the caller closes it.
-func (s *localStore) root() (*os.Root, error) {
-	r, err := os.OpenRoot(s.dir)
+func (s *localStore) root() (storeRoot, error) {
+	r, err := s.fsys.OpenRoot(s.dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errNoDir
 	}
@@ -138,14 +167,7 @@ func (s *localStore) List(ctx context.Context) ([]Object, error) {
 		return nil, fmt.Errorf("list: %w", err)
 	}
 	defer root.Close()
-	d, err := root.Open(".")
-	if err != nil {
-		return nil, fmt.Errorf("list: %w", err)
-	}
-	entries, err := d.ReadDir(-1)
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
+	entries, err := root.ReadDir()
 	if err != nil {
 		return nil, fmt.Errorf("list: %w", err)
 	}
@@ -233,7 +255,7 @@ func (s *localStore) NewRangeReader(ctx context.Context, key string, offset, len
 	if err != nil {
 		return nil, fmt.Errorf("read: %w", err)
 	}
-	f, err := root.Open(key)
+	f, err := root.OpenFile(key, os.O_RDONLY, 0)
 	root.Close() // an open file outlives its root
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("read %q: %w", key, shared.ErrNotFound)
@@ -250,7 +272,7 @@ func (s *localStore) NewRangeReader(ctx context.Context, key string, offset, len
 // fileReader reads a section of a file and closes it.
 type fileReader struct {
 	*io.SectionReader
-	f *os.File
+	f storeFile
 }
 
 func (r *fileReader) Close() error { return r.f.Close() }
@@ -267,7 +289,7 @@ func (s *localStore) NewWriter(ctx context.Context, key string) (Writer, error) 
 	var rnd [12]byte
 	_, _ = rand.Read(rnd[:]) // never fails
 	tmp := tmpPrefix + hex.EncodeToString(rnd[:])
-	if err := makeDir(s.dir); err != nil {
+	if err := makeDir(s.fsys, s.dir); err != nil {
 		return nil, fsError("write", key, pathless(err))
 	}
 	root, err := s.root()
@@ -297,7 +319,7 @@ func (s *localStore) Delete(ctx context.Context, key string) error {
 		}
 		return fmt.Errorf("delete: %w", err)
 	}
-	if err := syncDir(root); err != nil {
+	if err := root.Sync(); err != nil {
 		return fmt.Errorf("delete %q: sync directory: %w", key, err)
 	}
 	return nil
@@ -310,13 +332,13 @@ func (s *localStore) Close() error { return nil }
 // localWriter writes one temp file. It keeps the writer's context because
 // Write and Commit take none: once it is done, writing and committing fail.
 type localWriter struct {
-	root *os.Root // the directory the temp file is in, closed when done
+	root storeRoot // the directory the temp file is in, closed when done
 	ctx  context.Context
 	key  string
-	tmp  string   // temp file name in the directory
-	f    *os.File // nil once closed
-	err  error    // first write error; sticky
-	done bool     // Commit or Abort was called
+	tmp  string    // temp file name in the directory
+	f    storeFile // nil once closed
+	err  error     // first write error; sticky
+	done bool      // Commit or Abort was called
 
 	written, flushed int64 // bytes written; bytes handed to write-back
 }
@@ -347,7 +369,7 @@ func (w *localWriter) Write(p []byte) (int, error) {
 	}
 	w.written += int64(n)
 	if w.written-w.flushed >= writebackEvery {
-		startWriteback(w.f, w.flushed, w.written-w.flushed)
+		w.f.StartWriteback(w.flushed, w.written-w.flushed) // not durable: Commit fsyncs
 		w.flushed = w.written
 	}
 	return n, w.err
@@ -375,15 +397,10 @@ func (w *localWriter) Commit() error {
 	if err != nil {
 		return errors.Join(err, w.discard())
 	}
-	dir, err := w.root.Open(".")
-	if err != nil {
-		return errors.Join(fsError("commit", w.key, err), w.discard())
-	}
-	defer dir.Close()
 	// Rename while the file is still open and locked: closing first would
 	// drop the lock and let a concurrent cleanup take it for a leftover.
 	// The rename never replaces an existing object.
-	if err := renameNoReplace(w.root, dir, w.tmp, w.key); err != nil {
+	if err := renameNoReplace(w.root, w.tmp, w.key); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			err = fmt.Errorf("%w: %w", shared.ErrExists, err)
 		}
@@ -394,7 +411,7 @@ func (w *localWriter) Commit() error {
 	if err != nil {
 		return fsError("commit", w.key, err)
 	}
-	err = syncDir(w.root)
+	err = w.root.Sync()
 	if cerr := w.root.Close(); err == nil {
 		err = cerr
 	}
@@ -431,13 +448,13 @@ func (w *localWriter) discard() error {
 // createLocked creates the temp file tmp holding its lock from the start:
 // it is created as ".new-…", locked, then renamed to tmp (the lock stays
 // with the open file), so cleanup never sees an unlocked live temp file.
-func createLocked(root *os.Root, tmp string, rnd []byte) (*os.File, error) {
+func createLocked(root storeRoot, tmp string, rnd []byte) (storeFile, error) {
 	name := newPrefix + hex.EncodeToString(rnd)
 	f, err := root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	_ = lockFile(f) // best effort: without locks, leftovers just stay hidden
+	_ = f.Lock() // best effort: without locks, leftovers just stay hidden
 	if err := root.Rename(name, tmp); err != nil {
 		f.Close()
 		_ = root.Remove(name)

@@ -30,7 +30,7 @@ func TestLocalNoSpace(t *testing.T) {
 	}
 	lw := w.(*localWriter)
 	tmp := lw.f
-	lw.f = full // the temp file stays in the directory, to be removed
+	lw.f = osFile{full} // the temp file stays in the directory, to be removed
 	defer tmp.Close()
 
 	_, err = w.Write(make([]byte, 4096))
@@ -65,13 +65,13 @@ func TestLinkNoReplace(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := linkNoReplace(root, ".tmp-a", "taken.zip"); !errors.Is(err, fs.ErrExist) {
+	if err := linkNoReplace(osRoot{root}, ".tmp-a", "taken.zip"); !errors.Is(err, fs.ErrExist) {
 		t.Errorf("onto an existing name: %v, want fs.ErrExist", err)
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "taken.zip")); string(got) != "old" {
 		t.Errorf("taken.zip = %q after the refused move, want %q", got, "old")
 	}
-	if err := linkNoReplace(root, ".tmp-a", "free.zip"); err != nil {
+	if err := linkNoReplace(osRoot{root}, ".tmp-a", "free.zip"); err != nil {
 		t.Fatalf("onto a free name: %v", err)
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "free.zip")); string(got) != "new" {

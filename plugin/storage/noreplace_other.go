@@ -2,10 +2,8 @@
 
 package storage
 
-import "os"
+import "errors"
 
-// renameNoReplace renames from to to in root's directory, failing with an
-// error wrapping fs.ErrExist when to exists (see linkNoReplace).
-func renameNoReplace(root *os.Root, _ *os.File, from, to string) error {
-	return linkNoReplace(root, from, to)
-}
+// RenameNoReplace implements storeRoot: without renameat2, it is always
+// unsupported and renameNoReplace falls back to linkNoReplace.
+func (osRoot) RenameNoReplace(string, string) error { return errors.ErrUnsupported }

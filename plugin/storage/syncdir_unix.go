@@ -2,12 +2,9 @@
 
 package storage
 
-import "os"
-
-// syncDir fsyncs the directory of root, making creates, renames and removes
-// in it durable.
-func syncDir(root *os.Root) error {
-	d, err := root.Open(".")
+// Sync implements storeRoot: it fsyncs the directory.
+func (o osRoot) Sync() error {
+	d, err := o.r.Open(".")
 	if err != nil {
 		return err
 	}
