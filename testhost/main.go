@@ -164,7 +164,7 @@ type serveOptions struct {
 	SuperuserEmail    string
 	SuperuserPassword string
 	// StopBeforeRestart, for the end-to-end tests only
-	// (TESTHOST_STOP_BEFORE_RESTART=1): see stopThenExec.
+	// (TESTHOST_STOP_BEFORE_RESTART=1): see holdThenExec.
 	StopBeforeRestart bool
 	TrustedProxies    clientip.Proxies
 	LogsMaxDays       int

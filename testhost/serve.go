@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
@@ -64,7 +65,7 @@ func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (er
 	}
 	var restart func() error // host.ExecSelf
 	if opts.StopBeforeRestart {
-		restart = stopThenExec
+		restart = holdThenExec(stderr)
 	}
 	h, err := host.New(ctx, host.Config{
 		Shutdown:     shutdownForRestore,
@@ -122,14 +123,23 @@ func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (er
 	return err
 }
 
-// stopThenExec is the restart of a host started for the end-to-end tests
+// holdMarker is what a host started with TESTHOST_STOP_BEFORE_RESTART=1
+// prints on stderr when it holds before its restart.
+const holdMarker = "testhost: holding before the restart (TESTHOST_STOP_BEFORE_RESTART)"
+
+// holdThenExec is the restart of a host started for the end-to-end tests
 // with TESTHOST_STOP_BEFORE_RESTART=1: after a restore has written its
-// journal and swapped the data in, the process stops itself (SIGSTOP), so
-// that a test can SIGKILL it at exactly that moment; SIGCONT goes on with
-// the re-exec.
-func stopThenExec() error {
-	if err := syscall.Kill(os.Getpid(), syscall.SIGSTOP); err != nil {
-		return fmt.Errorf("stop before restart: %w", err)
+// journal and swapped the data in, it prints holdMarker and waits for
+// SIGUSR1 before the re-exec, so that a test can SIGKILL the process at
+// exactly that moment. (A SIGSTOP of its own was tried first; under load
+// the test sometimes never saw the stopped state.)
+func holdThenExec(stderr io.Writer) func() error {
+	return func() error {
+		resume := make(chan os.Signal, 1)
+		signal.Notify(resume, syscall.SIGUSR1)
+		defer signal.Stop(resume)
+		fmt.Fprintln(stderr, holdMarker)
+		<-resume
+		return host.ExecSelf()
 	}
-	return host.ExecSelf()
 }
