@@ -43,6 +43,27 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
+// runAutoBackups runs the scheduled backup job n times through the API,
+// one second apart on clock (which starts at 02:59:00), each to its end.
+func (e *env) runAutoBackups(clock *cron.FakeClock, n int) {
+	e.t.Helper()
+	for i := range n {
+		if status, body, _ := e.do("POST", "/api/crons/__pbAutoBackup__", e.superTok, "", nil); status != 204 {
+			e.t.Fatalf("run %d: %d %s", i, status, body)
+		}
+		want := fmt.Sprintf("@auto_pb_backup_202603010259%02d.zip", i)
+		waitFor(e.t, want, func() bool {
+			h := e.health()
+			last, _ := h["lastOperation"].(map[string]any)
+			return last["key"] == want && last["ok"] == true && h["canBackup"] == true
+		})
+		// The outcome is visible just before the job returns; a scheduled
+		// minute reached before then would be skipped as still running.
+		waitFor(e.t, "the run to return", func() bool { return !host.CronRunning(e.host, host.AutoBackupJob) })
+		clock.Advance(time.Second)
+	}
+}
+
 func TestCronsRunAndRotate(t *testing.T) {
 	clock := cron.NewFakeClock(time.Date(2026, 3, 1, 2, 59, 0, 0, time.UTC))
 	e := newEnvWith(t, func(cfg *host.Config) { cfg.Settings = &memSettings{}; cfg.Clock = clock })
@@ -58,21 +79,7 @@ func TestCronsRunAndRotate(t *testing.T) {
 	e.createAndWait("manual_keep.zip")
 
 	// Three runs, one second apart: two auto backups remain, the manual one stays.
-	for i := range 3 {
-		if status, body, _ := e.do("POST", "/api/crons/__pbAutoBackup__", e.superTok, "", nil); status != 204 {
-			t.Fatalf("run %d: %d %s", i, status, body)
-		}
-		want := fmt.Sprintf("@auto_pb_backup_2026030102590%d.zip", i)
-		waitFor(t, want, func() bool {
-			h := e.health()
-			last, _ := h["lastOperation"].(map[string]any)
-			return last["key"] == want && last["ok"] == true && h["canBackup"] == true
-		})
-		// The outcome is visible just before the job returns; a scheduled
-		// minute reached before then would be skipped as still running.
-		waitFor(t, "the run to return", func() bool { return !host.CronRunning(e.host, host.AutoBackupJob) })
-		clock.Advance(time.Second)
-	}
+	e.runAutoBackups(clock, 3)
 	keys := e.keys()
 	if len(keys) != 3 || keys[0] != "@auto_pb_backup_20260301025901.zip" || keys[1] != "@auto_pb_backup_20260301025902.zip" || keys[2] != "manual_keep.zip" {
 		t.Fatalf("after three runs with keep 2: %v", keys)
@@ -150,21 +157,7 @@ func TestRotationIgnoresNames(t *testing.T) {
 	if status, body, _ := e.do("POST", "/api/backups/upload", e.superTok, upType, bytes.NewReader(up(t))); status != 204 {
 		t.Fatalf("upload %s: %d %s", hostile, status, body)
 	}
-	for i := range 3 {
-		if status, body, _ := e.do("POST", "/api/crons/__pbAutoBackup__", e.superTok, "", nil); status != 204 {
-			t.Fatalf("run %d: %d %s", i, status, body)
-		}
-		want := fmt.Sprintf("@auto_pb_backup_2026030102590%d.zip", i)
-		waitFor(t, want, func() bool {
-			h := e.health()
-			last, _ := h["lastOperation"].(map[string]any)
-			return last["key"] == want && last["ok"] == true && h["canBackup"] == true
-		})
-		// The outcome is visible just before the job returns; a scheduled
-		// minute reached before then would be skipped as still running.
-		waitFor(t, "the run to return", func() bool { return !host.CronRunning(e.host, host.AutoBackupJob) })
-		clock.Advance(time.Second)
-	}
+	e.runAutoBackups(clock, 3)
 	want := []string{"@auto_pb_backup_20260301025901.zip", "@auto_pb_backup_20260301025902.zip"}
 	if keys := e.keys(); !slices.Equal(keys, want) {
 		t.Fatalf("after an upload named %s and three runs with keep 2: %q, want %q", hostile, keys, want)
