@@ -67,8 +67,7 @@ accel:
 	@$(HAVE_ISAL) || { apt-get update -qq && apt-get install -y -qq libisal2 >/dev/null; } || \
 		echo "libisal2 not installed: the plugin deflates with its pure-Go engine"
 
-test: build npm emulators tools
-	$(GO) vet ./...
+test: build npm emulators tools lint
 	PB_REQUIRE_ISAL=1 PB_REQUIRE_EMULATORS=1 BENCH_SMOKE=1 $(GO) test -race -count=1 -timeout 9m ./...
 
 bench: build accel
@@ -101,9 +100,29 @@ proto:
 	PATH="$$($(GO) env GOPATH)/bin:$$PATH" protoc --go_out=. --go_opt=paths=source_relative \
 		--go-grpc_out=. --go-grpc_opt=paths=source_relative shared/proto/backup.proto
 
+# Pinned, run from the module proxy so go.mod does not carry it.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+MODULE      := github.com/pocketbackup/pocketbackup
+
+# What each part of the tree must never depend on, directly or through
+# another package: "packages|forbidden dependencies" (regexps of import
+# paths below the module). shared may use only itself and internal/ leaves.
+LAYERS := \
+	'host|(plugin|archive)(/|$$)' \
+	'archive|(shared|host|plugin|restore)(/|$$)' \
+	'restore|(shared|host|plugin|archive)(/|$$)' \
+	'shared|(host|plugin|archive|restore|testhost|bench|examples)(/|$$)' \
+	'internal|(shared|host|plugin|archive|restore|testhost|bench|examples)(/|$$)'
+
 lint:
 	$(GO) vet ./...
 	test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))"
+	$(GO) run $(STATICCHECK) ./...
+	@for rule in $(LAYERS); do \
+		pkgs=$${rule%%|*}; forbidden=$${rule#*|}; \
+		bad=$$($(GO) list -deps -f '{{.ImportPath}}' ./$$pkgs/... | sed -n 's|^$(MODULE)/||p' | grep -E "^$$forbidden" || true); \
+		if [ -n "$$bad" ]; then echo "layering: $$pkgs/ must not depend on: $$bad"; exit 1; fi; \
+	done; echo "layering: ok"
 
 clean:
 	rm -rf $(BIN)

@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 compares the legacy header fields newHeader sets with what archive/zip sets.
+
 package archive
 
 import (

@@ -196,9 +196,9 @@ func (s *rssSampler) sampleLocked() {
 		if proc == procHost {
 			// Summing each helper's own high-water mark with the host's
 			// may add peaks of different moments: it errs high.
-			hRSS, hPeak, hSplit := s.helpersLocked()
+			_, hPeak, hSplit := s.helpersLocked()
 			s.helperPeak[s.phase] = max(s.helperPeak[s.phase], hPeak)
-			rss, peak = rss+hRSS, peak+hPeak
+			peak += hPeak
 			sp = sp.plus(hSplit)
 		}
 		s.peaks[s.phase][proc] = max(s.peaks[s.phase][proc], peak)

@@ -322,29 +322,6 @@ func (w *logWatch) find(from int, subs ...string) (logLine, bool) {
 	return logLine{}, false
 }
 
-// wait blocks until find succeeds.
-func (w *logWatch) wait(ctx context.Context, timeout time.Duration, from int, subs ...string) (logLine, error) {
-	deadline := time.After(timeout)
-	for {
-		w.mu.Lock()
-		ch, closed := w.notify, w.closed
-		w.mu.Unlock()
-		if l, ok := w.find(from, subs...); ok {
-			return l, nil
-		}
-		if closed {
-			return logLine{}, fmt.Errorf("log ended without %q", subs)
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return logLine{}, ctx.Err()
-		case <-deadline:
-			return logLine{}, fmt.Errorf("no log line with %q within %v (log: %s)", subs, timeout, w.path())
-		}
-	}
-}
-
 func containsAll(s string, subs []string) bool {
 	for _, sub := range subs {
 		if !strings.Contains(s, sub) {

@@ -59,15 +59,6 @@ func tableNames(t *testing.T, db *sql.DB) map[string]bool {
 	return names
 }
 
-func pragma(t *testing.T, db *sql.DB, name string) string {
-	t.Helper()
-	var v string
-	if err := db.QueryRowContext(t.Context(), "PRAGMA "+name).Scan(&v); err != nil {
-		t.Fatalf("PRAGMA %s: %v", name, err)
-	}
-	return v
-}
-
 func TestOpenAppCreatesSchema(t *testing.T) {
 	a := newTestApp(t)
 
