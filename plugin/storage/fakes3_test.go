@@ -61,7 +61,7 @@ func newFakeS3(t *testing.T, checkSignatures bool) *fakeS3 {
 		checkSignatures: checkSignatures,
 		partSeen:        make(chan struct{}),
 	}
-	s3 := gofakes3.New(f.backend, gofakes3.WithAutoBucket(false))
+	s3 := gofakes3.New(&oneTimeBackend{Backend: f.backend, times: map[string]time.Time{}}, gofakes3.WithAutoBucket(false))
 	next := s3.Server()
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if f.checkSignatures {
@@ -87,6 +87,49 @@ func newFakeS3(t *testing.T, checkSignatures bool) *fakeS3 {
 	}))
 	t.Cleanup(f.Close)
 	return f
+}
+
+// oneTimeBackend gives an object one modification time, as S3 does.
+// gofakes3 stamps the Last-Modified header (what a HEAD answers) when the
+// request arrives (for a multipart upload, when it starts), and s3mem the
+// listing's time when it has stored the body; an upload that straddled a
+// second made Stat and List disagree. Here listings show the header's
+// time, as S3's do.
+type oneTimeBackend struct {
+	*s3mem.Backend
+
+	mu    sync.Mutex
+	times map[string]time.Time // bucket + "/" + key: the time the header says
+}
+
+func (b *oneTimeBackend) PutObject(bucket, key string, meta map[string]string, input io.Reader, size int64, cond *gofakes3.PutConditions) (gofakes3.PutObjectResult, error) {
+	at, err := http.ParseTime(meta["Last-Modified"])
+	if err != nil {
+		at = time.Now().UTC().Truncate(time.Second)
+		meta["Last-Modified"] = at.Format(http.TimeFormat)
+	}
+	res, err := b.Backend.PutObject(bucket, key, meta, input, size, cond)
+	if err == nil {
+		b.mu.Lock()
+		b.times[bucket+"/"+key] = at
+		b.mu.Unlock()
+	}
+	return res, err
+}
+
+func (b *oneTimeBackend) ListBucket(name string, prefix *gofakes3.Prefix, page gofakes3.ListBucketPage) (*gofakes3.ObjectList, error) {
+	list, err := b.Backend.ListBucket(name, prefix, page)
+	if err != nil {
+		return list, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, c := range list.Contents {
+		if at, ok := b.times[name+"/"+c.Key]; ok {
+			c.LastModified = gofakes3.NewContentTime(at)
+		}
+	}
+	return list, nil
 }
 
 var bucketSeq atomic.Int64

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/pocketbackup/pocketbackup/plugin"
 	"github.com/pocketbackup/pocketbackup/plugin/plugintest"
@@ -397,4 +398,41 @@ func TestS3Backups(t *testing.T) {
 		t.Cleanup(func() { _ = svc.Close() })
 		return plugintest.Target{Backups: svc, StorageURL: f.url(f.newBucket(t), "pb/backups")}
 	})
+}
+
+// TestS3MultipartOneTime: an object stored by a multipart upload that
+// spans a second boundary has one modification time for Stat and List, as
+// on S3 (the upload's start). The fake's own two clocks disagreed here.
+func TestS3MultipartOneTime(t *testing.T) {
+	f := newFakeS3(t, false)
+	s := open(t, f.url(f.newBucket(t), ""))
+	defer s.Close()
+	w, err := s.NewWriter(t.Context(), "slow.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	data := io.LimitReader(rand.NewChaCha8([32]byte{3}), 16*mib+1)
+	if _, err := io.CopyN(w, data, 16*mib); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	f.waitPart(t)
+	time.Sleep(1100 * time.Millisecond) // the commit lands in a later second
+	if _, err := io.Copy(w, data); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	o, err := s.Stat(t.Context(), "slow.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := s.List(t.Context())
+	if err != nil || len(objs) != 1 {
+		t.Fatalf("List = %v, %v", objs, err)
+	}
+	if !o.Modified.Equal(objs[0].Modified) {
+		t.Errorf("Stat modified %v, List modified %v", o.Modified, objs[0].Modified)
+	}
 }
