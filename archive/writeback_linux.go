@@ -32,9 +32,10 @@ type fsSyncer struct {
 }
 
 // newFSSyncer returns a syncer for the file system of root, or nil when
-// the kernel is too old (the caller then fsyncs each file and directory).
-func newFSSyncer(root *os.Root) *fsSyncer {
-	if os.Getenv("POCKETBACKUP_FSYNC") == "each" || !kernelAtLeast(5, 8) {
+// the kernel is too old or each is set (the caller then fsyncs each file
+// and directory).
+func newFSSyncer(root *os.Root, each bool) *fsSyncer {
+	if each || !kernelAtLeast(5, 8) {
 		return nil
 	}
 	d, err := root.Open(".")
