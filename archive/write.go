@@ -129,10 +129,10 @@ func Write(ctx context.Context, w io.Writer, src Source, opts WriteOptions) (Sta
 const maxDefaultWorkers = 8
 
 // compressWorkers returns n, or the default for n <= 0: one more than
-// workerCount's with igzip, measured on the bench's 1.5 GiB with 2 CPUs:
-// 1.49-1.51 s with 3 workers, 1.57-1.69 s with 2. (Likely because a call
-// into C keeps its scheduler slot until the runtime hands it off, which
-// leaves the reader and the writer goroutines waiting.)
+// workerCount's with a codec that calls into C, which the bench found
+// faster (see bench/NOTES.md). Likely because a call into C keeps its
+// scheduler slot until the runtime hands it off, which leaves the reader
+// and the writer goroutines waiting.
 func compressWorkers(n int, c codec) int {
 	if n > 0 {
 		return n
