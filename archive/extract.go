@@ -30,7 +30,7 @@ import (
 // from the central directory's, fails with [ErrInvalid]; bytes actually
 // written count against limits.MaxTotalBytes. Everything written is durable
 // when Extract returns: on Linux 5.8 and later through one syncfs(2) at the
-// end (POCKETBACKUP_FSYNC=each turns it off), elsewhere by an fsync of each
+// end (ExtractOptions.SyncEachFile turns it off), elsewhere by an fsync of each
 // file as it is finished and of each directory at the end.
 //
 // Files are extracted by several goroutines at once (GOMAXPROCS, at most 8),
@@ -47,16 +47,31 @@ import (
 // that dest holds, as if the entries had been extracted one at a time, the
 // entries before the failing one and part of that one.
 func Extract(ctx context.Context, r io.ReaderAt, size int64, dest string, limits Limits, progressFn func(done, total int64)) (Summary, error) {
-	return extract(ctx, r, size, dest, limits, progressFn, useISAL)
+	return ExtractWith(ctx, r, size, dest, ExtractOptions{Limits: limits, Progress: progressFn})
 }
 
-// extract is Extract inflating with igzip if fast, else with klauspost
-// (tests run both).
-func extract(ctx context.Context, r io.ReaderAt, size int64, dest string, limits Limits, progressFn func(done, total int64), fast bool) (Summary, error) {
+// ExtractOptions tunes [ExtractWith].
+type ExtractOptions struct {
+	// Limits bounds the archive (see [Check]); zero fields take the
+	// defaults.
+	Limits Limits
+	// Progress, if set, is called as by [Write] with total =
+	// Summary.TotalBytes; calls never overlap.
+	Progress func(done, total int64)
+	// Engine chooses the inflate engine; EngineAuto (the zero value) uses
+	// ISA-L where it loads.
+	Engine Engine
+	// SyncEachFile makes the extraction durable by an fsync of each file
+	// and directory even where one syncfs(2) would do (Linux 5.8+).
+	SyncEachFile bool
+}
+
+// ExtractWith is [Extract] with all its options.
+func ExtractWith(ctx context.Context, r io.ReaderAt, size int64, dest string, opts ExtractOptions) (Summary, error) {
 	if err := ctx.Err(); err != nil {
 		return Summary{}, err
 	}
-	limits = limits.withDefaults()
+	limits := opts.Limits.withDefaults()
 	src := &sourceReader{r: r, size: size}
 	zr, err := openZip(src, size)
 	if err != nil {
@@ -68,17 +83,14 @@ func extract(ctx context.Context, r io.ReaderAt, size int64, dest string, limits
 	if err != nil {
 		return Summary{}, err
 	}
-	return sum, extractChecked(ctx, zr, src, sum, dest, limits, progressFn, fast)
+	return sum, extractChecked(ctx, zr, src, sum, dest, limits, opts)
 }
 
 // extractChecked extracts zr, which passed check with summary sum, into
-// dest (see Extract).
-func extractChecked(ctx context.Context, zr *zip.Reader, src *sourceReader, sum Summary, dest string, limits Limits, progressFn func(done, total int64), fast bool) error {
-	if fast {
-		zr.RegisterDecompressor(zip.Deflate, decompressFast)
-	} else {
-		zr.RegisterDecompressor(zip.Deflate, decompressInflate)
-	}
+// dest (see Extract) with limits, which have their defaults.
+func extractChecked(ctx context.Context, zr *zip.Reader, src *sourceReader, sum Summary, dest string, limits Limits, opts ExtractOptions) error {
+	c := opts.Engine.codec()
+	zr.RegisterDecompressor(zip.Deflate, c.decompressor())
 
 	root, err := os.OpenRoot(dest)
 	if err != nil {
@@ -93,12 +105,12 @@ func extractChecked(ctx context.Context, zr *zip.Reader, src *sourceReader, sum 
 		root:    root,
 		src:     src,
 		limits:  limits,
-		prog:    &progress{fn: progressFn, total: sum.TotalBytes},
+		prog:    &progress{fn: opts.Progress, total: sum.TotalBytes},
 		dirs:    map[string]bool{".": true},
 		workers: workerCount(0),
 		slot:    make(chan struct{}, 1),
-		fast:    fast,
-		syncer:  newFSSyncer(root),
+		codec:   c,
+		syncer:  newFSSyncer(root, opts.SyncEachFile),
 	}
 	if x.syncer != nil {
 		defer x.syncer.close()
@@ -168,7 +180,7 @@ type extractor struct {
 
 	workers int           // goroutines extracting files, and inflating a large one
 	slot    chan struct{} // held by the one large entry inflated on several goroutines
-	fast    bool          // inflate with igzip (the large entry's pieces and its sequential rest)
+	codec   codec         // inflates the large entry's pieces and its sequential rest
 	syncer  *fsSyncer     // nil: fsync each file and directory; else one syncfs at the end
 	// sequentialFrom counts the large entries that were inflated
 	// sequentially from some point on (see inflateParallel).

@@ -45,7 +45,7 @@ func manyFilesZip(t *testing.T, n int) ([]byte, []string, map[string]string) {
 }
 
 func TestExtractParallelRoundTrip(t *testing.T) {
-	forEachInflater(t, testExtractRoundTrip)
+	forEachInflater(t, func(t *testing.T, e Engine) { testExtractRoundTrip(t, ExtractOptions{Engine: e}) })
 }
 
 // TestExtractEachFsync takes the other way to durability: an fsync per file
@@ -57,7 +57,7 @@ func TestExtractEachFsync(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer root.Close()
-	s := newFSSyncer(root)
+	s := newFSSyncer(root, false)
 	if (s != nil) != (runtime.GOOS == "linux" && kernelAtLeast(5, 8)) {
 		t.Errorf("newFSSyncer = %v on %s", s, runtime.GOOS)
 	}
@@ -67,15 +67,14 @@ func TestExtractEachFsync(t *testing.T) {
 		}
 		s.close()
 	}
-	t.Setenv("POCKETBACKUP_FSYNC", "each")
-	if newFSSyncer(root) != nil {
-		t.Fatal("POCKETBACKUP_FSYNC=each: syncfs still used")
+	if newFSSyncer(root, true) != nil {
+		t.Fatal("SyncEachFile: syncfs still used")
 	}
-	testExtractRoundTrip(t, useISAL)
+	testExtractRoundTrip(t, ExtractOptions{SyncEachFile: true})
 }
 
-// testExtractRoundTrip extracts many files, inflating with igzip if fast.
-func testExtractRoundTrip(t *testing.T, fast bool) {
+// testExtractRoundTrip extracts many files with opts (Progress aside).
+func testExtractRoundTrip(t *testing.T, opts ExtractOptions) {
 	z, _, files := manyFilesZip(t, 200)
 	var total int64
 	for _, c := range files {
@@ -83,9 +82,10 @@ func testExtractRoundTrip(t *testing.T, fast bool) {
 	}
 	parent, dest := stagingDir(t)
 	var calls [][2]int64
-	_, err := extract(context.Background(), bytes.NewReader(z), int64(len(z)), dest, Limits{}, func(done, total int64) {
+	opts.Progress = func(done, total int64) {
 		calls = append(calls, [2]int64{done, total}) // calls never overlap: no lock
-	}, fast)
+	}
+	_, err := ExtractWith(context.Background(), bytes.NewReader(z), int64(len(z)), dest, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

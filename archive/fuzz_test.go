@@ -95,8 +95,8 @@ func FuzzPieceInflaters(f *testing.F) {
 		f.Skip("libisal.so.2 not on this machine")
 	}
 	defer fast.Close()
-	for _, pureGo := range []bool{false, true} {
-		d := newChunkDeflater(!pureGo)
+	for _, e := range []Engine{EngineAuto, EngineGo} {
+		d := newChunkDeflater(e.codec())
 		text := []byte(strings.Repeat("a piece of text that repeats; ", 300))
 		for _, last := range []bool{false, true} {
 			p, err := d.deflate(nil, text, last)
@@ -113,12 +113,12 @@ func FuzzPieceInflaters(f *testing.F) {
 			return
 		}
 		a := &segment{in: in, last: last, buf: &segBuf{}}
-		inflateSegment(a, fast)
+		inflateSegment(a, isalPieceInflater{f: fast})
 		if !a.ok {
 			return
 		}
 		b := &segment{in: in, last: last, buf: &segBuf{}}
-		inflateSegment(b, nil)
+		inflateSegment(b, goPieceInflater{})
 		if !b.ok {
 			_, err := io.Copy(io.Discard, kflate.NewReader(bytes.NewReader(in)))
 			var corrupt kflate.CorruptInputError

@@ -7,16 +7,14 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/flate"
-
-	"github.com/pocketbackup/pocketbackup/archive/internal/isal"
 )
 
 // inflateBufSize is the read size from the archive while inflating: a
 // pread per 64 KiB rather than per 4 KiB (bufio's default).
 const inflateBufSize = 64 << 10
 
-// inflater is a reusable klauspost inflater, about 1.4 times as fast as
-// compress/flate's, with the buffered reader it reads from.
+// inflater is a reusable klauspost inflater (faster than compress/flate's)
+// with the buffered reader it reads from.
 type inflater struct {
 	br *bufio.Reader
 	fr io.ReadCloser // also a flate.Resetter
@@ -61,45 +59,5 @@ func (p *pooledInflater) Close() error {
 	p.in.br.Reset(nil) // drop the reference to the archive
 	inflaters.Put(p.in)
 	p.in = nil
-	return err
-}
-
-// fastInflaters pools igzip readers (see decompressFast).
-var fastInflaters sync.Pool
-
-// decompressFast is the zip.Decompressor for zip.Deflate that Extract
-// registers when ISA-L is on the machine: igzip inflates about twice as fast
-// as klauspost, whoever wrote the archive. It falls back to
-// decompressInflate if the reader cannot be made.
-func decompressFast(r io.Reader) io.ReadCloser {
-	fr, _ := fastInflaters.Get().(*isal.Reader)
-	if fr == nil || fr.Reset(r, nil) != nil {
-		var err error
-		if fr, err = isal.NewReader(r, nil); err != nil {
-			return decompressInflate(r)
-		}
-	}
-	return &pooledFast{r: fr}
-}
-
-// pooledFast returns its igzip reader to the pool when closed.
-type pooledFast struct {
-	r *isal.Reader
-}
-
-func (p *pooledFast) Read(b []byte) (int, error) {
-	if p.r == nil {
-		return 0, errReadAfterClose
-	}
-	return p.r.Read(b)
-}
-
-func (p *pooledFast) Close() error {
-	if p.r == nil {
-		return nil
-	}
-	err := p.r.Close() // drops the reference to the archive
-	fastInflaters.Put(p.r)
-	p.r = nil
 	return err
 }

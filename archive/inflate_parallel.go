@@ -2,18 +2,12 @@ package archive
 
 import (
 	"archive/zip"
-	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"hash/crc32"
 	"io"
 	"slices"
 	"sync"
-
-	"github.com/klauspost/compress/flate"
-
-	"github.com/pocketbackup/pocketbackup/archive/internal/isal"
 )
 
 // Inflating one large entry on several cores.
@@ -102,15 +96,11 @@ func (x *extractor) inflateParallel(ctx context.Context, f *zip.File, i int, out
 	wg.Go(func() { cutSegments(hctx, stream, free, work, ordered) })
 	for range workers {
 		wg.Go(func() {
-			var fast *isal.Inflater // nil: klauspost
-			if x.fast {
-				if fast, _ = isal.NewInflater(); fast != nil {
-					defer fast.Close()
-				}
-			}
+			pi := x.codec.newPieceInflater()
+			defer pi.close()
 			for s := range work {
 				if hctx.Err() == nil {
-					inflateSegment(s, fast)
+					inflateSegment(s, pi)
 				}
 				close(s.done)
 			}
@@ -176,15 +166,7 @@ func appendHistory(h, b []byte) []byte {
 // into out, up to declared bytes in all.
 func (x *extractor) inflateFrom(ctx context.Context, stream *io.SectionReader, start int64, history []byte, out io.Writer, n int64, crc uint32, declared, i int64) (int64, uint32, error) {
 	rest := io.NewSectionReader(stream, start, stream.Size()-start)
-	var fr io.Reader
-	if x.fast {
-		if fast, err := isal.NewReader(rest, history); err == nil {
-			fr = fast
-		}
-	}
-	if fr == nil {
-		fr = flate.NewReaderDict(bufio.NewReaderSize(rest, inflateBufSize), history)
-	}
+	fr := x.codec.newReader(rest, history)
 	crcw := &crcWriter{crc: crc}
 	body := io.TeeReader(&supersedable{r: io.LimitReader(fr, declared-n), x: x, i: i}, crcw)
 	buf := make([]byte, bufSize)
@@ -310,64 +292,12 @@ func cutSegments(ctx context.Context, stream *io.SectionReader, free chan *segBu
 	}
 }
 
-// inflateSegment inflates s on its own and checks that the result is what
-// a sequential inflater would produce there (see the top of this file).
-//
-// Where a block ends is taken from the bytes the inflater has read: given
-// an io.ByteReader, it reads no byte before it needs one of its bits (the
-// guarantee that lets gzip read its trailer after the deflate stream), so
-// at the end of a block that ends on a byte boundary it has read exactly
-// the bytes up to there. (InflateCheckpoint.CompressedOffset is not used:
-// it counts some bytes twice after a stored block.)
-//
-// With fast, ISA-L's inflater does the same about twice as fast, and
-// reports the same facts itself (see isal.Inflater.Piece).
-func inflateSegment(s *segment, fast *isal.Inflater) {
+// inflateSegment inflates s on its own with pi and checks that the result
+// is what a sequential inflater would produce there (see the top of this
+// file).
+func inflateSegment(s *segment, pi pieceInflater) {
 	if cap(s.buf.out) < segMaxOut+1 {
 		s.buf.out = make([]byte, 0, segMaxOut+1)
 	}
-	if fast != nil {
-		out, end := fast.Piece(s.in, s.buf.out[:0])
-		if s.last {
-			s.ok = end == isal.PieceFinal
-		} else {
-			s.ok = end == isal.PieceBoundary
-		}
-		if s.ok {
-			s.out = out
-			s.crc = crc32.ChecksumIEEE(out)
-		}
-		return
-	}
-	var (
-		blocks  int
-		endRead int   // bytes read when the last block ended
-		endBit  uint8 // bit offset in the byte where it ended
-		final   bool
-	)
-	br := bytes.NewReader(s.in)
-	fr := flate.NewReaderOpts(br, flate.WithEobCallback(func(cp flate.InflateCheckpoint) {
-		blocks++
-		endRead, endBit, final = len(s.in)-br.Len(), cp.BitOffset, cp.Final
-	}))
-	out := s.buf.out[:0]
-	var err error
-	for err == nil && len(out) < cap(out) {
-		var m int
-		m, err = fr.Read(out[len(out):cap(out)])
-		out = out[:len(out)+m]
-	}
-	switch {
-	case len(out) > segMaxOut:
-		return // too much for a segment of Write: not checked
-	case s.last:
-		s.ok = err == io.EOF
-	default:
-		s.ok = errors.Is(err, io.ErrUnexpectedEOF) && blocks > 0 && !final &&
-			endRead == len(s.in) && endBit == 0
-	}
-	if s.ok {
-		s.out = out
-		s.crc = crc32.ChecksumIEEE(out)
-	}
+	pi.inflate(s)
 }

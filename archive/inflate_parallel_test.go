@@ -49,7 +49,7 @@ func writeBigText(t *testing.T, opts WriteOptions) ([]byte, []byte) {
 // inflateEntry runs inflateParallel on the first entry of z with 3
 // workers and returns what it wrote, its CRC-32 and error, and whether it
 // went sequential.
-func inflateEntry(t *testing.T, z []byte, fast bool) ([]byte, uint32, error, bool) {
+func inflateEntry(t *testing.T, z []byte, e Engine) ([]byte, uint32, error, bool) {
 	t.Helper()
 	src := &sourceReader{r: bytes.NewReader(z), size: int64(len(z))}
 	zr, err := openZip(src, int64(len(z)))
@@ -60,7 +60,7 @@ func inflateEntry(t *testing.T, z []byte, fast bool) ([]byte, uint32, error, boo
 	if f.Method != zip.Deflate || f.CompressedSize64 < parallelMinCompressed {
 		t.Fatalf("entry %s: method %d, %d bytes compressed: not for the parallel path", f.Name, f.Method, f.CompressedSize64)
 	}
-	x := &extractor{src: src, prog: &progress{}, workers: 3, fast: fast}
+	x := &extractor{src: src, prog: &progress{}, workers: 3, codec: e.codec()}
 	x.failed.Store(math.MaxInt64)
 	var out bytes.Buffer
 	n, crc, err := x.inflateParallel(context.Background(), f, 0, &out, 3)
@@ -75,21 +75,21 @@ func inflateEntry(t *testing.T, z []byte, fast bool) ([]byte, uint32, error, boo
 func TestInflateParallelOwnStream(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, opts WriteOptions) {
 		z, text := bigTextZip(t)
-		if opts.pureGo {
+		if opts.Engine == EngineGo {
 			z, text = writeBigText(t, opts)
 		}
-		forEachInflater(t, func(t *testing.T, fast bool) { testInflateParallelOwnStream(t, z, text, fast) })
+		forEachInflater(t, func(t *testing.T, e Engine) { testInflateParallelOwnStream(t, z, text, e) })
 	})
 }
 
 // forEachInflater runs test with the pieces of a large entry inflated by
-// klauspost (fast false) and by igzip, with forEachEngine's rules.
-func forEachInflater(t *testing.T, test func(t *testing.T, fast bool)) {
-	forEachEngine(t, func(t *testing.T, opts WriteOptions) { test(t, !opts.pureGo) })
+// klauspost (EngineGo) and by igzip, with forEachEngine's rules.
+func forEachInflater(t *testing.T, test func(t *testing.T, e Engine)) {
+	forEachEngine(t, func(t *testing.T, opts WriteOptions) { test(t, opts.Engine) })
 }
 
-func testInflateParallelOwnStream(t *testing.T, z, text []byte, fast bool) {
-	got, crc, err, seq := inflateEntry(t, z, fast)
+func testInflateParallelOwnStream(t *testing.T, z, text []byte, e Engine) {
+	got, crc, err, seq := inflateEntry(t, z, e)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,8 +149,8 @@ func TestInflateParallelForeignStreams(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			z := flateZip(t, text, flate.BestSpeed, tc.flushEvery)
-			forEachInflater(t, func(t *testing.T, fast bool) {
-				got, crc, err, seq := inflateEntry(t, z, fast)
+			forEachInflater(t, func(t *testing.T, e Engine) {
+				got, crc, err, seq := inflateEntry(t, z, e)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -53,13 +53,11 @@ func TestExtractSkipsRollbackJournals(t *testing.T) {
 	if !reflect.DeepEqual(checked, want) {
 		t.Fatalf("Check = %+v, want %+v", checked, want)
 	}
-	for _, fast := range []bool{false, true} {
-		if fast && !useISAL {
-			continue
-		}
+	for _, e := range []Engine{EngineGo, EngineAuto} {
 		parent, dest := stagingDir(t)
 		var done, total int64
-		extracted, err := extract(context.Background(), bytes.NewReader(z), int64(len(z)), dest, Limits{}, func(d, tt int64) { done, total = d, tt }, fast)
+		extracted, err := ExtractWith(context.Background(), bytes.NewReader(z), int64(len(z)), dest,
+			ExtractOptions{Progress: func(d, tt int64) { done, total = d, tt }, Engine: e})
 		if err != nil {
 			t.Fatal(err)
 		}

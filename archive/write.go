@@ -50,8 +50,9 @@ type WriteOptions struct {
 	// change. It is called from a goroutine other than Write's caller, and
 	// not at all if Write fails first.
 	ReplacedRead func()
-
-	pureGo bool // tests: deflate with klauspost even if ISA-L is there
+	// Engine chooses the deflate engine; EngineAuto (the zero value) uses
+	// ISA-L where it loads.
+	Engine Engine
 }
 
 // Stats counts what [Write] archived.
@@ -107,8 +108,8 @@ func Write(ctx context.Context, w io.Writer, src Source, opts WriteOptions) (Sta
 
 	zw := zip.NewWriter(w)
 	prog := &progress{fn: opts.Progress, total: total}
-	fast := useISAL && !opts.pureGo
-	p := newPipeline(root, prog, compressWorkers(opts.Workers, fast), fast)
+	c := opts.Engine.codec()
+	p := newPipeline(root, prog, compressWorkers(opts.Workers, c), c)
 	p.replacedRead = opts.ReplacedRead
 	stats, err := p.run(ctx, zw, entries)
 	if err != nil {
@@ -128,15 +129,15 @@ func Write(ctx context.Context, w io.Writer, src Source, opts WriteOptions) (Sta
 const maxDefaultWorkers = 8
 
 // compressWorkers returns n, or the default for n <= 0: one more than
-// workerCount's with igzip, measured on the bench's 1.5 GiB with 2 CPUs:
-// 1.49-1.51 s with 3 workers, 1.57-1.69 s with 2. (Likely because a call
-// into C keeps its scheduler slot until the runtime hands it off, which
-// leaves the reader and the writer goroutines waiting.)
-func compressWorkers(n int, fast bool) int {
+// workerCount's with a codec that calls into C, which the bench found
+// faster (see bench/NOTES.md). Likely because a call into C keeps its
+// scheduler slot until the runtime hands it off, which leaves the reader
+// and the writer goroutines waiting.
+func compressWorkers(n int, c codec) int {
 	if n > 0 {
 		return n
 	}
-	if fast {
+	if c.callsC() {
 		return min(workerCount(0)+1, maxDefaultWorkers)
 	}
 	return workerCount(0)

@@ -116,9 +116,9 @@ func TestWriteParallelRoundTrip(t *testing.T) {
 // Without libisal.so.2 the isa-l run is skipped, unless PB_REQUIRE_ISAL=1
 // (make test sets it and installs the library): then it fails.
 func forEachEngine(t *testing.T, test func(t *testing.T, opts WriteOptions)) {
-	t.Run("go", func(t *testing.T) { test(t, WriteOptions{pureGo: true}) })
+	t.Run("go", func(t *testing.T) { test(t, WriteOptions{Engine: EngineGo}) })
 	t.Run("isa-l", func(t *testing.T) {
-		if !useISAL {
+		if EngineAuto.Name() != "isa-l" {
 			if os.Getenv("PB_REQUIRE_ISAL") == "1" {
 				t.Fatalf("ISA-L not in use (libisal.so.2 loadable: %v) and PB_REQUIRE_ISAL=1", isal.Available())
 			}

@@ -56,7 +56,7 @@ type pipeline struct {
 	root    *os.Root
 	prog    *progress // called by the reader only
 	workers int       // compressing goroutines
-	fast    bool      // deflate with igzip
+	codec   codec     // what the workers deflate with
 	free    chan *chunkBuf
 	work    chan *chunk
 	ordered chan *chunk
@@ -66,8 +66,8 @@ type pipeline struct {
 }
 
 // newPipeline returns a pipeline reading from root with workers
-// compressing goroutines (deflating with igzip if fast).
-func newPipeline(root *os.Root, prog *progress, workers int, fast bool) *pipeline {
+// compressing goroutines deflating with c.
+func newPipeline(root *os.Root, prog *progress, workers int, c codec) *pipeline {
 	// Enough buffers for every worker to hold one while the writer drains
 	// another and the reader fills a third, with slack for uneven chunks.
 	nbuf := 2*workers + 2
@@ -75,7 +75,7 @@ func newPipeline(root *os.Root, prog *progress, workers int, fast bool) *pipelin
 		root:    root,
 		prog:    prog,
 		workers: workers,
-		fast:    fast,
+		codec:   c,
 		free:    make(chan *chunkBuf, nbuf),
 		work:    make(chan *chunk, nbuf),
 		ordered: make(chan *chunk, nbuf),
@@ -95,7 +95,7 @@ func (p *pipeline) run(ctx context.Context, zw *zip.Writer, entries []entry) (St
 	wg.Go(func() { p.read(ctx, entries) })
 	for range p.workers {
 		wg.Go(func() {
-			d := newChunkDeflater(p.fast)
+			d := newChunkDeflater(p.codec)
 			defer d.close()
 			for c := range p.work {
 				if ctx.Err() == nil {
@@ -171,7 +171,7 @@ func (p *pipeline) readFile(ctx context.Context, e entry) error {
 		}
 		if buf.raw == nil {
 			buf.raw = make([]byte, chunkSize)
-			buf.comp = compBuffer(p.fast)
+			buf.comp = p.codec.compBuffer()
 		}
 		n, err := io.ReadFull(f, buf.raw)
 		last := err == io.EOF || err == io.ErrUnexpectedEOF

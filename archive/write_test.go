@@ -338,7 +338,7 @@ func TestWriteStreams(t *testing.T) {
 	small, large := allocated(64<<20), allocated(256<<20)
 	// The chunk buffers (2*workers+2 of them, about 2 MiB each), the
 	// workers' deflaters (under 2 MiB each) and some slack.
-	workers := compressWorkers(0, useISAL)
+	workers := compressWorkers(0, EngineAuto.codec())
 	if limit := uint64((2*workers+2)*(chunkSize+isal.Bound(chunkSize)) + workers*(2<<20) + 4<<20); small > limit {
 		t.Errorf("Write allocated %d bytes for a 64 MiB file, over %d", small, limit)
 	}

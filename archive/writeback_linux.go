@@ -22,8 +22,8 @@ func startWriteback(f *os.File, off, n int64) {
 }
 
 // fsSyncer makes a whole extraction durable with one syncfs(2) rather than
-// an fsync per file and per directory: on the bench's 2,000 files that is
-// one journal commit instead of thousands. It needs Linux 5.8 or later,
+// an fsync per file and per directory: one journal commit instead of one
+// per file and directory (see bench/NOTES.md). It needs Linux 5.8 or later,
 // where syncfs reports the write-back errors of the file system since the
 // descriptor it is given was opened: the syncer opens it before the first
 // file is written.
@@ -32,9 +32,10 @@ type fsSyncer struct {
 }
 
 // newFSSyncer returns a syncer for the file system of root, or nil when
-// the kernel is too old (the caller then fsyncs each file and directory).
-func newFSSyncer(root *os.Root) *fsSyncer {
-	if os.Getenv("POCKETBACKUP_FSYNC") == "each" || !kernelAtLeast(5, 8) {
+// the kernel is too old or each is set (the caller then fsyncs each file
+// and directory).
+func newFSSyncer(root *os.Root, each bool) *fsSyncer {
+	if each || !kernelAtLeast(5, 8) {
 		return nil
 	}
 	d, err := root.Open(".")

@@ -54,7 +54,8 @@ func (s *Service) Extract(ctx context.Context, req shared.ExtractRequest, progre
 		return err
 	}
 	defer func() { err = errors.Join(err, cleanup()) }()
-	sum, err := archive.Extract(ctx, src, size, req.DestDir, s.limits, progressFunc(progress))
+	sum, err := archive.ExtractWith(ctx, src, size, req.DestDir, archive.ExtractOptions{
+		Limits: s.limits, Progress: progressFunc(progress), Engine: s.engine, SyncEachFile: s.syncEachFile})
 	if err != nil {
 		if errors.Is(err, archive.ErrInvalid) {
 			return fmt.Errorf("extract %q: %w: %w", req.Key, shared.ErrInvalid, err)

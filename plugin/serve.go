@@ -21,10 +21,18 @@ type Config struct {
 	Open storage.Opener
 	// Name is the logger name; "pocketbackup-plugin" when empty.
 	Name string
+	// Engine is what archives are deflated and inflated with; Serve sets
+	// archive.EngineGo when POCKETBACKUP_DEFLATE=go.
+	Engine archive.Engine
+	// SyncEachFile makes a restore fsync file by file rather than with one
+	// syncfs(2); Serve sets it when POCKETBACKUP_FSYNC=each.
+	SyncEachFile bool
 }
 
 // Serve runs the plugin until the host tells it to stop or goes away. It
-// never returns normally: go-plugin exits the process.
+// never returns normally: go-plugin exits the process. It reads the
+// plugin's switches from the environment (see [Config]): this is the one
+// place the plugin process does.
 func Serve(cfg Config) {
 	if cfg.Open == nil {
 		cfg.Open = storage.Open
@@ -32,6 +40,7 @@ func Serve(cfg Config) {
 	if cfg.Name == "" {
 		cfg.Name = "pocketbackup-plugin"
 	}
+	cfg = withEnv(cfg, os.Getenv)
 	// go-plugin redirects os.Stderr after Serve; the host reads JSON lines
 	// from the real stderr, so the logger keeps the original file.
 	log := hclog.New(&hclog.LoggerOptions{
@@ -45,9 +54,10 @@ func Serve(cfg Config) {
 	signal.Ignore(syscall.SIGPIPE)
 	tuneGC()
 	go exitWhenOrphaned(log, os.Getppid())
-	log.Info("plugin started", "pid", os.Getpid(), "deflate", archive.DeflateEngine())
+	log.Info("plugin started", "pid", os.Getpid(), "deflate", cfg.Engine.Name())
 
 	svc := NewService(cfg.Open, log)
+	svc.engine, svc.syncEachFile = cfg.Engine, cfg.SyncEachFile
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: shared.Handshake,
 		Plugins:         shared.PluginMap(svc),
@@ -71,4 +81,16 @@ func exitWhenOrphaned(log hclog.Logger, parent int) {
 			os.Exit(0)
 		}
 	}
+}
+
+// withEnv returns cfg with the switches getenv turns on: the documented
+// POCKETBACKUP_DEFLATE=go and POCKETBACKUP_FSYNC=each (README, "Speed").
+func withEnv(cfg Config, getenv func(string) string) Config {
+	if getenv("POCKETBACKUP_DEFLATE") == "go" {
+		cfg.Engine = archive.EngineGo
+	}
+	if getenv("POCKETBACKUP_FSYNC") == "each" {
+		cfg.SyncEachFile = true
+	}
+	return cfg
 }

@@ -20,6 +20,10 @@ import (
 type Service struct {
 	log    hclog.Logger
 	limits archive.Limits
+	// engine and syncEachFile are passed to every Write and Extract (see
+	// Config); the zero values when not served by Serve.
+	engine       archive.Engine
+	syncEachFile bool
 	// stores keeps the opened stores by URL (mem:// stores live only
 	// there), at most DefaultMaxStores of them.
 	stores *storeCache
@@ -120,7 +124,7 @@ func (s *Service) Create(ctx context.Context, req shared.CreateRequest, progress
 	}
 	counted := &countingWriter{w: w}
 	stats, err := archive.Write(ctx, counted, archive.Source{Root: req.DataDir, Replace: req.Replace, Exclude: req.Exclude},
-		archive.WriteOptions{Progress: progressFunc(progress), ReplacedRead: s.replacedRead(req, start)})
+		archive.WriteOptions{Progress: progressFunc(progress), ReplacedRead: s.replacedRead(req, start), Engine: s.engine})
 	if err != nil {
 		return shared.BackupInfo{}, errors.Join(fmt.Errorf("create %q: %w", req.Key, err), w.Abort())
 	}
@@ -130,7 +134,7 @@ func (s *Service) Create(ctx context.Context, req shared.CreateRequest, progress
 	elapsed := time.Since(start)
 	s.log.Info("backup created", "key", req.Key, "files", stats.Files, "bytes_in", stats.Bytes,
 		"bytes_out", counted.n, "seconds", elapsed.Seconds(), "mib_per_s", mibPerSecond(stats.Bytes, elapsed),
-		"deflate", archive.DeflateEngine())
+		"deflate", s.engine.Name())
 	return s.Stat(ctx, req.StorageURL, req.Key)
 }
 

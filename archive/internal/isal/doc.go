@@ -4,10 +4,12 @@
 // The library is loaded at run time with dlopen, so a binary built with it
 // needs nothing at run time: without the library (or built without cgo)
 // [Available] is false and callers keep their pure-Go path. igzip's level 2
-// deflates SQLite pages of text about twice as fast as
-// github.com/klauspost/compress/flate's level 1 to the same size (measured
-// on the bench's data.db: 679 against 325 MB/s per core, 29.1% and 29.2%).
+// deflates SQLite pages of text faster than
+// github.com/klauspost/compress/flate's level 1 to about the same size
+// (figures in bench/NOTES.md).
 //
-// igzip_lib.h is ISA-L's own header (BSD-3-Clause, its notice kept in the
-// file), copied so that building needs no ISA-L package, only a C compiler.
+// isal_abi.h declares the few types and constants of ISA-L's header that
+// the package uses, so that building needs no ISA-L package, only a C
+// compiler; a test checks them against the real header (Debian's
+// libisal-dev) where it is installed.
 package isal

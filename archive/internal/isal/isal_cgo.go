@@ -7,13 +7,13 @@ package isal
 #include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
-#include "igzip_lib.h"
+#include "isal_abi.h"
 
-static void (*pb_deflate_init)(struct isal_zstream *);
-static int (*pb_deflate)(struct isal_zstream *);
-static void (*pb_inflate_init)(struct inflate_state *);
-static int (*pb_inflate)(struct inflate_state *);
-static int (*pb_inflate_set_dict)(struct inflate_state *, uint8_t *, uint32_t);
+static void (*pb_deflate_init)(struct pb_isal_zstream *);
+static int (*pb_deflate)(struct pb_isal_zstream *);
+static void (*pb_inflate_init)(struct pb_inflate_state *);
+static int (*pb_inflate)(struct pb_inflate_state *);
+static int (*pb_inflate_set_dict)(struct pb_inflate_state *, uint8_t *, uint32_t);
 
 // pb_load opens libisal and resolves what the package calls; 1 on success.
 static int pb_load(void) {
@@ -21,11 +21,11 @@ static int pb_load(void) {
 	if (h == NULL) {
 		return 0;
 	}
-	pb_deflate_init = (void (*)(struct isal_zstream *))dlsym(h, "isal_deflate_init");
-	pb_deflate = (int (*)(struct isal_zstream *))dlsym(h, "isal_deflate");
-	pb_inflate_init = (void (*)(struct inflate_state *))dlsym(h, "isal_inflate_init");
-	pb_inflate = (int (*)(struct inflate_state *))dlsym(h, "isal_inflate");
-	pb_inflate_set_dict = (int (*)(struct inflate_state *, uint8_t *, uint32_t))dlsym(h, "isal_inflate_set_dict");
+	pb_deflate_init = (void (*)(struct pb_isal_zstream *))dlsym(h, "isal_deflate_init");
+	pb_deflate = (int (*)(struct pb_isal_zstream *))dlsym(h, "isal_deflate");
+	pb_inflate_init = (void (*)(struct pb_inflate_state *))dlsym(h, "isal_inflate_init");
+	pb_inflate = (int (*)(struct pb_inflate_state *))dlsym(h, "isal_inflate");
+	pb_inflate_set_dict = (int (*)(struct pb_inflate_state *, uint8_t *, uint32_t))dlsym(h, "isal_inflate_set_dict");
 	if (pb_deflate_init == NULL || pb_deflate == NULL || pb_inflate_init == NULL || pb_inflate == NULL ||
 			pb_inflate_set_dict == NULL) {
 		dlclose(h);
@@ -36,7 +36,7 @@ static int pb_load(void) {
 
 // pb_stream is a compression stream with its level buffer, in C memory.
 typedef struct {
-	struct isal_zstream s;
+	struct pb_isal_zstream s;
 	uint32_t level;
 	uint32_t level_buf_size;
 	uint8_t level_buf[];
@@ -57,14 +57,14 @@ static pb_stream *pb_new(uint32_t level, uint32_t level_buf_size) {
 // out is kept after it returns.
 static int pb_compress(pb_stream *p, uint8_t *in, uint32_t in_len, uint8_t *out, uint32_t out_cap,
 		int last, uint32_t *in_left, uint32_t *out_len, int *state) {
-	struct isal_zstream *s = &p->s;
+	struct pb_isal_zstream *s = &p->s;
 	pb_deflate_init(s);
 	s->level = p->level;
 	s->level_buf = p->level_buf;
 	s->level_buf_size = p->level_buf_size;
-	s->gzip_flag = IGZIP_DEFLATE;
+	s->gzip_flag = PB_IGZIP_DEFLATE;
 	s->end_of_stream = last ? 1 : 0;
-	s->flush = last ? NO_FLUSH : SYNC_FLUSH;
+	s->flush = last ? PB_NO_FLUSH : PB_SYNC_FLUSH;
 	s->next_in = in;
 	s->avail_in = in_len;
 	s->next_out = out;
@@ -88,10 +88,10 @@ enum { PB_PIECE_BAD = 0, PB_PIECE_BOUNDARY = 1, PB_PIECE_FINAL = 2, PB_PIECE_FUL
 // no header byte pending); PB_PIECE_FULL if out filled up; else
 // PB_PIECE_BAD (invalid data, a copy from before the piece, a piece cut
 // inside a block).
-static int pb_inflate_piece(struct inflate_state *st, uint8_t *in, uint32_t in_len, uint8_t *out,
+static int pb_inflate_piece(struct pb_inflate_state *st, uint8_t *in, uint32_t in_len, uint8_t *out,
 		uint32_t out_cap, uint32_t *out_len) {
 	pb_inflate_init(st);
-	st->crc_flag = ISAL_DEFLATE;
+	st->crc_flag = PB_ISAL_DEFLATE;
 	st->next_in = in;
 	st->avail_in = in_len;
 	st->next_out = out;
@@ -99,12 +99,12 @@ static int pb_inflate_piece(struct inflate_state *st, uint8_t *in, uint32_t in_l
 	int rc = pb_inflate(st);
 	*out_len = out_cap - st->avail_out;
 	int result = PB_PIECE_BAD;
-	if (rc == ISAL_DECOMP_OK || rc == ISAL_END_INPUT || rc == ISAL_OUT_OVERFLOW) {
-		if (st->block_state == ISAL_BLOCK_FINISH) {
+	if (rc == PB_ISAL_DECOMP_OK || rc == PB_ISAL_END_INPUT || rc == PB_ISAL_OUT_OVERFLOW) {
+		if (st->block_state == PB_ISAL_BLOCK_FINISH) {
 			result = PB_PIECE_FINAL;
 		} else if (st->avail_out == 0) {
 			result = PB_PIECE_FULL;
-		} else if (st->avail_in == 0 && st->block_state == ISAL_BLOCK_NEW_HDR && st->read_in_length == 0 &&
+		} else if (st->avail_in == 0 && st->block_state == PB_ISAL_BLOCK_NEW_HDR && st->read_in_length == 0 &&
 				st->tmp_in_size == 0 && st->bfinal == 0) {
 			result = PB_PIECE_BOUNDARY;
 		}
@@ -116,9 +116,9 @@ static int pb_inflate_piece(struct inflate_state *st, uint8_t *in, uint32_t in_l
 
 // pb_inflate_start begins a raw deflate stream, with dict as its history
 // if dict_len > 0 (the library copies it).
-static int pb_inflate_start(struct inflate_state *st, uint8_t *dict, uint32_t dict_len) {
+static int pb_inflate_start(struct pb_inflate_state *st, uint8_t *dict, uint32_t dict_len) {
 	pb_inflate_init(st);
-	st->crc_flag = ISAL_DEFLATE;
+	st->crc_flag = PB_ISAL_DEFLATE;
 	if (dict_len > 0) {
 		return pb_inflate_set_dict(st, dict, dict_len);
 	}
@@ -128,7 +128,7 @@ static int pb_inflate_start(struct inflate_state *st, uint8_t *dict, uint32_t di
 // pb_inflate_more goes on with the stream: it takes what it can of in and
 // fills what it can of out. Input it cannot use yet and output that does
 // not fit are kept in the state, never as pointers to in or out.
-static int pb_inflate_more(struct inflate_state *st, uint8_t *in, uint32_t in_len, uint8_t *out,
+static int pb_inflate_more(struct pb_inflate_state *st, uint8_t *in, uint32_t in_len, uint8_t *out,
 		uint32_t out_cap, uint32_t *used, uint32_t *made, int *finished) {
 	st->next_in = in;
 	st->avail_in = in_len;
@@ -137,7 +137,7 @@ static int pb_inflate_more(struct inflate_state *st, uint8_t *in, uint32_t in_le
 	int rc = pb_inflate(st);
 	*used = in_len - st->avail_in;
 	*made = out_cap - st->avail_out;
-	*finished = st->block_state == ISAL_BLOCK_FINISH;
+	*finished = st->block_state == PB_ISAL_BLOCK_FINISH;
 	st->next_in = NULL;
 	st->next_out = NULL;
 	return rc;
@@ -163,9 +163,9 @@ func Available() bool { return loaded() }
 // defaults). Level 0 is left out: it has no stored-block fallback and
 // grows incompressible input by a quarter.
 var levelBufSize = map[int]C.uint32_t{
-	1: C.ISAL_DEF_LVL1_DEFAULT,
-	2: C.ISAL_DEF_LVL2_DEFAULT,
-	3: C.ISAL_DEF_LVL3_DEFAULT,
+	1: C.PB_ISAL_DEF_LVL1_DEFAULT,
+	2: C.PB_ISAL_DEF_LVL2_DEFAULT,
+	3: C.PB_ISAL_DEF_LVL3_DEFAULT,
 }
 
 // ErrUnavailable is returned by [NewDeflater] without the library.
@@ -241,11 +241,11 @@ func (d *Deflater) Deflate(dst, src []byte, last bool) ([]byte, error) {
 	rc := C.pb_compress(d.p, in, C.uint32_t(len(src)), (*C.uint8_t)(unsafe.Pointer(&out[0])), C.uint32_t(len(out)),
 		lastFlag, &inLeft, &outLen, &state)
 	switch {
-	case rc != C.COMP_OK:
+	case rc != C.PB_COMP_OK:
 		return dst, fmt.Errorf("isal: deflate failed with status %d", int(rc))
 	case inLeft != 0 || int(outLen) >= len(out):
 		return dst, errIncomplete
-	case last && state != C.ZSTATE_END:
+	case last && state != C.PB_ZSTATE_END:
 		return dst, fmt.Errorf("isal: stream not ended (state %d)", int(state))
 	}
 	dst = dst[:len(dst)+int(outLen)]
@@ -274,7 +274,7 @@ const (
 // Inflater inflates pieces of raw deflate streams, one goroutine at a
 // time. Its state is C memory: Close frees it.
 type Inflater struct {
-	st *C.struct_inflate_state
+	st *C.struct_pb_inflate_state
 }
 
 // NewInflater returns an Inflater, or ErrUnavailable.
@@ -282,7 +282,7 @@ func NewInflater() (*Inflater, error) {
 	if !Available() {
 		return nil, ErrUnavailable
 	}
-	st := (*C.struct_inflate_state)(C.malloc(C.sizeof_struct_inflate_state))
+	st := (*C.struct_pb_inflate_state)(C.malloc(C.sizeof_struct_pb_inflate_state))
 	if st == nil {
 		return nil, errors.New("isal: out of memory")
 	}
@@ -323,7 +323,7 @@ const readBufSize = 64 << 10
 // compress/flate's reader. It holds C memory, freed by the garbage
 // collector once the Reader is unreachable; Reset reuses it.
 type Reader struct {
-	st     *C.struct_inflate_state
+	st     *C.struct_pb_inflate_state
 	src    io.Reader
 	buf    []byte
 	r, w   int   // buf[r:w] is read from src and not yet given to igzip
@@ -337,12 +337,12 @@ func NewReader(src io.Reader, dict []byte) (*Reader, error) {
 	if !Available() {
 		return nil, ErrUnavailable
 	}
-	st := (*C.struct_inflate_state)(C.malloc(C.sizeof_struct_inflate_state))
+	st := (*C.struct_pb_inflate_state)(C.malloc(C.sizeof_struct_pb_inflate_state))
 	if st == nil {
 		return nil, errors.New("isal: out of memory")
 	}
 	r := &Reader{st: st, buf: make([]byte, readBufSize)}
-	runtime.AddCleanup(r, func(st *C.struct_inflate_state) { C.free(unsafe.Pointer(st)) }, st)
+	runtime.AddCleanup(r, func(st *C.struct_pb_inflate_state) { C.free(unsafe.Pointer(st)) }, st)
 	if err := r.Reset(src, dict); err != nil {
 		return nil, err
 	}
