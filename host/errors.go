@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/pocketbackup/pocketbackup/host/apierror"
+	"github.com/pocketbackup/pocketbackup/host/internal/sqlitesnap"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -75,7 +76,7 @@ func publicError(stage string, err error) string {
 		return stage + ": a backup with that name already exists."
 	case errors.Is(err, shared.ErrNotFound):
 		return stage + ": the backup file was not found."
-	case errors.Is(err, errCheckerLimit):
+	case errors.Is(err, sqlitesnap.ErrCheckerLimit):
 		return stage + ": checking the restored databases went over its time or memory limit; the data was not changed."
 	case errors.Is(err, shared.ErrInvalid):
 		return stage + ": the backup file is not a valid archive."

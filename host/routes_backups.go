@@ -15,6 +15,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/pocketbackup/pocketbackup/host/apierror"
+	"github.com/pocketbackup/pocketbackup/host/internal/sqlitesnap"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -151,7 +152,7 @@ func (h *Host) create(ctx context.Context, storageURL, key string) (err error) {
 		return fmt.Errorf("snapshot dir: %w", err)
 	}
 	defer func() { err = errors.Join(err, os.RemoveAll(snapDir)) }()
-	snap, err := snapshotDatabases(ctx, h.cfg.DataDir, snapDir)
+	snap, err := sqlitesnap.Take(ctx, h.cfg.DataDir, snapDir)
 	if err != nil {
 		return err
 	}
@@ -164,7 +165,7 @@ func (h *Host) create(ctx context.Context, storageURL, key string) (err error) {
 	releaseEarly := func() {
 		relMu.Lock()
 		defer relMu.Unlock()
-		earlyErr = snap.release(ctx)
+		earlyErr = snap.Release(ctx)
 		if earlyErr != nil {
 			h.log.Error("a database changed while the archive read it; the backup will be deleted", "key", key, "error", earlyErr)
 			return
@@ -174,7 +175,7 @@ func (h *Host) create(ctx context.Context, storageURL, key string) (err error) {
 	defer func() {
 		relMu.Lock()
 		defer relMu.Unlock()
-		relErr := errors.Join(earlyErr, snap.release(ctx))
+		relErr := errors.Join(earlyErr, snap.Release(ctx))
 		switch {
 		case relErr != nil && stored != nil:
 			// Stored, but it may hold a torn database: it must not stay.
@@ -187,13 +188,13 @@ func (h *Host) create(ctx context.Context, storageURL, key string) (err error) {
 			h.log.Info("backup stored", "key", stored.Key, "size", stored.Size)
 		}
 	}()
-	for _, d := range snap.dbs {
-		args := []any{"name", d.name, "method", d.method, "seconds", d.took.Seconds()}
-		if d.frozen != nil {
-			args = append(args, "write_lock_seconds", d.frozen.writeLock.Seconds())
+	for _, d := range snap.DBs {
+		args := []any{"name", d.Name, "method", d.Method, "seconds", d.Took.Seconds()}
+		if held, ok := d.WriteLock(); ok {
+			args = append(args, "write_lock_seconds", held.Seconds())
 		}
-		if d.reason != "" {
-			args = append(args, "reason", d.reason)
+		if d.Reason != "" {
+			args = append(args, "reason", d.Reason)
 		}
 		h.log.Info("database snapshot", args...)
 	}
@@ -209,7 +210,7 @@ func (h *Host) create(ctx context.Context, storageURL, key string) (err error) {
 		StorageURL:   storageURL,
 		Key:          key,
 		DataDir:      h.cfg.DataDir,
-		Replace:      snap.replace(),
+		Replace:      snap.Replace(),
 		Exclude:      exclude,
 		ReplacedRead: releaseEarly,
 	}, func(p shared.Progress) { h.ops.progress(p.Done, p.Total) })

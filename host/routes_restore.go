@@ -16,6 +16,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/pocketbackup/pocketbackup/host/apierror"
+	"github.com/pocketbackup/pocketbackup/host/internal/sqlitesnap"
 	"github.com/pocketbackup/pocketbackup/restore"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
@@ -149,10 +150,10 @@ func (h *Host) stage(ctx context.Context, storageURL, key, dir string) error {
 	if err != nil {
 		return fmt.Errorf("extract: %w", err)
 	}
-	// The check runs in a process of its own (see checkerEnv).
+	// The check runs in a process of its own (see RunChecker).
 	start := time.Now()
-	pid, err := verifyInChild(ctx, dir, h.checkerLimits(dir))
-	if errors.Is(err, errCheckFailed) {
+	pid, err := sqlitesnap.VerifyInChild(ctx, dir, h.checkerLimits(dir))
+	if errors.Is(err, sqlitesnap.ErrCheckFailed) {
 		return fmt.Errorf("verify staged databases: %w: %w", shared.ErrInvalid, err)
 	}
 	if err != nil {
