@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pocketbackup/pocketbackup/host/apierror"
+	"github.com/pocketbackup/pocketbackup/host/jsonapi"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -70,7 +70,7 @@ func (h *Host) beginAutoBackup(ctx context.Context) (string, error) {
 				return key, nil
 			}
 		}
-		var apiErr *apierror.Error
+		var apiErr *jsonapi.Error
 		taken := errors.As(err, &apiErr) || errors.Is(err, errKeyInUse)
 		if !taken && !errors.Is(err, errOpBusy) {
 			return key, err

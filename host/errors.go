@@ -5,8 +5,8 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/pocketbackup/pocketbackup/host/apierror"
 	"github.com/pocketbackup/pocketbackup/host/internal/sqlitesnap"
+	"github.com/pocketbackup/pocketbackup/host/jsonapi"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -24,28 +24,28 @@ const (
 )
 
 // storageAPIError is the 503 for a failure of the storage itself, or nil.
-func storageAPIError(err error) *apierror.Error {
+func storageAPIError(err error) *jsonapi.Error {
 	switch {
 	case errors.Is(err, shared.ErrNoBucket):
-		return apierror.New(http.StatusServiceUnavailable, msgNoBucket)
+		return jsonapi.New(http.StatusServiceUnavailable, msgNoBucket)
 	case errors.Is(err, shared.ErrAccessDenied):
-		return apierror.New(http.StatusServiceUnavailable, msgAccessDenied)
+		return jsonapi.New(http.StatusServiceUnavailable, msgAccessDenied)
 	case errors.Is(err, shared.ErrStorageUnreachable):
-		return apierror.New(http.StatusServiceUnavailable, msgStorageUnreachable)
+		return jsonapi.New(http.StatusServiceUnavailable, msgStorageUnreachable)
 	}
 	return nil
 }
 
 // writeError logs err and sends the client the matching API error: an
-// *apierror.Error as is, a not-found kind as 404, a failure of the storage
+// *jsonapi.Error as is, a not-found kind as 404, a failure of the storage
 // itself as a 503 naming it, anything else as a 500 whose text stays in
 // the log.
 func (h *Host) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var apiErr *apierror.Error
+	var apiErr *jsonapi.Error
 	switch {
 	case errors.As(err, &apiErr):
 	case errors.Is(err, shared.ErrNotFound):
-		apiErr = apierror.NotFound()
+		apiErr = jsonapi.NotFound()
 	case storageAPIError(err) != nil:
 		h.log.Error("request failed: backups storage", "method", r.Method, "path", r.URL.Path, "error", err)
 		apiErr = storageAPIError(err)
@@ -54,9 +54,9 @@ func (h *Host) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	default:
 		h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
-		apiErr = apierror.Internal()
+		apiErr = jsonapi.Internal()
 	}
-	apierror.Write(w, apiErr)
+	jsonapi.Write(w, apiErr)
 }
 
 // publicError is what superusers see of a failed operation in

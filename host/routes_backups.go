@@ -11,7 +11,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/pocketbackup/pocketbackup/host/apierror"
+	"github.com/pocketbackup/pocketbackup/host/jsonapi"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -43,21 +43,21 @@ func (h *Host) handleList(w http.ResponseWriter, r *http.Request, _ httprouter.P
 	for _, info := range infos {
 		out = append(out, backupJSON{Key: info.Key, Size: info.Size, Modified: formatTime(info.Modified)})
 	}
-	apierror.WriteJSON(w, http.StatusOK, out)
+	jsonapi.WriteJSON(w, http.StatusOK, out)
 }
 
 // handleCreate answers POST /api/backups: it validates the name, takes the
 // lock, answers 204 and builds the backup in the background.
 func (h *Host) handleCreate(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	if h.ops.busy() {
-		apierror.Write(w, apierror.BadRequest(msgBusy))
+		jsonapi.Write(w, jsonapi.BadRequest(msgBusy))
 		return
 	}
 	var body struct {
 		Name string `json:"name"`
 	}
-	if err := apierror.ReadBody(r, &body); err != nil {
-		apierror.Write(w, err)
+	if err := jsonapi.ReadBody(r, &body); err != nil {
+		jsonapi.Write(w, err)
 		return
 	}
 	name := body.Name
@@ -65,7 +65,7 @@ func (h *Host) handleCreate(w http.ResponseWriter, r *http.Request, _ httprouter
 		name = "pb_backup_" + h.now().UTC().Format("20060102150405") + ".zip"
 	}
 	if err := validateBackupName(name); err != nil {
-		apierror.Write(w, err)
+		jsonapi.Write(w, err)
 		return
 	}
 	if err := h.ensureNameFree(r.Context(), "name", name); err != nil {
@@ -73,10 +73,10 @@ func (h *Host) handleCreate(w http.ResponseWriter, r *http.Request, _ httprouter
 		return
 	}
 	if err := h.ops.begin(KindCreate, name); errors.Is(err, errKeyInUse) {
-		apierror.Write(w, nameTaken("name", name))
+		jsonapi.Write(w, nameTaken("name", name))
 		return
 	} else if err != nil {
-		apierror.Write(w, apierror.BadRequest(msgBusy))
+		jsonapi.Write(w, jsonapi.BadRequest(msgBusy))
 		return
 	}
 	storageURL := h.storageURL()
@@ -93,10 +93,10 @@ func (h *Host) now() time.Time { return h.clock.Now() }
 // validateBackupName applies the create rules of the contract.
 func validateBackupName(name string) error {
 	if len(name) > maxBackupName {
-		return apierror.Validation("name", "validation_length_out_of_range", "The length must be between 1 and 150.")
+		return jsonapi.Validation("name", "validation_length_out_of_range", "The length must be between 1 and 150.")
 	}
 	if !backupNameRule.MatchString(name) {
-		return apierror.Validation("name", "validation_match_invalid", "Must be in a valid format.")
+		return jsonapi.Validation("name", "validation_match_invalid", "Must be in a valid format.")
 	}
 	return nil
 }
@@ -117,8 +117,8 @@ func (h *Host) ensureNameFree(ctx context.Context, field, name string) error {
 	}
 }
 
-func nameTaken(field, name string) *apierror.Error {
-	return apierror.BadRequest(fmt.Sprintf("A backup with the name %q already exists.", name)).
+func nameTaken(field, name string) *jsonapi.Error {
+	return jsonapi.BadRequest(fmt.Sprintf("A backup with the name %q already exists.", name)).
 		WithField(field, "validation_backup_name_exists", "The backup file name is invalid or already exists.")
 }
 
@@ -126,11 +126,11 @@ func nameTaken(field, name string) *apierror.Error {
 func (h *Host) handleDelete(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	key := ps.ByName("key")
 	if !shared.ValidKey(key) {
-		apierror.Write(w, apierror.NotFound())
+		jsonapi.Write(w, jsonapi.NotFound())
 		return
 	}
 	if h.ops.uses(key) {
-		apierror.Write(w, apierror.BadRequest(msgInUse))
+		jsonapi.Write(w, jsonapi.BadRequest(msgInUse))
 		return
 	}
 	err := h.withPlugin(r.Context(), func(b shared.Backups) error {

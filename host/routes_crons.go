@@ -7,8 +7,8 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/pocketbackup/pocketbackup/host/apierror"
 	"github.com/pocketbackup/pocketbackup/host/cron"
+	"github.com/pocketbackup/pocketbackup/host/jsonapi"
 )
 
 // cronJob is a job as GET /api/crons lists it.
@@ -24,7 +24,7 @@ func (h *Host) handleListCrons(w http.ResponseWriter, r *http.Request, _ httprou
 	for _, j := range jobs {
 		out = append(out, cronJob{ID: j.ID, Expression: j.Expression})
 	}
-	apierror.WriteJSON(w, http.StatusOK, out)
+	jsonapi.WriteJSON(w, http.StatusOK, out)
 }
 
 // handleRunCron answers POST /api/crons/{id}: the job starts now.
@@ -42,9 +42,9 @@ func (h *Host) handleRunCron(w http.ResponseWriter, r *http.Request, ps httprout
 	}
 	switch {
 	case errors.Is(err, cron.ErrUnknownJob):
-		apierror.Write(w, apierror.NotFound())
+		jsonapi.Write(w, jsonapi.NotFound())
 	case errors.Is(err, cron.ErrJobRunning):
-		apierror.Write(w, apierror.BadRequest("The job is already running."))
+		jsonapi.Write(w, jsonapi.BadRequest("The job is already running."))
 	case err != nil:
 		h.writeError(w, r, err)
 	default:

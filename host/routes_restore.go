@@ -7,7 +7,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/pocketbackup/pocketbackup/host/apierror"
+	"github.com/pocketbackup/pocketbackup/host/jsonapi"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -18,16 +18,16 @@ import (
 // and extracted, and goes down only for the swap and the restart.
 func (h *Host) handleRestore(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	if h.cfg.Shutdown == nil {
-		apierror.Write(w, apierror.BadRequest("Restore is not enabled in this application."))
+		jsonapi.Write(w, jsonapi.BadRequest("Restore is not enabled in this application."))
 		return
 	}
 	if h.ops.busy() {
-		apierror.Write(w, apierror.BadRequest(msgBusy))
+		jsonapi.Write(w, jsonapi.BadRequest(msgBusy))
 		return
 	}
 	key := ps.ByName("key")
 	if !shared.ValidKey(key) {
-		apierror.Write(w, apierror.BadRequest(msgInvalidBackup))
+		jsonapi.Write(w, jsonapi.BadRequest(msgInvalidBackup))
 		return
 	}
 	storageURL := h.storageURL()
@@ -39,21 +39,21 @@ func (h *Host) handleRestore(w http.ResponseWriter, r *http.Request, ps httprout
 	switch {
 	case errors.Is(err, shared.ErrNotFound) || errors.Is(err, shared.ErrInvalid):
 		h.log.Warn("restore refused", "key", key, "error", err)
-		apierror.Write(w, apierror.BadRequest(msgInvalidBackup))
+		jsonapi.Write(w, jsonapi.BadRequest(msgInvalidBackup))
 		return
 	case err != nil:
 		h.writeError(w, r, fmt.Errorf("inspect %q: %w", key, err))
 		return
 	case !sum.HasDataDB:
-		apierror.Write(w, apierror.BadRequest(msgInvalidBackup))
+		jsonapi.Write(w, jsonapi.BadRequest(msgInvalidBackup))
 		return
 	}
 	if err := h.ops.begin(KindRestore, key); errors.Is(err, errKeyInUse) {
 		// Being uploaded: not a backup yet.
-		apierror.Write(w, apierror.BadRequest(msgInvalidBackup))
+		jsonapi.Write(w, jsonapi.BadRequest(msgInvalidBackup))
 		return
 	} else if err != nil {
-		apierror.Write(w, apierror.BadRequest(msgBusy))
+		jsonapi.Write(w, jsonapi.BadRequest(msgBusy))
 		return
 	}
 	h.ops.progress(0, sum.TotalBytes)
