@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -27,18 +28,32 @@ func (h *Host) handleListCrons(w http.ResponseWriter, r *http.Request, _ httprou
 	jsonapi.WriteJSON(w, http.StatusOK, out)
 }
 
+// runningGrace bounds how long POST /api/crons/{id} waits for a run of the
+// job still returning before it answers that the job is running.
+const runningGrace = 2 * time.Second
+
 // handleRunCron answers POST /api/crons/{id}: the job starts now.
 func (h *Host) handleRunCron(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	// A run whose outcome is already visible may still be returning: give
-	// it a moment rather than refuse a client that waited for the outcome.
-	err := h.cron.Run(h.ctx, ps.ByName("id"))
-	for tries := 0; errors.Is(err, cron.ErrJobRunning) && tries < 20; tries++ {
-		select {
-		case <-r.Context().Done():
-			return
-		case <-time.After(100 * time.Millisecond):
+	id := ps.ByName("id")
+	err := h.cron.Run(h.ctx, id)
+	if errors.Is(err, cron.ErrJobRunning) {
+		// A run whose outcome is already visible may still be returning:
+		// wait for it to return rather than refuse a client that waited for
+		// the outcome; a run that goes on past runningGrace is refused.
+		wait, cancel := context.WithTimeout(r.Context(), runningGrace)
+		defer cancel()
+	waiting:
+		for errors.Is(err, cron.ErrJobRunning) {
+			select {
+			case <-h.cron.Done(id):
+				err = h.cron.Run(h.ctx, id)
+			case <-wait.Done():
+				if r.Context().Err() != nil {
+					return
+				}
+				break waiting
+			}
 		}
-		err = h.cron.Run(h.ctx, ps.ByName("id"))
 	}
 	switch {
 	case errors.Is(err, cron.ErrUnknownJob):
