@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/pocketbackup/pocketbackup/host/internal/sqlitesnap"
@@ -157,14 +156,4 @@ func (h *Host) restartAfter(key string, cause error) {
 		h.log.Error("restart failed; exiting so a supervisor starts the app again", "error", err)
 		os.Exit(1)
 	}
-}
-
-// ExecSelf replaces the process with a fresh run of the same executable:
-// same PID, same arguments, same environment.
-func ExecSelf() error {
-	exe, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("find executable: %w", err)
-	}
-	return syscall.Exec(exe, os.Args, os.Environ())
 }

@@ -8,10 +8,8 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -116,7 +114,7 @@ func sendBody(w io.Writer, dl *shared.Download, info shared.BackupInfo) (int64, 
 	if dl.Path != "" {
 		// O_NOFOLLOW: the plugin checked a regular file; a symlink put in
 		// its place since is not followed.
-		if f, err := os.OpenFile(dl.Path, os.O_RDONLY|syscall.O_NOFOLLOW, 0); err == nil {
+		if f, err := openNoFollow(dl.Path); err == nil {
 			defer f.Close()
 			if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() == info.Size {
 				if _, err := f.Seek(dl.Offset, io.SeekStart); err == nil {
