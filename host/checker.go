@@ -1,137 +1,30 @@
 package host
 
-import (
-	"bytes"
-	"context"
-	"errors"
-	"fmt"
-	"os"
-	"os/exec"
-	"strconv"
-	"strings"
-	"time"
+import "github.com/pocketbackup/pocketbackup/host/internal/sqlitesnap"
 
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
-)
-
-// A restore's staged databases are checked in a child process: the app's
-// own executable started again with checkerEnv naming the staged folder,
-// which this package's init turns into a checker before the app's main
-// runs. Two reasons:
+// RunChecker must be the first call of an embedding app's main:
 //
-//   - Memory. modernc's SQLite (built with SQLITE_ENABLE_MEMORY_MANAGEMENT)
-//     keeps one page-cache LRU for every connection of the process, so a
-//     check running beside the serving app takes over the pages the app's
-//     reads free: the app's memory grew with the length of the check (make
-//     bench: +11 MiB for a 1 GiB data.db, +20 MiB for 2 GiB). In a process
-//     of its own the check holds its default cache (~2 MiB) at any size.
-//   - Isolation. The staged files came from an archive anyone with a
-//     superuser token could upload; a database built to crash SQLite or
-//     exhaust memory stops the checker, not the app.
+//	func main() {
+//		if code, ok := host.RunChecker(); ok {
+//			os.Exit(code)
+//		}
+//		…
+//	}
 //
-// The checker is bounded (see checkerLimits): it is killed when it runs
-// past its time, and its memory is capped from inside before it opens a
-// database, so a database built to make the check allocate without end
-// fails the check instead of the machine.
-const checkerEnv = "POCKETBACKUP_CHECK_DATABASES"
-
-// checkerMemoryEnv carries the checker's memory budget in bytes.
-const checkerMemoryEnv = "POCKETBACKUP_CHECK_MEMORY"
-
-// Exit statuses of a checker that ran its check: checkerVerdict when it
-// found the databases broken (its standard output says why),
-// checkerOutOfMemory when the check needed more memory than its budget.
-const (
-	checkerVerdict     = 3
-	checkerOutOfMemory = 4
-)
-
-// Default bounds of the checker: it may use defaultCheckMemory bytes of
-// memory, and minCheckTimeout plus the time to read the databases at
-// minCheckRate bytes a second (far below what a quick_check reads even on
-// slow disks).
-const (
-	defaultCheckMemory = 512 << 20
-	minCheckTimeout    = time.Minute
-	minCheckRate       = 8 << 20
-)
-
-// checkCacheKiB caps the checker's page cache, in KiB. SQLite would
-// otherwise take its size from the database's header, which the archive's
-// author wrote.
-const checkCacheKiB = 8 << 10
-
-func init() {
-	if dir, ok := os.LookupEnv(checkerEnv); ok {
-		budget, _ := strconv.ParseInt(os.Getenv(checkerMemoryEnv), 10, 64)
-		os.Exit(runChecker(dir, budget))
-	}
-}
-
-// runChecker is the checker process: it caps its memory at budget bytes
-// (none when budget <= 0), checks the databases in dir and returns the
-// exit status.
-func runChecker(dir string, budget int64) int {
-	if budget > 0 {
-		if err := limitMemory(budget); err != nil {
-			fmt.Fprintf(os.Stderr, "limit memory: %v", err)
-			return 1
-		}
-	}
-	if err := verifyDatabases(context.Background(), dir); err != nil {
-		fmt.Fprint(os.Stdout, err)
-		if outOfMemory(err) {
-			return checkerOutOfMemory
-		}
-		return checkerVerdict
-	}
-	return 0
-}
-
-// outOfMemory reports whether err is SQLite's SQLITE_NOMEM.
-func outOfMemory(err error) bool {
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		return se.Code()&0xff == sqlite3.SQLITE_NOMEM
-	}
-	return strings.Contains(err.Error(), "out of memory")
-}
-
-// checkDSN opens path for the check, with its page cache capped.
-func checkDSN(path string) string {
-	return sqliteDSN(path) + "&_pragma=cache_size(-" + strconv.Itoa(checkCacheKiB) + ")"
-}
-
-// errCheckFailed marks a check that ran and found the databases broken (as
-// against a checker that could not run or died).
-var errCheckFailed = errors.New("database check failed")
-
-// errCheckerLimit marks a checker stopped by its bounds: out of time or
-// out of memory. The databases may be sound; they could not be checked.
-var errCheckerLimit = errors.New("database checker exceeded its limits")
-
-// errCheckTimeout is the cause of a checker's context when its time is up.
-var errCheckTimeout = errors.New("database check timed out")
-
-// checkerLimits bound a checker process.
-type checkerLimits struct {
-	Timeout time.Duration // killed after this long
-	Memory  int64         // bytes it may allocate (see limitMemory)
-}
-
-// defaultCheckerLimits are the bounds for checking dbBytes of databases.
-func defaultCheckerLimits(dbBytes int64) checkerLimits {
-	return checkerLimits{
-		Timeout: minCheckTimeout + time.Duration(dbBytes/minCheckRate)*time.Second,
-		Memory:  defaultCheckMemory,
-	}
+// A restore checks its staged databases in a child process, the app's own
+// executable started again with POCKETBACKUP_CHECK_DATABASES set. In that
+// child RunChecker runs the check and returns its exit status with ok
+// true, and main must exit with it at once; in a normal start it returns
+// ok false and does nothing. An app whose main does not call it cannot
+// restore: the restore fails before the app is touched.
+func RunChecker() (exitCode int, ok bool) {
+	return sqlitesnap.CheckerChild()
 }
 
 // checkerLimits are the bounds of the checker of the databases staged in
 // dir: Config's, or the defaults for their size.
-func (h *Host) checkerLimits(dir string) checkerLimits {
-	lim := defaultCheckerLimits(topLevelBytes(dir))
+func (h *Host) checkerLimits(dir string) sqlitesnap.Limits {
+	lim := sqlitesnap.DefaultLimits(sqlitesnap.TopLevelBytes(dir))
 	if h.cfg.CheckTimeout > 0 {
 		lim.Timeout = h.cfg.CheckTimeout
 	}
@@ -140,102 +33,3 @@ func (h *Host) checkerLimits(dir string) checkerLimits {
 	}
 	return lim
 }
-
-// topLevelBytes is the size of the regular files at the top of dir, where
-// the databases are; 0 if it cannot be read.
-func topLevelBytes(dir string) int64 {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return 0
-	}
-	var n int64
-	for _, e := range entries {
-		if info, err := e.Info(); err == nil && info.Mode().IsRegular() {
-			n += info.Size()
-		}
-	}
-	return n
-}
-
-// verifyInChild checks the databases at the top of dir (see verifyDatabases)
-// in a checker process bounded by lim and returns its PID. Broken databases
-// give an error wrapping errCheckFailed; a checker that ran out of time or
-// memory, one wrapping errCheckerLimit (it is killed when its time is up);
-// a checker that dies otherwise, another error: either way the restore
-// stops before the app is touched.
-func verifyInChild(ctx context.Context, dir string, lim checkerLimits) (int, error) {
-	exe, err := selfExecutable()
-	if err != nil {
-		return 0, fmt.Errorf("database checker: %w", err)
-	}
-	parent := ctx
-	ctx, cancel := context.WithTimeoutCause(ctx, lim.Timeout, errCheckTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, exe)
-	cmd.Env = append(os.Environ(), checkerEnv+"="+dir, checkerMemoryEnv+"="+strconv.FormatInt(lim.Memory, 10))
-	cmd.Dir = dir
-	out := &cappedBuffer{max: 4 << 10}
-	errOut := &cappedBuffer{max: 4 << 10}
-	cmd.Stdout, cmd.Stderr = out, errOut
-	cmd.WaitDelay = 5 * time.Second
-	dieWithParent(cmd)
-	pid := 0
-	if err = cmd.Start(); err == nil {
-		pid = cmd.Process.Pid
-		err = cmd.Wait()
-	}
-	if ctxErr := parent.Err(); ctxErr != nil {
-		return pid, ctxErr
-	}
-	if errors.Is(context.Cause(ctx), errCheckTimeout) {
-		return pid, fmt.Errorf("%w: no verdict within %s, killed (pid %d)", errCheckerLimit, lim.Timeout, pid)
-	}
-	if pid == 0 {
-		return 0, fmt.Errorf("start database checker %s: %w", exe, err)
-	}
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		return pid, nil
-	case errors.As(err, &exit) && exit.ExitCode() == checkerVerdict:
-		return pid, fmt.Errorf("%w: %s", errCheckFailed, strings.TrimSpace(out.String()))
-	case errors.As(err, &exit) && exit.ExitCode() == checkerOutOfMemory,
-		strings.Contains(errOut.String(), "out of memory"): // the Go runtime's own
-		return pid, fmt.Errorf("%w: out of its %d MiB of memory (pid %d): %s", errCheckerLimit, lim.Memory>>20, pid,
-			strings.TrimSpace(out.String()+" "+firstLine(errOut.String())))
-	default:
-		return pid, fmt.Errorf("database checker (pid %d): %w: %s", pid, err, strings.TrimSpace(errOut.String()))
-	}
-}
-
-// firstLine is s up to its first newline.
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
-}
-
-// selfExecutable is the running program's file: /proc/self/exe where there
-// is one (the same image even if the file was replaced since), else
-// os.Executable.
-func selfExecutable() (string, error) {
-	if _, err := os.Stat("/proc/self/exe"); err == nil {
-		return "/proc/self/exe", nil
-	}
-	return os.Executable()
-}
-
-// cappedBuffer keeps the first max bytes written to it and drops the rest,
-// so a chatty child cannot grow the app's memory.
-type cappedBuffer struct {
-	max int
-	buf bytes.Buffer
-}
-
-func (b *cappedBuffer) Write(p []byte) (int, error) {
-	if room := b.max - b.buf.Len(); room > 0 {
-		b.buf.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
-}
-
-func (b *cappedBuffer) String() string { return b.buf.String() }

@@ -7,11 +7,12 @@
 // /api/health.
 //
 // A restore's staged databases are checked by the app's own executable
-// started again as a child process with POCKETBACKUP_CHECK_DATABASES set;
-// this package's init recognises it and runs the check instead of the app
-// (see checkerEnv). The child is bounded in time and memory (see
-// Config.CheckTimeout and Config.CheckMemory). An app embedding the package
-// needs nothing for that.
+// started again as a child process with POCKETBACKUP_CHECK_DATABASES set.
+// The app's main must call RunChecker first and exit with the status it
+// returns when it reports ok: in that child it runs the check instead of
+// the app; in a normal start it does nothing. The child is bounded in time
+// and memory (see Config.CheckTimeout and Config.CheckMemory). The SQLite
+// work itself (snapshots, freezing, checks) lives in host/internal/sqlitesnap.
 //
 // # Serving the routes
 //

@@ -5,7 +5,8 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/pocketbackup/pocketbackup/host/apierror"
+	"github.com/pocketbackup/pocketbackup/host/internal/sqlitesnap"
+	"github.com/pocketbackup/pocketbackup/host/jsonapi"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -23,28 +24,28 @@ const (
 )
 
 // storageAPIError is the 503 for a failure of the storage itself, or nil.
-func storageAPIError(err error) *apierror.Error {
+func storageAPIError(err error) *jsonapi.Error {
 	switch {
 	case errors.Is(err, shared.ErrNoBucket):
-		return apierror.New(http.StatusServiceUnavailable, msgNoBucket)
+		return jsonapi.New(http.StatusServiceUnavailable, msgNoBucket)
 	case errors.Is(err, shared.ErrAccessDenied):
-		return apierror.New(http.StatusServiceUnavailable, msgAccessDenied)
+		return jsonapi.New(http.StatusServiceUnavailable, msgAccessDenied)
 	case errors.Is(err, shared.ErrStorageUnreachable):
-		return apierror.New(http.StatusServiceUnavailable, msgStorageUnreachable)
+		return jsonapi.New(http.StatusServiceUnavailable, msgStorageUnreachable)
 	}
 	return nil
 }
 
 // writeError logs err and sends the client the matching API error: an
-// *apierror.Error as is, a not-found kind as 404, a failure of the storage
+// *jsonapi.Error as is, a not-found kind as 404, a failure of the storage
 // itself as a 503 naming it, anything else as a 500 whose text stays in
 // the log.
 func (h *Host) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var apiErr *apierror.Error
+	var apiErr *jsonapi.Error
 	switch {
 	case errors.As(err, &apiErr):
 	case errors.Is(err, shared.ErrNotFound):
-		apiErr = apierror.NotFound()
+		apiErr = jsonapi.NotFound()
 	case storageAPIError(err) != nil:
 		h.log.Error("request failed: backups storage", "method", r.Method, "path", r.URL.Path, "error", err)
 		apiErr = storageAPIError(err)
@@ -53,9 +54,9 @@ func (h *Host) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	default:
 		h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
-		apiErr = apierror.Internal()
+		apiErr = jsonapi.Internal()
 	}
-	apierror.Write(w, apiErr)
+	jsonapi.Write(w, apiErr)
 }
 
 // publicError is what superusers see of a failed operation in
@@ -75,7 +76,7 @@ func publicError(stage string, err error) string {
 		return stage + ": a backup with that name already exists."
 	case errors.Is(err, shared.ErrNotFound):
 		return stage + ": the backup file was not found."
-	case errors.Is(err, errCheckerLimit):
+	case errors.Is(err, sqlitesnap.ErrCheckerLimit):
 		return stage + ": checking the restored databases went over its time or memory limit; the data was not changed."
 	case errors.Is(err, shared.ErrInvalid):
 		return stage + ": the backup file is not a valid archive."

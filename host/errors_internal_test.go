@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/pocketbackup/pocketbackup/host/internal/sqlitesnap"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -25,5 +26,15 @@ func TestPublicErrorNamesStorageFailures(t *testing.T) {
 		if got := publicError("Failed to create backup", err); got != c.want {
 			t.Errorf("%v: %q, want %q", c.kind, got, c.want)
 		}
+	}
+}
+
+// TestPublicErrorNamesCheckerLimit: a database checker stopped by its
+// bounds is reported as such, not as a broken backup.
+func TestPublicErrorNamesCheckerLimit(t *testing.T) {
+	err := fmt.Errorf("verify staged databases: %w: no verdict within 2s, killed (pid 1)", sqlitesnap.ErrCheckerLimit)
+	const want = "Failed to restore backup: checking the restored databases went over its time or memory limit; the data was not changed."
+	if got := publicError("Failed to restore backup", err); got != want {
+		t.Fatalf("%q, want %q", got, want)
 	}
 }

@@ -30,11 +30,11 @@ import (
 var pluginDir string
 
 func TestMain(m *testing.M) {
+	if code, ok := host.RunChecker(); ok {
+		os.Exit(code) // a restore's database checker, as in an app's main
+	}
 	if os.Getenv("DIAL_SOCKET") != "" {
 		os.Exit(m.Run()) // the helper process of TestPluginSocketIsPrivate
-	}
-	if os.Getenv("POCKETBACKUP_TEST_LOCK_DB") != "" {
-		os.Exit(m.Run()) // the helper process of TestIsSQLiteKeepsLocks
 	}
 	dir, err := os.MkdirTemp("", "host-test-plugins-")
 	if err != nil {

@@ -11,9 +11,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
-	"syscall"
 
 	goplugin "github.com/hashicorp/go-plugin"
 
@@ -152,41 +149,8 @@ func dispense(client *goplugin.Client) (shared.Backups, error) {
 // when it is provably our child (its PID cannot have been reused).
 func dropStale(info *handOverInfo) {
 	if ppid, err := parentOf(info.Pid); err == nil && ppid == os.Getpid() {
-		_ = syscall.Kill(info.Pid, syscall.SIGKILL)
-		reap(info.Pid)
+		killAndReap(info.Pid)
 	}
-}
-
-func reap(pid int) {
-	var ws syscall.WaitStatus
-	for {
-		_, err := syscall.Wait4(pid, &ws, 0, nil)
-		if !errors.Is(err, syscall.EINTR) {
-			return
-		}
-	}
-}
-
-// parentOf returns the parent PID of pid from /proc.
-func parentOf(pid int) (int, error) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, errors.New("malformed stat")
-	}
-	fields := strings.Fields(s[i+1:])
-	if len(fields) < 2 {
-		return 0, errors.New("malformed stat")
-	}
-	if fields[0] == "Z" {
-		return 0, errors.New("zombie")
-	}
-	return strconv.Atoi(fields[1])
 }
 
 // shortHash names a data directory in a file name.

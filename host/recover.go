@@ -2,13 +2,12 @@ package host
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"path/filepath"
-	"slices"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/pocketbackup/pocketbackup/host/internal/sqlitesnap"
 	"github.com/pocketbackup/pocketbackup/restore"
 )
 
@@ -26,7 +25,7 @@ func Recover(ctx context.Context, dataDir string, log hclog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
-	out, err := restore.Recover(stateDir(dataDir), func(dir string) error { return verifyDatabases(ctx, dir) }, nil)
+	out, err := restore.Recover(stateDir(dataDir), func(dir string) error { return sqlitesnap.Verify(ctx, dir) }, nil)
 	if err != nil {
 		return fmt.Errorf("recover restore: %w", err)
 	}
@@ -42,38 +41,4 @@ func Recover(ctx context.Context, dataDir string, log hclog.Logger) error {
 		outcome.Error = "Failed to restore backup: the restored databases failed verification; the previous data was kept."
 	}
 	return saveOutcome(dataDir, outcome)
-}
-
-// verifyDatabases opens every SQLite database at the top of dir and runs
-// PRAGMA quick_check; data.db must be there.
-func verifyDatabases(ctx context.Context, dir string) error {
-	names, err := findDatabases(ctx, dir)
-	if err != nil {
-		return err
-	}
-	if !slices.Contains(names, "data.db") {
-		return fmt.Errorf("no SQLite data.db")
-	}
-	for _, name := range names {
-		if err := quickCheck(ctx, filepath.Join(dir, name)); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-	}
-	return nil
-}
-
-func quickCheck(ctx context.Context, path string) error {
-	db, err := sql.Open("sqlite", checkDSN(path))
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	var result string
-	if err := db.QueryRowContext(ctx, "PRAGMA quick_check").Scan(&result); err != nil {
-		return fmt.Errorf("quick_check: %w", err)
-	}
-	if result != "ok" {
-		return fmt.Errorf("quick_check: %s", result)
-	}
-	return nil
 }

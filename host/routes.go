@@ -6,7 +6,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/pocketbackup/pocketbackup/host/apierror"
+	"github.com/pocketbackup/pocketbackup/host/jsonapi"
 )
 
 // Register adds the health and Backups routes to r.
@@ -55,5 +55,5 @@ func (h *Host) dispatch(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 		guard(h.handleDelete)(w, r, keyParams(rest))
 		return
 	}
-	apierror.Write(w, apierror.NotFound())
+	jsonapi.Write(w, jsonapi.NotFound())
 }

@@ -5,16 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/pocketbackup/pocketbackup/host/apierror"
+	"github.com/pocketbackup/pocketbackup/host/jsonapi"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -46,21 +43,21 @@ func (h *Host) handleList(w http.ResponseWriter, r *http.Request, _ httprouter.P
 	for _, info := range infos {
 		out = append(out, backupJSON{Key: info.Key, Size: info.Size, Modified: formatTime(info.Modified)})
 	}
-	apierror.WriteJSON(w, http.StatusOK, out)
+	jsonapi.WriteJSON(w, http.StatusOK, out)
 }
 
 // handleCreate answers POST /api/backups: it validates the name, takes the
 // lock, answers 204 and builds the backup in the background.
 func (h *Host) handleCreate(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	if h.ops.busy() {
-		apierror.Write(w, apierror.BadRequest(msgBusy))
+		jsonapi.Write(w, jsonapi.BadRequest(msgBusy))
 		return
 	}
 	var body struct {
 		Name string `json:"name"`
 	}
-	if err := apierror.ReadBody(r, &body); err != nil {
-		apierror.Write(w, err)
+	if err := jsonapi.ReadBody(r, &body); err != nil {
+		jsonapi.Write(w, err)
 		return
 	}
 	name := body.Name
@@ -68,7 +65,7 @@ func (h *Host) handleCreate(w http.ResponseWriter, r *http.Request, _ httprouter
 		name = "pb_backup_" + h.now().UTC().Format("20060102150405") + ".zip"
 	}
 	if err := validateBackupName(name); err != nil {
-		apierror.Write(w, err)
+		jsonapi.Write(w, err)
 		return
 	}
 	if err := h.ensureNameFree(r.Context(), "name", name); err != nil {
@@ -76,10 +73,10 @@ func (h *Host) handleCreate(w http.ResponseWriter, r *http.Request, _ httprouter
 		return
 	}
 	if err := h.ops.begin(KindCreate, name); errors.Is(err, errKeyInUse) {
-		apierror.Write(w, nameTaken("name", name))
+		jsonapi.Write(w, nameTaken("name", name))
 		return
 	} else if err != nil {
-		apierror.Write(w, apierror.BadRequest(msgBusy))
+		jsonapi.Write(w, jsonapi.BadRequest(msgBusy))
 		return
 	}
 	storageURL := h.storageURL()
@@ -96,10 +93,10 @@ func (h *Host) now() time.Time { return h.clock.Now() }
 // validateBackupName applies the create rules of the contract.
 func validateBackupName(name string) error {
 	if len(name) > maxBackupName {
-		return apierror.Validation("name", "validation_length_out_of_range", "The length must be between 1 and 150.")
+		return jsonapi.Validation("name", "validation_length_out_of_range", "The length must be between 1 and 150.")
 	}
 	if !backupNameRule.MatchString(name) {
-		return apierror.Validation("name", "validation_match_invalid", "Must be in a valid format.")
+		return jsonapi.Validation("name", "validation_match_invalid", "Must be in a valid format.")
 	}
 	return nil
 }
@@ -120,115 +117,20 @@ func (h *Host) ensureNameFree(ctx context.Context, field, name string) error {
 	}
 }
 
-func nameTaken(field, name string) *apierror.Error {
-	return apierror.BadRequest(fmt.Sprintf("A backup with the name %q already exists.", name)).
+func nameTaken(field, name string) *jsonapi.Error {
+	return jsonapi.BadRequest(fmt.Sprintf("A backup with the name %q already exists.", name)).
 		WithField(field, "validation_backup_name_exists", "The backup file name is invalid or already exists.")
-}
-
-// runCreate builds backup key: database snapshots first, then the plugin
-// archives the data directory with the snapshots in place of the live
-// databases. It records the outcome and releases the lock.
-func (h *Host) runCreate(storageURL, key string) {
-	start := time.Now()
-	err := h.create(h.ctx, storageURL, key)
-	if err != nil {
-		h.log.Error("backup failed", "key", key, "error", err)
-	} else {
-		h.log.Info("backup done", "key", key, "seconds", time.Since(start).Seconds())
-	}
-	h.finish("Failed to create backup", err)
-}
-
-// create snapshots the databases, has the plugin archive the data
-// directory with the snapshots in their place, and releases the snapshots
-// once the plugin has read them, or when it returns, on every path. A
-// frozen database found changed at release means the stored archive may
-// hold a torn copy: the backup is deleted and create fails.
-func (h *Host) create(ctx context.Context, storageURL, key string) (err error) {
-	start := time.Now()
-	snapDir, err := os.MkdirTemp(filepath.Join(h.cfg.DataDir, tempDirName), "snapshot-")
-	if err != nil {
-		return fmt.Errorf("snapshot dir: %w", err)
-	}
-	defer func() { err = errors.Join(err, os.RemoveAll(snapDir)) }()
-	snap, err := snapshotDatabases(ctx, h.cfg.DataDir, snapDir)
-	if err != nil {
-		return err
-	}
-	var stored *shared.BackupInfo
-	// The plugin says when it has read the frozen databases (they are
-	// archived first): they are released then, not after the upload.
-	// earlyErr is what that release found.
-	var relMu sync.Mutex
-	var earlyErr error
-	releaseEarly := func() {
-		relMu.Lock()
-		defer relMu.Unlock()
-		earlyErr = snap.release(ctx)
-		if earlyErr != nil {
-			h.log.Error("a database changed while the archive read it; the backup will be deleted", "key", key, "error", earlyErr)
-			return
-		}
-		h.log.Info("databases read by the archive; released", "key", key, "seconds", time.Since(start).Seconds())
-	}
-	defer func() {
-		relMu.Lock()
-		defer relMu.Unlock()
-		relErr := errors.Join(earlyErr, snap.release(ctx))
-		switch {
-		case relErr != nil && stored != nil:
-			// Stored, but it may hold a torn database: it must not stay.
-			err = errors.Join(err, relErr, h.withPlugin(ctx, func(b shared.Backups) error {
-				return b.Delete(ctx, storageURL, key)
-			}))
-		case relErr != nil:
-			err = errors.Join(err, relErr)
-		case stored != nil:
-			h.log.Info("backup stored", "key", stored.Key, "size", stored.Size)
-		}
-	}()
-	for _, d := range snap.dbs {
-		args := []any{"name", d.name, "method", d.method, "seconds", d.took.Seconds()}
-		if d.frozen != nil {
-			args = append(args, "write_lock_seconds", d.frozen.writeLock.Seconds())
-		}
-		if d.reason != "" {
-			args = append(args, "reason", d.reason)
-		}
-		h.log.Info("database snapshot", args...)
-	}
-	if h.beforeArchive != nil {
-		h.beforeArchive()
-	}
-	b, err := h.backups(ctx)
-	if err != nil {
-		return err
-	}
-	exclude := append(append([]string{}, DefaultExcludes...), h.cfg.Exclude...)
-	info, err := b.Create(ctx, shared.CreateRequest{
-		StorageURL:   storageURL,
-		Key:          key,
-		DataDir:      h.cfg.DataDir,
-		Replace:      snap.replace(),
-		Exclude:      exclude,
-		ReplacedRead: releaseEarly,
-	}, func(p shared.Progress) { h.ops.progress(p.Done, p.Total) })
-	if err != nil {
-		return fmt.Errorf("archive: %w", err)
-	}
-	stored = &info
-	return nil
 }
 
 // handleDelete answers DELETE /api/backups/{key}.
 func (h *Host) handleDelete(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	key := ps.ByName("key")
 	if !shared.ValidKey(key) {
-		apierror.Write(w, apierror.NotFound())
+		jsonapi.Write(w, jsonapi.NotFound())
 		return
 	}
 	if h.ops.uses(key) {
-		apierror.Write(w, apierror.BadRequest(msgInUse))
+		jsonapi.Write(w, jsonapi.BadRequest(msgInUse))
 		return
 	}
 	err := h.withPlugin(r.Context(), func(b shared.Backups) error {

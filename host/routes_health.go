@@ -5,7 +5,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/pocketbackup/pocketbackup/host/apierror"
+	"github.com/pocketbackup/pocketbackup/host/jsonapi"
 )
 
 // healthResponse is PocketBase's health shape.
@@ -33,5 +33,5 @@ func (h *Host) handleHealth(w http.ResponseWriter, r *http.Request, _ httprouter
 		resp.Data["possibleProxyHeader"] = h.cfg.Auth.Proxies().UntrustedHeader(r)
 		resp.Data["requireS3"] = false
 	}
-	apierror.WriteJSON(w, http.StatusOK, resp)
+	jsonapi.WriteJSON(w, http.StatusOK, resp)
 }

@@ -16,7 +16,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/pocketbackup/pocketbackup/host/apierror"
+	"github.com/pocketbackup/pocketbackup/host/jsonapi"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -45,7 +45,7 @@ func (h *Host) storageURLFor(s Settings) string {
 
 // handleGetSettings answers GET /api/settings.
 func (h *Host) handleGetSettings(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	apierror.WriteJSON(w, http.StatusOK, h.currentSettings().public())
+	jsonapi.WriteJSON(w, http.StatusOK, h.currentSettings().public())
 }
 
 // handlePatchSettings answers PATCH /api/settings: validate, persist,
@@ -53,14 +53,14 @@ func (h *Host) handleGetSettings(w http.ResponseWriter, r *http.Request, _ httpr
 func (h *Host) handlePatchSettings(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSettingsBody))
 	if err != nil {
-		apierror.Write(w, apierror.BadRequest(""))
+		jsonapi.Write(w, jsonapi.BadRequest(""))
 		return
 	}
 	h.settingsMu.Lock()
 	defer h.settingsMu.Unlock()
 	next, err := h.settings.patched(body)
 	if err != nil {
-		apierror.Write(w, err)
+		jsonapi.Write(w, err)
 		return
 	}
 	if h.cfg.Settings != nil {
@@ -79,7 +79,7 @@ func (h *Host) handlePatchSettings(w http.ResponseWriter, r *http.Request, _ htt
 	}
 	h.log.Info("settings updated", "cron", next.Backups.Cron, "cronMaxKeep", next.Backups.CronMaxKeep,
 		"s3", next.Backups.S3.Enabled, "storage", shared.Redact(h.storageURLFor(next)))
-	apierror.WriteJSON(w, http.StatusOK, next.public())
+	jsonapi.WriteJSON(w, http.StatusOK, next.public())
 }
 
 // handleTestS3 answers POST /api/settings/test/s3: it writes, reads back
@@ -91,19 +91,19 @@ func (h *Host) handlePatchSettings(w http.ResponseWriter, r *http.Request, _ htt
 func (h *Host) handleTestS3(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSettingsBody))
 	if err != nil {
-		apierror.Write(w, apierror.BadRequest(""))
+		jsonapi.Write(w, jsonapi.BadRequest(""))
 		return
 	}
 	var body struct {
 		Filesystem string `json:"filesystem"`
 	}
 	r.Body = io.NopCloser(bytes.NewReader(raw))
-	if err := apierror.ReadBody(r, &body); err != nil {
-		apierror.Write(w, err)
+	if err := jsonapi.ReadBody(r, &body); err != nil {
+		jsonapi.Write(w, err)
 		return
 	}
 	if body.Filesystem != "backups" {
-		apierror.Write(w, apierror.Validation("filesystem", "validation_in_invalid", "Must be a valid value."))
+		jsonapi.Write(w, jsonapi.Validation("filesystem", "validation_in_invalid", "Must be a valid value."))
 		return
 	}
 	patch := []byte("{}")
@@ -113,16 +113,16 @@ func (h *Host) handleTestS3(w http.ResponseWriter, r *http.Request, _ httprouter
 	}
 	s, err := h.currentSettings().patched(patch)
 	if err != nil {
-		apierror.Write(w, err)
+		jsonapi.Write(w, err)
 		return
 	}
 	if s.Backups.S3.Bucket == "" || s.Backups.S3.Endpoint == "" {
-		apierror.Write(w, apierror.BadRequest("S3 storage for backups is not configured."))
+		jsonapi.Write(w, jsonapi.BadRequest("S3 storage for backups is not configured."))
 		return
 	}
 	if err := h.probeStorage(r.Context(), s.s3URL(h.cfg.S3Prefix)); err != nil {
 		h.log.Warn("S3 test failed", "error", err)
-		apierror.Write(w, apierror.BadRequest("Failed to use the S3 storage: "+probeHint(err)))
+		jsonapi.Write(w, jsonapi.BadRequest("Failed to use the S3 storage: "+probeHint(err)))
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

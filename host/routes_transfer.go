@@ -8,15 +8,13 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/pocketbackup/pocketbackup/host/apierror"
+	"github.com/pocketbackup/pocketbackup/host/jsonapi"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -39,12 +37,12 @@ func noDeadlines(w http.ResponseWriter) {
 func (h *Host) handleDownload(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	rec, err := h.cfg.Auth.VerifyFileToken(r.Context(), r.URL.Query().Get("token"))
 	if err != nil || !rec.IsSuperuser() {
-		apierror.Write(w, apierror.Forbidden(msgFilePermission))
+		jsonapi.Write(w, jsonapi.Forbidden(msgFilePermission))
 		return
 	}
 	key := ps.ByName("key")
 	if !shared.ValidKey(key) {
-		apierror.Write(w, apierror.NotFound())
+		jsonapi.Write(w, jsonapi.NotFound())
 		return
 	}
 	storageURL := h.storageURL()
@@ -64,7 +62,7 @@ func (h *Host) handleDownload(w http.ResponseWriter, r *http.Request, ps httprou
 		offset, length, partial, ok = parseRange(rangeHeader, info.Size)
 		if !ok {
 			w.Header().Set("Content-Range", fmt.Sprintf("bytes */%d", info.Size))
-			apierror.Write(w, apierror.New(http.StatusRequestedRangeNotSatisfiable, "The requested range is not satisfiable."))
+			jsonapi.Write(w, jsonapi.New(http.StatusRequestedRangeNotSatisfiable, "The requested range is not satisfiable."))
 			return
 		}
 	}
@@ -116,7 +114,7 @@ func sendBody(w io.Writer, dl *shared.Download, info shared.BackupInfo) (int64, 
 	if dl.Path != "" {
 		// O_NOFOLLOW: the plugin checked a regular file; a symlink put in
 		// its place since is not followed.
-		if f, err := os.OpenFile(dl.Path, os.O_RDONLY|syscall.O_NOFOLLOW, 0); err == nil {
+		if f, err := openNoFollow(dl.Path); err == nil {
 			defer f.Close()
 			if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() == info.Size {
 				if _, err := f.Seek(dl.Offset, io.SeekStart); err == nil {
@@ -183,17 +181,17 @@ func (h *Host) handleUpload(w http.ResponseWriter, r *http.Request, _ httprouter
 	noDeadlines(w)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		apierror.Write(w, fileRequired())
+		jsonapi.Write(w, fileRequired())
 		return
 	}
 	for parts := 0; ; parts++ {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
-			apierror.Write(w, fileRequired())
+			jsonapi.Write(w, fileRequired())
 			return
 		}
 		if err != nil || parts >= maxUploadParts {
-			apierror.Write(w, apierror.BadRequest(msgMalformedMultipart))
+			jsonapi.Write(w, jsonapi.BadRequest(msgMalformedMultipart))
 			return
 		}
 		if part.FormName() != "file" {
@@ -211,21 +209,21 @@ func (h *Host) handleUpload(w http.ResponseWriter, r *http.Request, _ httprouter
 	}
 }
 
-func fileRequired() *apierror.Error {
-	return apierror.Validation("file", "validation_required", "Cannot be blank.")
+func fileRequired() *jsonapi.Error {
+	return jsonapi.Validation("file", "validation_required", "Cannot be blank.")
 }
 
 // uploadName returns the key for an uploaded file part: its file name as
 // sent (multipart.Part.FileName would silently strip directories), refused
 // when it has path separators, "..", control characters or is too long.
-func uploadName(part *multipart.Part) (string, *apierror.Error) {
+func uploadName(part *multipart.Part) (string, *jsonapi.Error) {
 	_, params, err := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
 	name := params["filename"]
 	if err != nil || name == "" {
 		return "", fileRequired()
 	}
 	if len(name) > maxBackupName || strings.Contains(name, "..") || !shared.ValidKey(name) {
-		return "", apierror.Validation("file", "validation_invalid_file_name",
+		return "", jsonapi.Validation("file", "validation_invalid_file_name",
 			"The file name must be a plain name of at most 150 characters, without path separators, \"..\" or control characters.")
 	}
 	return name, nil
@@ -242,7 +240,7 @@ func (h *Host) upload(r *http.Request, mp *multipart.Part) error {
 	body := bufio.NewReaderSize(part, 64<<10)
 	head, _ := body.Peek(4)
 	if !looksLikeZip(head) {
-		return apierror.Validation("file", "validation_invalid_mime_type", "The file must be a zip archive (application/zip).")
+		return jsonapi.Validation("file", "validation_invalid_mime_type", "The file must be a zip archive (application/zip).")
 	}
 	// The key is the upload's until it ends, as a create's is: a create or
 	// another upload of it meanwhile is refused.
@@ -264,15 +262,15 @@ func (h *Host) upload(r *http.Request, mp *multipart.Part) error {
 		switch {
 		case part.err != nil:
 			h.log.Warn("upload body broke off", "key", key, "error", part.err)
-			return apierror.BadRequest(msgMalformedMultipart)
+			return jsonapi.BadRequest(msgMalformedMultipart)
 		case errors.Is(err, shared.ErrExists):
 			return nameTaken("file", key)
 		case errors.Is(err, shared.ErrNoSpace):
 			h.log.Error("upload: storage full", "key", key, "error", err)
-			return apierror.New(http.StatusInsufficientStorage, "Not enough free space in the backups storage.")
+			return jsonapi.New(http.StatusInsufficientStorage, "Not enough free space in the backups storage.")
 		case errors.Is(err, shared.ErrInvalid):
 			h.log.Warn("upload refused", "key", key, "error", err)
-			return apierror.Validation("file", "validation_invalid_archive",
+			return jsonapi.Validation("file", "validation_invalid_archive",
 				"The file is not a valid backup archive (unreadable, or with unsafe entries).")
 		}
 		return fmt.Errorf("upload %q: %w", key, err)

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/pocketbackup/pocketbackup/host/apierror"
 	"github.com/pocketbackup/pocketbackup/host/cron"
+	"github.com/pocketbackup/pocketbackup/host/jsonapi"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -59,7 +59,7 @@ func (s Settings) public() Settings {
 func (s Settings) applyPatch(body []byte) (Settings, error) {
 	next := s
 	if err := json.Unmarshal(body, &next); err != nil {
-		return s, apierror.BadRequest("")
+		return s, jsonapi.BadRequest("")
 	}
 	if next.Backups.S3.Secret == "" {
 		next.Backups.S3.Secret = s.Backups.S3.Secret
@@ -88,14 +88,14 @@ func (s Settings) validate() error {
 	b := s.Backups
 	if b.Cron != "" {
 		if _, err := cron.Parse(b.Cron); err != nil {
-			fields["cron"] = apierror.FieldError{Code: "validation_invalid_cron", Message: "Invalid cron expression: " + cronReason(err) + "."}
+			fields["cron"] = jsonapi.FieldError{Code: "validation_invalid_cron", Message: "Invalid cron expression: " + cronReason(err) + "."}
 		}
 		if b.CronMaxKeep < 1 {
-			fields["cronMaxKeep"] = apierror.FieldError{Code: "validation_min_greater_equal_than_required", Message: "Must be no less than 1."}
+			fields["cronMaxKeep"] = jsonapi.FieldError{Code: "validation_min_greater_equal_than_required", Message: "Must be no less than 1."}
 		}
 	}
 	if b.CronMaxKeep < 0 {
-		fields["cronMaxKeep"] = apierror.FieldError{Code: "validation_min_greater_equal_than_required", Message: "Must be no less than 0."}
+		fields["cronMaxKeep"] = jsonapi.FieldError{Code: "validation_min_greater_equal_than_required", Message: "Must be no less than 0."}
 	}
 	s3 := validateS3(b.S3)
 	if len(s3) > 0 {
@@ -104,7 +104,7 @@ func (s Settings) validate() error {
 	if len(fields) == 0 {
 		return nil
 	}
-	e := apierror.BadRequest(apierror.MsgValidation)
+	e := jsonapi.BadRequest(jsonapi.MsgValidation)
 	e.Data["backups"] = fields
 	return e
 }

@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/pocketbackup/pocketbackup/host/apierror"
+	"github.com/pocketbackup/pocketbackup/host/jsonapi"
 )
 
 // S3 bucket name limits of general purpose buckets (AWS S3 user guide,
@@ -31,7 +31,7 @@ func validateS3(s3 S3Settings) map[string]any {
 	if s3.Enabled {
 		for name, v := range map[string]string{"bucket": s3.Bucket, "region": s3.Region, "endpoint": s3.Endpoint, "accessKey": s3.AccessKey, "secret": s3.Secret} {
 			if strings.TrimSpace(v) == "" {
-				fields[name] = apierror.FieldError{Code: "validation_required", Message: "Cannot be blank."}
+				fields[name] = jsonapi.FieldError{Code: "validation_required", Message: "Cannot be blank."}
 			}
 		}
 	}
@@ -54,34 +54,34 @@ func validateS3(s3 S3Settings) map[string]any {
 // letter or digit, no two adjacent dots, not shaped like an IPv4 address,
 // and none of S3's reserved prefixes and suffixes. S3-compatible services
 // follow the same rules or looser ones.
-func bucketProblem(name string) *apierror.FieldError {
+func bucketProblem(name string) *jsonapi.FieldError {
 	if len(name) < minBucketLen || len(name) > maxBucketLen {
-		return &apierror.FieldError{Code: "validation_length_out_of_range", Message: "The length must be between 3 and 63."}
+		return &jsonapi.FieldError{Code: "validation_length_out_of_range", Message: "The length must be between 3 and 63."}
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
-			return &apierror.FieldError{Code: "validation_match_invalid",
+			return &jsonapi.FieldError{Code: "validation_match_invalid",
 				Message: "Must be a valid bucket name: lowercase letters, digits, dots and hyphens only."}
 		}
 	}
 	if !alnum(name[0]) || !alnum(name[len(name)-1]) {
-		return &apierror.FieldError{Code: "validation_match_invalid", Message: "Must start and end with a letter or a digit."}
+		return &jsonapi.FieldError{Code: "validation_match_invalid", Message: "Must start and end with a letter or a digit."}
 	}
 	if strings.Contains(name, "..") {
-		return &apierror.FieldError{Code: "validation_match_invalid", Message: "Must not contain two adjacent dots."}
+		return &jsonapi.FieldError{Code: "validation_match_invalid", Message: "Must not contain two adjacent dots."}
 	}
 	if addr, err := netip.ParseAddr(name); err == nil && addr.Is4() {
-		return &apierror.FieldError{Code: "validation_match_invalid", Message: "Must not be formatted as an IP address."}
+		return &jsonapi.FieldError{Code: "validation_match_invalid", Message: "Must not be formatted as an IP address."}
 	}
 	for _, p := range reservedBucketPrefixes {
 		if strings.HasPrefix(name, p) {
-			return &apierror.FieldError{Code: "validation_match_invalid", Message: "Must not start with the reserved prefix \"" + p + "\"."}
+			return &jsonapi.FieldError{Code: "validation_match_invalid", Message: "Must not start with the reserved prefix \"" + p + "\"."}
 		}
 	}
 	for _, s := range reservedBucketSuffixes {
 		if strings.HasSuffix(name, s) {
-			return &apierror.FieldError{Code: "validation_match_invalid", Message: "Must not end with the reserved suffix \"" + s + "\"."}
+			return &jsonapi.FieldError{Code: "validation_match_invalid", Message: "Must not end with the reserved suffix \"" + s + "\"."}
 		}
 	}
 	return nil
@@ -93,7 +93,7 @@ func alnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
 // be an http or https URL (no scheme means https, as in PocketBase) with a
 // host and without user info (credentials belong in accessKey and secret,
 // where they are kept out of the logs and of GET /api/settings).
-func endpointProblem(endpoint string) *apierror.FieldError {
+func endpointProblem(endpoint string) *jsonapi.FieldError {
 	s := strings.TrimSpace(endpoint)
 	if !strings.Contains(s, "://") {
 		s = "https://" + s
@@ -101,13 +101,13 @@ func endpointProblem(endpoint string) *apierror.FieldError {
 	u, err := url.Parse(s)
 	switch {
 	case err != nil || u.Opaque != "":
-		return &apierror.FieldError{Code: "validation_is_url", Message: "Must be a valid URL."}
+		return &jsonapi.FieldError{Code: "validation_is_url", Message: "Must be a valid URL."}
 	case u.Scheme != "http" && u.Scheme != "https":
-		return &apierror.FieldError{Code: "validation_is_url", Message: "Must be an http or https URL."}
+		return &jsonapi.FieldError{Code: "validation_is_url", Message: "Must be an http or https URL."}
 	case u.User != nil:
-		return &apierror.FieldError{Code: "validation_is_url", Message: "Must not contain a user name or password: use the access key and secret."}
+		return &jsonapi.FieldError{Code: "validation_is_url", Message: "Must not contain a user name or password: use the access key and secret."}
 	case u.Hostname() == "":
-		return &apierror.FieldError{Code: "validation_is_url", Message: "Must be a valid URL."}
+		return &jsonapi.FieldError{Code: "validation_is_url", Message: "Must be a valid URL."}
 	}
 	return nil
 }

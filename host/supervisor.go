@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -135,8 +134,7 @@ func checkPrivateDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("plugin socket dir: %w", err)
 	}
-	st, ok := info.Sys().(*syscall.Stat_t)
-	if !info.IsDir() || info.Mode().Perm() != 0o700 || !ok || int(st.Uid) != os.Geteuid() {
+	if !info.IsDir() || info.Mode().Perm() != 0o700 || !ownedByEUID(info) {
 		return fmt.Errorf("plugin socket dir %s is not a private directory (mode %v)", dir, info.Mode())
 	}
 	return nil

@@ -27,6 +27,7 @@ import (
 	"syscall"
 	"unicode/utf8"
 
+	"github.com/pocketbackup/pocketbackup/host"
 	"github.com/pocketbackup/pocketbackup/host/auth"
 	"github.com/pocketbackup/pocketbackup/host/clientip"
 )
@@ -100,6 +101,9 @@ func usageErrorf(format string, args ...any) error {
 }
 
 func main() {
+	if code, ok := host.RunChecker(); ok {
+		os.Exit(code) // this process is a restore's database checker
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()

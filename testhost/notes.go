@@ -16,7 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/pocketbackup/pocketbackup/host/apierror"
+	"github.com/pocketbackup/pocketbackup/host/jsonapi"
 )
 
 // The notes demo collection.
@@ -93,22 +93,22 @@ func registerNotes(r *httprouter.Router, api *notesAPI, guard func(httprouter.Ha
 
 // fail logs err when it is not an API error and writes the client's error.
 func (api *notesAPI) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var apiErr *apierror.Error
+	var apiErr *jsonapi.Error
 	if !errors.As(err, &apiErr) {
 		api.logger.Error("notes request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 	}
-	apierror.Write(w, err)
+	jsonapi.Write(w, err)
 }
 
 func (api *notesAPI) list(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	q := r.URL.Query()
 	if q.Get("filter") != "" {
-		apierror.Write(w, apierror.BadRequest("Filters are not supported by the notes collection."))
+		jsonapi.Write(w, jsonapi.BadRequest("Filters are not supported by the notes collection."))
 		return
 	}
 	order, err := noteOrder(q.Get("sort"))
 	if err != nil {
-		apierror.Write(w, err)
+		jsonapi.Write(w, err)
 		return
 	}
 	page := min(positiveInt(q.Get("page"), 1), maxPage)
@@ -144,7 +144,7 @@ func (api *notesAPI) list(w http.ResponseWriter, r *http.Request, _ httprouter.P
 		api.fail(w, r, fmt.Errorf("list notes: %w", err))
 		return
 	}
-	apierror.WriteJSON(w, http.StatusOK, out)
+	jsonapi.WriteJSON(w, http.StatusOK, out)
 }
 
 func (api *notesAPI) view(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
@@ -153,27 +153,27 @@ func (api *notesAPI) view(w http.ResponseWriter, r *http.Request, ps httprouter.
 		api.fail(w, r, err)
 		return
 	}
-	apierror.WriteJSON(w, http.StatusOK, n)
+	jsonapi.WriteJSON(w, http.StatusOK, n)
 }
 
 func (api *notesAPI) create(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	var in noteInput
-	if err := apierror.ReadBody(r, &in); err != nil {
-		apierror.Write(w, err)
+	if err := jsonapi.ReadBody(r, &in); err != nil {
+		jsonapi.Write(w, err)
 		return
 	}
 	id := newID()
 	if in.ID != nil && *in.ID != "" {
 		id = *in.ID
 		if !recordIDPattern.MatchString(id) {
-			apierror.Write(w, apierror.Validation("id", "validation_invalid_format",
+			jsonapi.Write(w, jsonapi.Validation("id", "validation_invalid_format",
 				"Must be 15 characters, lowercase letters and digits only."))
 			return
 		}
 	}
 	title, body := value(in.Title), value(in.Body)
 	if err := validateNote(title); err != nil {
-		apierror.Write(w, err)
+		jsonapi.Write(w, err)
 		return
 	}
 	now := formatDate(time.Now())
@@ -185,10 +185,10 @@ func (api *notesAPI) create(w http.ResponseWriter, r *http.Request, _ httprouter
 		return
 	}
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		apierror.Write(w, apierror.Validation("id", "validation_invalid_id", "The record id is invalid or already exists."))
+		jsonapi.Write(w, jsonapi.Validation("id", "validation_invalid_id", "The record id is invalid or already exists."))
 		return
 	}
-	apierror.WriteJSON(w, http.StatusOK, note{
+	jsonapi.WriteJSON(w, http.StatusOK, note{
 		ID: id, CollectionID: notesCollectionID, CollectionName: notesCollectionName,
 		Title: title, Body: body, Created: now, Updated: now,
 	})
@@ -196,8 +196,8 @@ func (api *notesAPI) create(w http.ResponseWriter, r *http.Request, _ httprouter
 
 func (api *notesAPI) update(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	var in noteInput
-	if err := apierror.ReadBody(r, &in); err != nil {
-		apierror.Write(w, err)
+	if err := jsonapi.ReadBody(r, &in); err != nil {
+		jsonapi.Write(w, err)
 		return
 	}
 	id := ps.ByName("id")
@@ -219,7 +219,7 @@ func (api *notesAPI) update(w http.ResponseWriter, r *http.Request, ps httproute
 		n.Body = *in.Body
 	}
 	if err := validateNote(n.Title); err != nil {
-		apierror.Write(w, err)
+		jsonapi.Write(w, err)
 		return
 	}
 	n.Updated = formatDate(time.Now())
@@ -232,7 +232,7 @@ func (api *notesAPI) update(w http.ResponseWriter, r *http.Request, ps httproute
 		api.fail(w, r, fmt.Errorf("update note: %w", err))
 		return
 	}
-	apierror.WriteJSON(w, http.StatusOK, n)
+	jsonapi.WriteJSON(w, http.StatusOK, n)
 }
 
 func (api *notesAPI) delete(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
@@ -242,7 +242,7 @@ func (api *notesAPI) delete(w http.ResponseWriter, r *http.Request, ps httproute
 		return
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		apierror.Write(w, apierror.NotFound())
+		jsonapi.Write(w, jsonapi.NotFound())
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -261,7 +261,7 @@ type queryRower interface {
 func findNote(ctx context.Context, q queryRower, id string) (note, error) {
 	n, err := scanNote(q.QueryRowContext(ctx, `SELECT id, title, body, created, updated FROM notes WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return note{}, apierror.NotFound()
+		return note{}, jsonapi.NotFound()
 	}
 	return n, err
 }
@@ -283,7 +283,7 @@ func scanNote(s scanner) (note, error) {
 // validateNote checks the fields of a note about to be saved.
 func validateNote(title string) error {
 	if utf8.RuneCountInString(title) > maxTitleLen {
-		return apierror.Validation("title", "validation_max_text_constraint",
+		return jsonapi.Validation("title", "validation_max_text_constraint",
 			fmt.Sprintf("Must be less than %d character(s).", maxTitleLen))
 	}
 	return nil
@@ -307,7 +307,7 @@ func noteOrder(sort string) (string, error) {
 		}
 		col, ok := noteSorts[field]
 		if !ok {
-			return "", apierror.Validation("sort", "validation_invalid_sort", "Unknown sort field.")
+			return "", jsonapi.Validation("sort", "validation_invalid_sort", "Unknown sort field.")
 		}
 		terms = append(terms, col+" "+dir)
 	}

@@ -12,8 +12,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/pocketbackup/pocketbackup/host/apierror"
 	"github.com/pocketbackup/pocketbackup/host/auth"
+	"github.com/pocketbackup/pocketbackup/host/jsonapi"
 )
 
 // serverLimits bound what one connection can hold: how long its request
@@ -48,10 +48,10 @@ const msgMethodNotAllowed = "Method not allowed."
 func newRouter(logger hclog.Logger) *httprouter.Router {
 	r := httprouter.New()
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		apierror.Write(w, apierror.NotFound())
+		jsonapi.Write(w, jsonapi.NotFound())
 	})
 	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		apierror.Write(w, apierror.New(http.StatusMethodNotAllowed, msgMethodNotAllowed))
+		jsonapi.Write(w, jsonapi.New(http.StatusMethodNotAllowed, msgMethodNotAllowed))
 	})
 	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v any) {
 		if v == http.ErrAbortHandler {
@@ -63,7 +63,7 @@ func newRouter(logger hclog.Logger) *httprouter.Router {
 			panic(v)
 		}
 		logger.Error("handler panic", "method", req.Method, "path", req.URL.Path, "panic", v)
-		apierror.Write(w, apierror.Internal())
+		jsonapi.Write(w, jsonapi.Internal())
 	}
 	return r
 }

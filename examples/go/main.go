@@ -33,6 +33,11 @@ import (
 )
 
 func main() {
+	// First thing: a restore checks its databases in this executable
+	// started again, and this call is where that child does its work.
+	if code, ok := host.RunChecker(); ok {
+		os.Exit(code)
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "embedded:", err)
 		os.Exit(1)

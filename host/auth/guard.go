@@ -7,7 +7,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"github.com/pocketbackup/pocketbackup/host/apierror"
+	"github.com/pocketbackup/pocketbackup/host/jsonapi"
 )
 
 // tokenFromHeader returns the token of an Authorization header, sent raw
@@ -53,7 +53,7 @@ func (s *Service) RequireSuperuser(h httprouter.Handle) httprouter.Handle {
 		case !ok:
 			return
 		case !rec.IsSuperuser():
-			apierror.Write(w, apierror.Forbidden(""))
+			jsonapi.Write(w, jsonapi.Forbidden(""))
 			return
 		}
 		h(w, r.WithContext(ContextWithRecord(r.Context(), rec)), ps)
@@ -67,11 +67,11 @@ func (s *Service) requireAuth(w http.ResponseWriter, r *http.Request, op string)
 	rec, _, err := s.authenticate(r)
 	switch {
 	case errors.Is(err, ErrInvalidToken):
-		apierror.Write(w, apierror.Unauthorized())
+		jsonapi.Write(w, jsonapi.Unauthorized())
 		return Record{}, false
 	case err != nil:
 		s.log().ErrorContext(r.Context(), "auth: "+op, "err", err)
-		apierror.Write(w, apierror.Internal())
+		jsonapi.Write(w, jsonapi.Internal())
 		return Record{}, false
 	}
 	return rec, true

@@ -8,7 +8,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/pocketbackup/pocketbackup/host/apierror"
+	"github.com/pocketbackup/pocketbackup/host/jsonapi"
 )
 
 // Messages of the auth routes.
@@ -49,8 +49,8 @@ type passwordForm struct {
 }
 
 // validate returns the contract's validation error for f, or nil.
-func (f passwordForm) validate() *apierror.Error {
-	var verr *apierror.Error
+func (f passwordForm) validate() *jsonapi.Error {
+	var verr *jsonapi.Error
 	check := func(field, v string) {
 		code, msg := "", ""
 		switch n := utf8.RuneCountInString(v); {
@@ -62,7 +62,7 @@ func (f passwordForm) validate() *apierror.Error {
 			return
 		}
 		if verr == nil {
-			verr = apierror.BadRequest(apierror.MsgValidation)
+			verr = jsonapi.BadRequest(jsonapi.MsgValidation)
 		}
 		verr.WithField(field, code, msg)
 	}
@@ -79,7 +79,7 @@ func (s *Service) authWithPassword(c Collection) httprouter.Handle {
 	return func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 		form, apiErr := readPasswordForm(r)
 		if apiErr != nil {
-			apierror.Write(w, apiErr)
+			jsonapi.Write(w, apiErr)
 			return
 		}
 		if s.limiter == nil {
@@ -109,7 +109,7 @@ func (s *Service) authWithPassword(c Collection) httprouter.Handle {
 // contract's answer.
 func readPasswordForm(r *http.Request) (passwordForm, error) {
 	var form passwordForm
-	if err := apierror.ReadBody(r, &form); err != nil {
+	if err := jsonapi.ReadBody(r, &form); err != nil {
 		return form, err
 	}
 	if verr := form.validate(); verr != nil {
@@ -127,11 +127,11 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request, c Collection, fo
 		// Cost the same as a wrong password, so the response time does
 		// not tell which e-mails exist.
 		_ = s.compareHash(s.dummyHash(), []byte(form.Password))
-		apierror.Write(w, apierror.BadRequest(msgFailedAuth))
+		jsonapi.Write(w, jsonapi.BadRequest(msgFailedAuth))
 		return true
 	case err != nil:
 		s.log().ErrorContext(r.Context(), "auth: find record by e-mail", "collection", c.Name, "err", err)
-		apierror.Write(w, apierror.Internal())
+		jsonapi.Write(w, jsonapi.Internal())
 		return false
 	}
 	err = s.compareHash([]byte(rec.PasswordHash), []byte(form.Password))
@@ -142,7 +142,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request, c Collection, fo
 			// tell that the e-mail exists).
 			s.log().ErrorContext(r.Context(), "auth: compare password", "collection", c.Name, "record", rec.ID, "err", err)
 		}
-		apierror.Write(w, apierror.BadRequest(msgFailedAuth))
+		jsonapi.Write(w, jsonapi.BadRequest(msgFailedAuth))
 		return true
 	}
 	rec.CollectionID, rec.CollectionName = c.ID, c.Name
@@ -155,17 +155,17 @@ func (s *Service) authRefresh(c Collection) httprouter.Handle {
 		rec, cl, err := s.authenticate(r)
 		switch {
 		case errors.Is(err, ErrInvalidToken):
-			apierror.Write(w, apierror.Unauthorized())
+			jsonapi.Write(w, jsonapi.Unauthorized())
 			return
 		case err != nil:
 			s.log().ErrorContext(r.Context(), "auth: refresh", "collection", c.Name, "err", err)
-			apierror.Write(w, apierror.Internal())
+			jsonapi.Write(w, jsonapi.Internal())
 			return
 		case rec.CollectionID != c.ID:
-			apierror.Write(w, apierror.Forbidden(""))
+			jsonapi.Write(w, jsonapi.Forbidden(""))
 			return
 		case cl.Refreshable == nil || !*cl.Refreshable:
-			apierror.Write(w, apierror.Forbidden(msgNotRefreshable))
+			jsonapi.Write(w, jsonapi.Forbidden(msgNotRefreshable))
 			return
 		}
 		s.writeAuth(w, r, rec)
@@ -177,10 +177,10 @@ func (s *Service) writeAuth(w http.ResponseWriter, r *http.Request, rec Record) 
 	token, err := s.NewAuthToken(rec)
 	if err != nil {
 		s.log().ErrorContext(r.Context(), "auth: new auth token", "record", rec.ID, "err", err)
-		apierror.Write(w, apierror.Internal())
+		jsonapi.Write(w, jsonapi.Internal())
 		return
 	}
-	apierror.WriteJSON(w, http.StatusOK, authResponse{Token: token, Record: publicRecord(rec)})
+	jsonapi.WriteJSON(w, http.StatusOK, authResponse{Token: token, Record: publicRecord(rec)})
 }
 
 func (s *Service) fileToken(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
@@ -191,10 +191,10 @@ func (s *Service) fileToken(w http.ResponseWriter, r *http.Request, _ httprouter
 	token, err := s.NewFileToken(rec)
 	if err != nil {
 		s.log().ErrorContext(r.Context(), "auth: new file token", "record", rec.ID, "err", err)
-		apierror.Write(w, apierror.Internal())
+		jsonapi.Write(w, jsonapi.Internal())
 		return
 	}
-	apierror.WriteJSON(w, http.StatusOK, struct {
+	jsonapi.WriteJSON(w, http.StatusOK, struct {
 		Token string `json:"token"`
 	}{token})
 }

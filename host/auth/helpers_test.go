@@ -18,8 +18,8 @@ import (
 	"github.com/julienschmidt/httprouter"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/pocketbackup/pocketbackup/host/apierror"
 	"github.com/pocketbackup/pocketbackup/host/auth"
+	"github.com/pocketbackup/pocketbackup/host/jsonapi"
 )
 
 const (
@@ -97,17 +97,17 @@ func newFixture(t *testing.T, opts ...auth.Option) *fixture {
 	f.svc.Register(r)
 	r.GET("/api/backups", f.svc.RequireSuperuser(func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 		rec, ok := auth.RecordFromContext(r.Context())
-		apierror.WriteJSON(w, http.StatusOK, map[string]any{"guarded": ok, "id": rec.ID})
+		jsonapi.WriteJSON(w, http.StatusOK, map[string]any{"guarded": ok, "id": rec.ID})
 	}))
 	r.GET("/api/backups/:key", func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 		rec, err := f.svc.VerifyFileToken(r.Context(), r.URL.Query().Get("token"))
 		switch {
 		case err != nil:
-			apierror.Write(w, apierror.Unauthorized())
+			jsonapi.Write(w, jsonapi.Unauthorized())
 		case !rec.IsSuperuser():
-			apierror.Write(w, apierror.Forbidden(""))
+			jsonapi.Write(w, jsonapi.Forbidden(""))
 		default:
-			apierror.WriteJSON(w, http.StatusOK, map[string]any{"key": ps.ByName("key"), "id": rec.ID})
+			jsonapi.WriteJSON(w, http.StatusOK, map[string]any{"key": ps.ByName("key"), "id": rec.ID})
 		}
 	})
 	f.handler = r

@@ -10,8 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pocketbackup/pocketbackup/host/apierror"
 	"github.com/pocketbackup/pocketbackup/host/clientip"
+	"github.com/pocketbackup/pocketbackup/host/jsonapi"
 )
 
 // Defaults of the login limits (see WithLoginLimit and
@@ -152,7 +152,7 @@ func (t tries) done(wrong bool) {
 func writeTooMany(w http.ResponseWriter, wait time.Duration) {
 	secs := max(1, int((wait+time.Second-1)/time.Second))
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	apierror.Write(w, apierror.New(http.StatusTooManyRequests, apierror.MsgTooMany))
+	jsonapi.Write(w, jsonapi.New(http.StatusTooManyRequests, jsonapi.MsgTooMany))
 }
 
 // loginLimiter is a token bucket per client, kept as the time its bucket

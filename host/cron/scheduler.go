@@ -35,7 +35,7 @@ type Scheduler struct {
 
 	mu       sync.Mutex
 	jobs     map[string]*job
-	running  map[string]bool // by job id, whether started by the loop or by Run
+	running  map[string]chan struct{} // by job id, the run going on (started by the loop or by Run), closed when it returns
 	cancel   context.CancelFunc
 	loopDone chan struct{}  // closed when the loop returns; nil when not started
 	wg       sync.WaitGroup // runs the loop started
@@ -53,7 +53,7 @@ func New(clock Clock, logger *slog.Logger) *Scheduler {
 	if clock == nil {
 		clock = RealClock()
 	}
-	return &Scheduler{clock: clock, logger: logger, jobs: map[string]*job{}, running: map[string]bool{}}
+	return &Scheduler{clock: clock, logger: logger, jobs: map[string]*job{}, running: map[string]chan struct{}{}}
 }
 
 func (s *Scheduler) log() *slog.Logger {
@@ -118,10 +118,10 @@ func (s *Scheduler) Run(ctx context.Context, id string) error {
 	switch {
 	case !ok:
 		return fmt.Errorf("run cron job %q: %w", id, ErrUnknownJob)
-	case s.running[id]:
+	case s.running[id] != nil:
 		return fmt.Errorf("run cron job %q: %w", id, ErrJobRunning)
 	}
-	s.running[id] = true
+	s.running[id] = make(chan struct{})
 	go s.exec(ctx, id, j.run, false)
 	return nil
 }
@@ -131,7 +131,22 @@ func (s *Scheduler) Run(ctx context.Context, id string) error {
 func (s *Scheduler) Running(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.running[id]
+	return s.running[id] != nil
+}
+
+// closedChan is what Done returns when no run is going on.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// Done returns a channel closed when the run of job id going on now
+// returns, or an already closed one when none is going on. A run started
+// after the call has a channel of its own.
+func (s *Scheduler) Done(id string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.running[id]; c != nil {
+		return c
+	}
+	return closedChan
 }
 
 // Start starts the scheduling loop in its own goroutine and returns. The
@@ -197,11 +212,11 @@ func (s *Scheduler) tick(ctx context.Context, m time.Time) {
 			continue
 		}
 		j.next = j.sched.Next(m)
-		if s.running[id] {
+		if s.running[id] != nil {
 			s.log().WarnContext(ctx, "cron: job still running, skipped this run", "job", id, "time", m)
 			continue
 		}
-		s.running[id] = true
+		s.running[id] = make(chan struct{})
 		s.wg.Add(1)
 		go s.exec(ctx, id, j.run, true)
 	}
@@ -215,6 +230,7 @@ func (s *Scheduler) exec(ctx context.Context, id string, run func(context.Contex
 			s.log().ErrorContext(ctx, "cron: job panicked", "job", id, "panic", r, "stack", string(debug.Stack()))
 		}
 		s.mu.Lock()
+		close(s.running[id])
 		delete(s.running, id)
 		s.mu.Unlock()
 		if fromLoop {

@@ -421,3 +421,37 @@ func TestAddRefuses(t *testing.T) {
 		t.Errorf("Jobs = %v, want none", got)
 	}
 }
+
+// TestDoneClosesWhenRunReturns: Done is closed for a job with no run going
+// on, stays open while a run is going on, and closes when it returns, after
+// which the job can be run again at once.
+func TestDoneClosesWhenRunReturns(t *testing.T) {
+	s := cron.New(nil, nil)
+	release := make(chan struct{})
+	if err := s.Add("job", "@daily", func(context.Context) { <-release }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.Done("job"):
+	default:
+		t.Fatal("Done is open with no run going on")
+	}
+	if err := s.Run(t.Context(), "job"); err != nil {
+		t.Fatal(err)
+	}
+	done := s.Done("job")
+	select {
+	case <-done:
+		t.Fatal("Done is closed while the run goes on")
+	default:
+	}
+	close(release)
+	select {
+	case <-done:
+	case <-time.After(failsafe):
+		t.Fatal("Done not closed after the run returned")
+	}
+	if err := s.Run(t.Context(), "job"); err != nil {
+		t.Fatalf("run again after Done: %v", err)
+	}
+}

@@ -1,4 +1,6 @@
-package host
+//go:build unix
+
+package sqlitesnap
 
 import (
 	"database/sql"

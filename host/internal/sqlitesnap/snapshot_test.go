@@ -1,4 +1,4 @@
-package host
+package sqlitesnap
 
 import (
 	"context"
@@ -135,10 +135,10 @@ func standaloneCopy(t *testing.T, path string) *sql.DB {
 }
 
 // dbOf returns the snapshot of the database name.
-func dbOf(t *testing.T, s *snapshot, name string) *dbSnapshot {
+func dbOf(t *testing.T, s *Snapshot, name string) *DB {
 	t.Helper()
-	for _, d := range s.dbs {
-		if d.name == name {
+	for _, d := range s.DBs {
+		if d.Name == name {
 			return d
 		}
 	}
@@ -220,19 +220,19 @@ func TestFrozenSnapshotUnderWriter(t *testing.T) {
 	w := startWriter(t, db, 100)
 	waitFor(t, "the writer to get going", func() bool { return w.count() >= 20 })
 	before := w.count()
-	s, err := snapshotDatabases(context.Background(), dataDir, snapDir)
+	s, err := Take(context.Background(), dataDir, snapDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.release(context.Background()) })
+	t.Cleanup(func() { s.Release(context.Background()) })
 	atFreeze := w.count()
 	for _, name := range []string{"data.db", "auxiliary.db"} {
-		if d := dbOf(t, s, name); d.method != methodFrozenWAL {
-			t.Fatalf("%s: method %s (%s), want %s", name, d.method, d.reason, methodFrozenWAL)
+		if d := dbOf(t, s, name); d.Method != MethodFrozenWAL {
+			t.Fatalf("%s: method %s (%s), want %s", name, d.Method, d.Reason, MethodFrozenWAL)
 		}
 	}
 	want := map[string]string{"data.db": dataPath, "auxiliary.db": filepath.Join(dataDir, "auxiliary.db")}
-	if got := s.replace(); fmt.Sprint(got) != fmt.Sprint(want) {
+	if got := s.Replace(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("replace = %v, want %v", got, want)
 	}
 	if left, _ := os.ReadDir(snapDir); len(left) != 0 {
@@ -246,7 +246,7 @@ func TestFrozenSnapshotUnderWriter(t *testing.T) {
 	if fileSum(t, dataPath) != sum {
 		t.Fatal("the frozen file changed while held")
 	}
-	if err := s.release(context.Background()); err != nil {
+	if err := s.Release(context.Background()); err != nil {
 		t.Fatalf("release: %v", err)
 	}
 	w.halt()
@@ -283,14 +283,14 @@ func TestFrozenSnapshotBlocksCheckpoints(t *testing.T) {
 	w := startWriter(t, db, 4096)
 	waitFor(t, "the writer to get going", func() bool { return w.count() >= 20 })
 	before := w.count()
-	s, err := snapshotDatabases(context.Background(), dataDir, t.TempDir())
+	s, err := Take(context.Background(), dataDir, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.release(context.Background()) })
+	t.Cleanup(func() { s.Release(context.Background()) })
 	atFreeze := w.count()
-	if d := dbOf(t, s, "data.db"); d.method != methodFrozenWAL {
-		t.Fatalf("method %s (%s), want %s", d.method, d.reason, methodFrozenWAL)
+	if d := dbOf(t, s, "data.db"); d.Method != MethodFrozenWAL {
+		t.Fatalf("method %s (%s), want %s", d.Method, d.Reason, MethodFrozenWAL)
 	}
 	sum := fileSum(t, dataPath)
 	snap := standaloneCopy(t, dataPath)
@@ -308,7 +308,7 @@ func TestFrozenSnapshotBlocksCheckpoints(t *testing.T) {
 		}
 		return last.log-last.checkpointed >= 1200
 	})
-	if err := s.release(context.Background()); err != nil {
+	if err := s.Release(context.Background()); err != nil {
 		t.Fatalf("release: %v", err)
 	}
 	w.halt()
@@ -338,9 +338,9 @@ func TestSnapshotFallback(t *testing.T) {
 		method     string
 		reason     string
 	}{
-		{"wal", "WAL", false, methodFrozenWAL, ""},
-		{"rollback journal", "DELETE", false, methodOnlineBackup, "journal mode delete"},
-		{"old reader", "WAL", true, methodOnlineBackup, "checkpoint incomplete"},
+		{"wal", "WAL", false, MethodFrozenWAL, ""},
+		{"rollback journal", "DELETE", false, MethodOnlineBackup, "journal mode delete"},
+		{"old reader", "WAL", true, MethodOnlineBackup, "checkpoint incomplete"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dataDir, snapDir := t.TempDir(), t.TempDir()
@@ -371,24 +371,24 @@ func TestSnapshotFallback(t *testing.T) {
 			}
 			committed := len(positiveSeqs(t, db))
 
-			s, err := snapshotDatabases(context.Background(), dataDir, snapDir)
+			s, err := Take(context.Background(), dataDir, snapDir)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer s.release(context.Background())
+			defer s.Release(context.Background())
 			d := dbOf(t, s, "data.db")
-			if d.method != tc.method || !strings.Contains(d.reason, tc.reason) {
-				t.Fatalf("method %s (reason %q), want %s (%q)", d.method, d.reason, tc.method, tc.reason)
+			if d.Method != tc.method || !strings.Contains(d.Reason, tc.reason) {
+				t.Fatalf("method %s (reason %q), want %s (%q)", d.Method, d.Reason, tc.method, tc.reason)
 			}
 			wantPath := dataPath
-			if tc.method == methodOnlineBackup {
+			if tc.method == MethodOnlineBackup {
 				wantPath = filepath.Join(snapDir, "data.db")
 			}
-			if got := s.replace()["data.db"]; got != wantPath {
+			if got := s.Replace()["data.db"]; got != wantPath {
 				t.Fatalf("replace data.db = %s, want %s", got, wantPath)
 			}
 			checkPrefix(t, standaloneCopy(t, wantPath), committed, committed)
-			if err := s.release(context.Background()); err != nil {
+			if err := s.Release(context.Background()); err != nil {
 				t.Fatalf("release: %v", err)
 			}
 		})
@@ -417,21 +417,21 @@ func TestReleaseDetectsChange(t *testing.T) {
 			dataDir := t.TempDir()
 			dataPath := filepath.Join(dataDir, "data.db")
 			db := openTestDB(t, dataPath, "WAL")
-			s, err := snapshotDatabases(context.Background(), dataDir, t.TempDir())
+			s, err := Take(context.Background(), dataDir, t.TempDir())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := dbOf(t, s, "data.db"); d.method != methodFrozenWAL {
-				t.Fatalf("method %s (%s)", d.method, d.reason)
+			if d := dbOf(t, s, "data.db"); d.Method != MethodFrozenWAL {
+				t.Fatalf("method %s (%s)", d.Method, d.Reason)
 			}
 			if err := change(dataPath); err != nil {
 				t.Fatal(err)
 			}
-			err = s.release(context.Background())
+			err = s.Release(context.Background())
 			if err == nil || !strings.Contains(err.Error(), "database data.db changed while it was archived") {
 				t.Fatalf("release = %v, want a change reported", err)
 			}
-			if err := s.release(context.Background()); err != nil {
+			if err := s.Release(context.Background()); err != nil {
 				t.Fatalf("second release: %v", err)
 			}
 			// The read transaction is over: a checkpoint completes.
@@ -448,7 +448,7 @@ func TestReleaseDetectsChange(t *testing.T) {
 
 // TestSnapshotMissingDir reports a data directory that is not there.
 func TestSnapshotMissingDir(t *testing.T) {
-	_, err := snapshotDatabases(context.Background(), filepath.Join(t.TempDir(), "nope"), t.TempDir())
+	_, err := Take(context.Background(), filepath.Join(t.TempDir(), "nope"), t.TempDir())
 	if err == nil || !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("err = %v, want not exist", err)
 	}

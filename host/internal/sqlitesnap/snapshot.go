@@ -1,4 +1,4 @@
-package host
+package sqlitesnap
 
 import (
 	"context"
@@ -75,31 +75,40 @@ func isSQLite(ctx context.Context, path string) (bool, error) {
 
 // Snapshot methods, as the host log names them.
 const (
-	methodFrozenWAL    = "frozen-wal"
-	methodOnlineBackup = "online-backup"
+	MethodFrozenWAL    = "frozen-wal"
+	MethodOnlineBackup = "online-backup"
 )
 
-// snapshot stands in for the databases of a data directory while the
+// Snapshot stands in for the databases of a data directory while the
 // archive is written: each is either a live WAL database frozen in place
 // (see freezeDatabase) or a copy made with the online backup API (see
-// backupDatabase). release it once the archive is written, on every path.
-type snapshot struct {
-	dbs []*dbSnapshot
+// backupDatabase). Release it once the archive is written, on every path.
+type Snapshot struct {
+	DBs []*DB
 }
 
-// dbSnapshot is how one database was snapshotted.
-type dbSnapshot struct {
-	name   string        // relative to the data dir
-	path   string        // the file the archive reads in the database's place
-	method string        // methodFrozenWAL or methodOnlineBackup
-	took   time.Duration // to freeze or to copy
-	// reason is why a WAL database could not be frozen ("" if it was).
-	reason string
+// DB is how one database was snapshotted.
+type DB struct {
+	Name   string        // relative to the data dir
+	Path   string        // the file the archive reads in the database's place
+	Method string        // MethodFrozenWAL or MethodOnlineBackup
+	Took   time.Duration // to freeze or to copy
+	// Reason is why a WAL database could not be frozen ("" if it was).
+	Reason string
 	// frozen pins the live file until release; nil for a copy.
 	frozen *frozenDB
 }
 
-// snapshotDatabases takes a transactionally consistent snapshot of every
+// WriteLock is how long the app's writers were held off while the
+// database was frozen; false for a copy or once released.
+func (d *DB) WriteLock() (time.Duration, bool) {
+	if d.frozen == nil {
+		return 0, false
+	}
+	return d.frozen.writeLock, true
+}
+
+// Take takes a transactionally consistent snapshot of every
 // SQLite database of dataDir. A WAL database is frozen in place, holding
 // the app's writers off for a few milliseconds: the archive reads the live
 // file, which SQLite cannot write until release (see freezeDatabase). That
@@ -108,30 +117,30 @@ type dbSnapshot struct {
 // first and says when it has read them, which is when create releases them. A database that cannot be frozen (a
 // rollback journal, a checkpoint held back by an older reader…) is copied
 // into destDir with the online backup API instead (see backupDatabase).
-func snapshotDatabases(ctx context.Context, dataDir, destDir string) (*snapshot, error) {
+func Take(ctx context.Context, dataDir, destDir string) (*Snapshot, error) {
 	names, err := findDatabases(ctx, dataDir)
 	if err != nil {
 		return nil, err
 	}
-	s := &snapshot{}
+	s := &Snapshot{}
 	for _, name := range names {
 		d, err := snapshotDatabase(ctx, filepath.Join(dataDir, name), filepath.Join(destDir, name))
 		if err != nil {
-			return nil, errors.Join(fmt.Errorf("snapshot %s: %w", name, err), s.release(ctx))
+			return nil, errors.Join(fmt.Errorf("snapshot %s: %w", name, err), s.Release(ctx))
 		}
-		d.name = name
-		s.dbs = append(s.dbs, d)
+		d.Name = name
+		s.DBs = append(s.DBs, d)
 	}
 	return s, nil
 }
 
 // snapshotDatabase freezes src, or copies it into dest when it cannot be
 // frozen.
-func snapshotDatabase(ctx context.Context, src, dest string) (*dbSnapshot, error) {
+func snapshotDatabase(ctx context.Context, src, dest string) (*DB, error) {
 	start := time.Now()
 	f, freezeErr := freezeDatabase(ctx, src)
 	if freezeErr == nil {
-		return &dbSnapshot{path: src, method: methodFrozenWAL, took: time.Since(start), frozen: f}, nil
+		return &DB{Path: src, Method: MethodFrozenWAL, Took: time.Since(start), frozen: f}, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, freezeErr
@@ -139,26 +148,26 @@ func snapshotDatabase(ctx context.Context, src, dest string) (*dbSnapshot, error
 	if err := backupDatabase(ctx, src, dest); err != nil {
 		return nil, err
 	}
-	return &dbSnapshot{path: dest, method: methodOnlineBackup, took: time.Since(start), reason: freezeErr.Error()}, nil
+	return &DB{Path: dest, Method: MethodOnlineBackup, Took: time.Since(start), Reason: freezeErr.Error()}, nil
 }
 
-// replace is the archive's replacement map: database name -> the file
+// Replace is the archive's replacement map: database name -> the file
 // read in its place (the live file itself when frozen).
-func (s *snapshot) replace() map[string]string {
-	m := make(map[string]string, len(s.dbs))
-	for _, d := range s.dbs {
-		m[d.name] = d.path
+func (s *Snapshot) Replace() map[string]string {
+	m := make(map[string]string, len(s.DBs))
+	for _, d := range s.DBs {
+		m[d.Name] = d.Path
 	}
 	return m
 }
 
-// release checks that no frozen database file changed since it was
+// Release checks that no frozen database file changed since it was
 // frozen, then ends the read transactions that froze them. An error means
 // an archive read meanwhile may hold a torn copy. Cleanup runs even when
-// ctx is done; release is safe to call again.
-func (s *snapshot) release(ctx context.Context) error {
+// ctx is done; Release is safe to call again.
+func (s *Snapshot) Release(ctx context.Context) error {
 	var errs []error
-	for _, d := range s.dbs {
+	for _, d := range s.DBs {
 		if d.frozen == nil {
 			continue
 		}

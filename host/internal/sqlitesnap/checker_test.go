@@ -1,4 +1,4 @@
-package host
+package sqlitesnap
 
 import (
 	"context"
@@ -14,14 +14,14 @@ import (
 )
 
 // TestVerifyInChild: the staged databases are checked by another process
-// (this test binary started again, turned into a checker by the package's
-// init), and its verdict comes back: ok, or broken with the reason.
+// (this test binary started again, turned into a checker by TestMain,
+// as an app's main does), and its verdict comes back: ok, or broken with the reason.
 func TestVerifyInChild(t *testing.T) {
 	good := t.TempDir()
 	makeCheckDB(t, filepath.Join(good, "data.db"), 300)
 	makeCheckDB(t, filepath.Join(good, "auxiliary.db"), 10)
 
-	pid, err := verifyInChild(t.Context(), good, defaultCheckerLimits(0))
+	pid, err := VerifyInChild(t.Context(), good, DefaultLimits(0))
 	if err != nil {
 		t.Fatalf("good databases: %v", err)
 	}
@@ -49,9 +49,9 @@ func TestVerifyInChild(t *testing.T) {
 		{"no data.db", missing, "no SQLite data.db"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := verifyInChild(t.Context(), tc.dir, defaultCheckerLimits(0))
-			if !errors.Is(err, errCheckFailed) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want errCheckFailed mentioning %q", err, tc.want)
+			_, err := VerifyInChild(t.Context(), tc.dir, DefaultLimits(0))
+			if !errors.Is(err, ErrCheckFailed) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want ErrCheckFailed mentioning %q", err, tc.want)
 			}
 		})
 	}
@@ -64,8 +64,8 @@ func TestVerifyInChildCancelled(t *testing.T) {
 	makeCheckDB(t, filepath.Join(dir, "data.db"), 10)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	_, err := verifyInChild(ctx, dir, defaultCheckerLimits(0))
-	if !errors.Is(err, context.Canceled) || errors.Is(err, errCheckFailed) {
+	_, err := VerifyInChild(ctx, dir, DefaultLimits(0))
+	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrCheckFailed) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 }
@@ -134,14 +134,11 @@ func TestVerifyInChildTimeout(t *testing.T) {
 	}
 	defer conn.ExecContext(context.Background(), "ROLLBACK")
 
-	lim := defaultCheckerLimits(0)
+	lim := DefaultLimits(0)
 	lim.Timeout = 2 * time.Second // the checker would wait its busy timeout (10 s) for the lock
-	_, err = verifyInChild(t.Context(), dir, lim)
-	if !errors.Is(err, errCheckerLimit) || errors.Is(err, errCheckFailed) || !strings.Contains(err.Error(), "killed") {
-		t.Fatalf("err = %v, want errCheckerLimit for a killed checker", err)
-	}
-	if msg := publicError("Failed to restore backup", err); !strings.Contains(msg, "time or memory limit") {
-		t.Fatalf("public error %q", msg)
+	_, err = VerifyInChild(t.Context(), dir, lim)
+	if !errors.Is(err, ErrCheckerLimit) || errors.Is(err, ErrCheckFailed) || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("err = %v, want ErrCheckerLimit for a killed checker", err)
 	}
 }
 
@@ -185,11 +182,11 @@ func TestVerifyInChildMemoryLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	lim := defaultCheckerLimits(0)
+	lim := DefaultLimits(0)
 	lim.Memory = 32 << 20
-	_, err = verifyInChild(t.Context(), dir, lim)
-	if !errors.Is(err, errCheckerLimit) || errors.Is(err, errCheckFailed) || !strings.Contains(err.Error(), "memory") {
-		t.Fatalf("err = %v, want errCheckerLimit for a checker out of memory", err)
+	_, err = VerifyInChild(t.Context(), dir, lim)
+	if !errors.Is(err, ErrCheckerLimit) || errors.Is(err, ErrCheckFailed) || !strings.Contains(err.Error(), "memory") {
+		t.Fatalf("err = %v, want ErrCheckerLimit for a checker out of memory", err)
 	}
 	t.Log(err)
 }
@@ -224,9 +221,23 @@ func TestVerifyInChildIgnoresHeaderCacheSize(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	lim := defaultCheckerLimits(0)
+	lim := DefaultLimits(0)
 	lim.Memory = 24 << 20 // about half the database
-	if _, err := verifyInChild(t.Context(), dir, lim); err != nil {
+	if _, err := VerifyInChild(t.Context(), dir, lim); err != nil {
 		t.Fatalf("a sound database failed its check: %v", err)
+	}
+}
+
+// TestVerifyInChildNeedsCheckerChild: in an app whose main never called
+// CheckerChild, the executable started again would run the app, not the
+// check: VerifyInChild refuses to start it and says why.
+func TestVerifyInChildNeedsCheckerChild(t *testing.T) {
+	checkerCalled.Store(false)
+	defer checkerCalled.Store(true)
+	dir := t.TempDir()
+	makeCheckDB(t, filepath.Join(dir, "data.db"), 10)
+	pid, err := VerifyInChild(t.Context(), dir, DefaultLimits(0))
+	if !errors.Is(err, ErrNoChecker) || pid != 0 {
+		t.Fatalf("pid %d, err = %v; want no child and ErrNoChecker", pid, err)
 	}
 }

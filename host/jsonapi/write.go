@@ -1,7 +1,8 @@
-// Package apierror writes the JSON error shape every client of the host
-// relies on: {"status":N,"message":"…","data":{…}}, and reads request
-// bodies sent as JSON or as a form.
-package apierror
+// Package jsonapi is the host's JSON request and response helper: it
+// writes every JSON answer, the 200s as well as the error shape every
+// client of the host relies on ({"status":N,"message":"…","data":{…}}),
+// and reads request bodies sent as JSON or as a form.
+package jsonapi
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package apierror
+package jsonapi
 
 import (
 	"encoding/json"
