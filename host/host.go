@@ -193,8 +193,8 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 // restore replaced. It moves it all into one trash folder inside and
 // returns that folder ("" when there was nothing), for removeTrash to
 // delete once the app is up: after a restore that is as big as the data
-// set, and deleting it first (0.8 s for the bench's 1.5 GiB) kept the app
-// down that much longer. A trash folder whose deletion a stop cut short
+// set, and deleting it first kept the app down that much longer
+// (bench/NOTES.md). A trash folder whose deletion a stop cut short
 // goes into the next one.
 func resetTempDir(dataDir string) (string, error) {
 	dir := filepath.Join(dataDir, tempDirName)

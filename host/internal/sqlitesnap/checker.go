@@ -24,9 +24,9 @@ import (
 //   - Memory. modernc's SQLite (built with SQLITE_ENABLE_MEMORY_MANAGEMENT)
 //     keeps one page-cache LRU for every connection of the process, so a
 //     check running beside the serving app takes over the pages the app's
-//     reads free: the app's memory grew with the length of the check (make
-//     bench: +11 MiB for a 1 GiB data.db, +20 MiB for 2 GiB). In a process
-//     of its own the check holds its default cache (~2 MiB) at any size.
+//     reads free: the app's memory grew with the length of the check
+//     (bench/NOTES.md). In a process of its own the check holds a small
+//     fixed cache at any size.
 //   - Isolation. The staged files came from an archive anyone with a
 //     superuser token could upload; a database built to crash SQLite or
 //     exhaust memory stops the checker, not the app.

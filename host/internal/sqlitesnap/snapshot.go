@@ -192,11 +192,9 @@ type onlineBackup interface {
 //
 // It is only the fallback of freezeDatabase, for a database that cannot
 // be frozen, because it pays for a full copy: two syscalls per 4 KiB page
-// (pread from src, pwrite to dest). On the bench's 1 GiB data.db (2 CPUs,
-// a writer inserting every 10 ms) the copy took 1.2-1.5 s (1.2-1.4 s
-// CPU), about 1.6 s of a 4.4 s create in a later run, with the writer's
-// worst insert a few ms; VACUUM INTO, which it replaced, took 1.8-4.0 s
-// (1.6-3.6 s CPU) to rebuild every table and index. The copy keeps src's free pages and its WAL flag. Once
+// (pread from src, pwrite to dest), though less than VACUUM INTO, which it
+// replaced, pays to rebuild every table and index (bench/NOTES.md has the
+// figures). The copy keeps src's free pages and its WAL flag. Once
 // begun, it is not interrupted by ctx: a step of several calls could
 // restart from page 1 at every write to src and never finish under a
 // steady writer.
