@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pocketbackup/pocketbackup/internal/zipsig"
 )
 
 // hostileCase is an archive that Check and Extract must both reject.
@@ -164,8 +166,8 @@ func TestCheckAccepts(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(sum, Summary{}) {
 		t.Errorf("empty archive: Summary = %+v, err = %v", sum, err)
 	}
-	if !LooksLikeZip(empty) {
-		t.Errorf("LooksLikeZip(empty archive %q) = false", empty)
+	if !zipsig.Starts(empty) {
+		t.Errorf("zipsig.Starts(empty archive %q) = false", empty)
 	}
 
 	noDB := buildZip(t, zipEntry{name: "data.db/"}, file("x/data.db", "not at the root"))

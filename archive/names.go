@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"path"
@@ -61,17 +60,6 @@ func RollbackJournal(name string) bool {
 	}
 	base := path.Base(name)
 	return len(base) > len(journalSuffix) && strings.HasSuffix(base, journalSuffix)
-}
-
-// LooksLikeZip reports whether head, the first bytes of a file (4 are
-// enough), starts a zip archive: a local file header ("PK\x03\x04") or the
-// end record of an empty archive ("PK\x05\x06").
-func LooksLikeZip(head []byte) bool {
-	if len(head) < 4 {
-		return false
-	}
-	head = head[:4]
-	return bytes.Equal(head, []byte("PK\x03\x04")) || bytes.Equal(head, []byte("PK\x05\x06"))
 }
 
 // tree collects the names of a set of entries, in any order, and refuses a

@@ -15,6 +15,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/pocketbackup/pocketbackup/host/jsonapi"
+	"github.com/pocketbackup/pocketbackup/internal/zipsig"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -238,8 +239,8 @@ func (h *Host) upload(r *http.Request, mp *multipart.Part) error {
 	}
 	part := &partReader{r: mp}
 	body := bufio.NewReaderSize(part, 64<<10)
-	head, _ := body.Peek(4)
-	if !looksLikeZip(head) {
+	head, _ := body.Peek(zipsig.Len)
+	if !zipsig.Starts(head) {
 		return jsonapi.Validation("file", "validation_invalid_mime_type", "The file must be a zip archive (application/zip).")
 	}
 	// The key is the upload's until it ends, as a create's is: a create or
@@ -301,10 +302,4 @@ func (p *partReader) Read(b []byte) (int, error) {
 		err = errBodyBroken
 	}
 	return n, err
-}
-
-// looksLikeZip reports whether head starts a zip (or an empty zip).
-func looksLikeZip(head []byte) bool {
-	s := string(head)
-	return s == "PK\x03\x04" || s == "PK\x05\x06"
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"github.com/pocketbackup/pocketbackup/archive"
+	"github.com/pocketbackup/pocketbackup/internal/zipsig"
 	"github.com/pocketbackup/pocketbackup/plugin/storage"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
@@ -30,7 +31,7 @@ func (s *Service) Upload(ctx context.Context, storageURL, key string, body io.Re
 		return shared.BackupInfo{}, err
 	}
 	br := bufio.NewReaderSize(body, 64<<10)
-	if head, _ := br.Peek(4); !archive.LooksLikeZip(head) {
+	if head, _ := br.Peek(zipsig.Len); !zipsig.Starts(head) {
 		return shared.BackupInfo{}, fmt.Errorf("upload %q: not a zip: %w", key, shared.ErrInvalid)
 	}
 	w, err := st.NewWriter(ctx, key)
