@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/pocketbackup/pocketbackup/internal/durable"
 )
 
 // Extract checks the zip archive of size bytes in r (see [Check]) and
@@ -358,8 +360,8 @@ func (x *extractor) file(ctx context.Context, f *zip.File, i int, buf []byte, cr
 }
 
 // writeback writes to a file and asks the system to start writing its
-// pages to disk every writebackEvery bytes, so that the fsync at the end
-// of a large file waits for its tail only.
+// pages to disk every durable.WritebackEvery bytes, so that the fsync at
+// the end of a large file waits for its tail only.
 type writeback struct {
 	f         *os.File
 	n, synced int64
@@ -368,7 +370,7 @@ type writeback struct {
 // flush starts writing what the last Write calls left dirty.
 func (w *writeback) flush() {
 	if w.n > w.synced {
-		startWriteback(w.f, w.synced, w.n-w.synced)
+		durable.StartWriteback(w.f, w.synced, w.n-w.synced)
 		w.synced = w.n
 	}
 }
@@ -376,8 +378,8 @@ func (w *writeback) flush() {
 func (w *writeback) Write(p []byte) (int, error) {
 	m, err := w.f.Write(p)
 	w.n += int64(m)
-	if w.n-w.synced >= writebackEvery {
-		startWriteback(w.f, w.synced, w.n-w.synced)
+	if w.n-w.synced >= durable.WritebackEvery {
+		durable.StartWriteback(w.f, w.synced, w.n-w.synced)
 		w.synced = w.n
 	}
 	return m, err
@@ -458,7 +460,9 @@ func (x *extractor) syncDirs() error {
 		for range min(x.workers, len(dirs)) {
 			wg.Go(func() {
 				for i := int(next.Add(1) - 1); i < len(dirs); i = int(next.Add(1) - 1) {
-					errs[i] = syncDir(x.root, dirs[i])
+					if err := durable.SyncDirIn(x.root, dirs[i]); err != nil {
+						errs[i] = fmt.Errorf("sync directory %s: %w", dirs[i], err)
+					}
 				}
 			})
 		}
@@ -468,16 +472,6 @@ func (x *extractor) syncDirs() error {
 		}
 	}
 	return nil
-}
-
-// syncDir fsyncs directory dir of root.
-func syncDir(root *os.Root, dir string) error {
-	d, err := root.Open(filepath.FromSlash(dir))
-	if err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	err = d.Sync()
-	return errors.Join(wrapIf("sync directory "+dir, err), wrapIf("close directory "+dir, d.Close()))
 }
 
 // wrapIf wraps err with op, or returns nil for a nil err.

@@ -37,13 +37,12 @@ const (
 	// at its segMaxMarkers-th marker, so that it inflates to at most
 	// segMaxOut from a stream of Write (a chunk per marker); a segment
 	// with no marker in segMaxIn bytes ends the parallel inflation.
-	segMinIn       = 128 << 10
-	segMaxMarkers  = 2
-	segMaxOut      = segMaxMarkers * chunkSize
-	segMaxIn       = segMaxOut + 64<<10
-	segReadSize    = 64 << 10 // read size while looking for markers
-	historySize    = 32 << 10 // deflate's window
-	writebackEvery = 8 << 20  // see startWriteback
+	segMinIn      = 128 << 10
+	segMaxMarkers = 2
+	segMaxOut     = segMaxMarkers * chunkSize
+	segMaxIn      = segMaxOut + 64<<10
+	segReadSize   = 64 << 10 // read size while looking for markers
+	historySize   = 32 << 10 // deflate's window
 )
 
 // syncMarker ends a sync flush: LEN 0 and NLEN 0xffff of an empty stored

@@ -14,7 +14,7 @@ import (
 
 	goplugin "github.com/hashicorp/go-plugin"
 
-	"github.com/pocketbackup/pocketbackup/restore"
+	"github.com/pocketbackup/pocketbackup/internal/durable"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -69,7 +69,7 @@ func (s *supervisor) handOver() error {
 	if err != nil {
 		return err
 	}
-	return restore.WriteFileAtomic(filepath.Join(s.socketDir, handOverFile), data, 0o600)
+	return durable.WriteFileAtomic(filepath.Join(s.socketDir, handOverFile), data, 0o600)
 }
 
 // takeHandOver reads and removes a hand-over left by the process this one

@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/pocketbackup/pocketbackup/restore"
+	"github.com/pocketbackup/pocketbackup/internal/durable"
 )
 
 // stateDirName is the host's own folder inside the data directory: the
@@ -29,7 +29,7 @@ func saveOutcome(dataDir string, o *Outcome) error {
 	if err != nil {
 		return err
 	}
-	if err := restore.WriteFileAtomic(filepath.Join(stateDir(dataDir), lastOperationFile), data, 0o600); err != nil {
+	if err := durable.WriteFileAtomic(filepath.Join(stateDir(dataDir), lastOperationFile), data, 0o600); err != nil {
 		return fmt.Errorf("save last operation: %w", err)
 	}
 	return nil

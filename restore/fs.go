@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/pocketbackup/pocketbackup/internal/durable"
 )
 
 // fileSystem is the few operations a swap and its recovery make. osFS,
@@ -18,25 +20,13 @@ type fileSystem interface {
 	ReadDir(dir string) ([]string, error)
 	ReadFile(path string) ([]byte, error)
 	Mkdir(path string, perm fs.FileMode) error
-	CreateTemp(dir, pattern string) (tempFile, error)
-	Rename(oldpath, newpath string) error
-	Remove(path string) error
-	// SyncDir fsyncs a directory so the entries created, renamed or
-	// removed in it last.
-	SyncDir(dir string) error
-}
-
-// tempFile is the part of *os.File that writeFileAtomic uses.
-type tempFile interface {
-	Name() string
-	Chmod(mode fs.FileMode) error
-	Write(p []byte) (int, error)
-	Sync() error
-	Close() error
+	// CreateTemp, Rename, Remove and SyncDir (the fsync of a directory),
+	// which durable.WriteFileAtomicFS uses too.
+	durable.FS
 }
 
 // osFS is the operating system's filesystem.
-type osFS struct{}
+type osFS struct{ durable.OS }
 
 func (osFS) Lstat(path string) error {
 	_, err := os.Lstat(path)
@@ -58,21 +48,6 @@ func (osFS) ReadDir(dir string) ([]string, error) {
 func (osFS) ReadFile(path string) ([]byte, error) { return os.ReadFile(path) }
 
 func (osFS) Mkdir(path string, perm fs.FileMode) error { return os.Mkdir(path, perm) }
-
-func (osFS) CreateTemp(dir, pattern string) (tempFile, error) { return os.CreateTemp(dir, pattern) }
-
-func (osFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
-
-func (osFS) Remove(path string) error { return os.Remove(path) }
-
-func (osFS) SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	return errors.Join(err, d.Close())
-}
 
 // makeDir creates dir and its missing parents, fsyncing the parent of
 // each folder it creates, and fsyncs dir's parent even when dir was there

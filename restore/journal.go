@@ -63,39 +63,3 @@ func removeJournal(fsys fileSystem, stateDir string) error {
 	}
 	return fsys.SyncDir(stateDir)
 }
-
-// WriteFileAtomic writes data to path durably: a temp file beside it,
-// fsync, rename, fsync of the directory. The temp file is removed on error.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	return writeFileAtomic(osFS{}, path, data, perm)
-}
-
-func writeFileAtomic(fsys fileSystem, path string, data []byte, perm os.FileMode) (err error) {
-	dir := filepath.Dir(path)
-	f, err := fsys.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			fsys.Remove(f.Name())
-		}
-	}()
-	if err := f.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := fsys.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	return fsys.SyncDir(dir)
-}

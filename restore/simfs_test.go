@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"github.com/pocketbackup/pocketbackup/internal/durable"
 	"github.com/pocketbackup/pocketbackup/internal/simdisk"
 )
 
@@ -31,7 +32,7 @@ func (s *simFS) ReadDir(dir string) ([]string, error) {
 	return names, nil
 }
 
-func (s *simFS) CreateTemp(dir, pattern string) (tempFile, error) {
+func (s *simFS) CreateTemp(dir, pattern string) (durable.File, error) {
 	f, err := s.Disk.CreateTemp(dir, pattern)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/pocketbackup/pocketbackup/internal/durable"
 )
 
 // Hook is called after each durable step, named: "moved-out:<name>",
@@ -49,7 +51,7 @@ func prepareOn(fsys fileSystem, stateDir, dataDir, staged, old, key string, keep
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(fsys, filepath.Join(stateDir, JournalFile), data, 0o600); err != nil {
+	if err := durable.WriteFileAtomicFS(fsys, filepath.Join(stateDir, JournalFile), data, 0o600); err != nil {
 		return nil, fmt.Errorf("write restore journal: %w", err)
 	}
 	return j, nil

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/pocketbackup/pocketbackup/internal/durable"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -368,7 +369,7 @@ func (w *localWriter) Write(p []byte) (int, error) {
 		w.err = fsError("write", w.key, err)
 	}
 	w.written += int64(n)
-	if w.written-w.flushed >= writebackEvery {
+	if w.written-w.flushed >= durable.WritebackEvery {
 		w.f.StartWriteback(w.flushed, w.written-w.flushed) // not durable: Commit fsyncs
 		w.flushed = w.written
 	}

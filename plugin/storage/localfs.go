@@ -4,6 +4,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+
+	"github.com/pocketbackup/pocketbackup/internal/durable"
 )
 
 // fileSystem is what the local store does to the filesystem. osFS, the
@@ -51,7 +53,8 @@ type storeFile interface {
 	// Lock takes an exclusive advisory lock without waiting (lockFile).
 	Lock() error
 	// StartWriteback asks for the range to be written out, without
-	// waiting (startWriteback). It is no durability point: only Sync is.
+	// waiting (durable.StartWriteback). It is no durability point: only
+	// Sync is.
 	StartWriteback(off, n int64)
 }
 
@@ -108,4 +111,4 @@ type osFile struct{ *os.File }
 
 func (f osFile) Lock() error { return lockFile(f.File) }
 
-func (f osFile) StartWriteback(off, n int64) { startWriteback(f.File, off, n) }
+func (f osFile) StartWriteback(off, n int64) { durable.StartWriteback(f.File, off, n) }

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pocketbackup/pocketbackup/internal/durable"
 	"github.com/pocketbackup/pocketbackup/internal/simdisk"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
@@ -48,7 +49,7 @@ type powerCutCase struct {
 }
 
 func powerCutCases() []powerCutCase {
-	big := strings.Repeat("b", writebackEvery+1)
+	big := strings.Repeat("b", durable.WritebackEvery+1)
 	return []powerCutCase{
 		{name: "commit", files: map[string]string{"keep.zip": "kept"},
 			actions: []simAction{{op: "commit", key: "new.zip", data: "the new backup"}}, minCuts: 8},
@@ -57,7 +58,7 @@ func powerCutCases() []powerCutCase {
 		{name: "commit-creates-dir", dirs: []string{"/srv"},
 			actions: []simAction{{op: "commit", key: "new.zip", data: "the new backup"}}, minCuts: 10},
 		{name: "commit-big-writeback", files: map[string]string{"keep.zip": "kept"}, writeBig: true,
-			actions: []simAction{{op: "commit", key: "big.zip", data: big, chunk: writebackEvery}}, minCuts: 7},
+			actions: []simAction{{op: "commit", key: "big.zip", data: big, chunk: durable.WritebackEvery}}, minCuts: 7},
 		{name: "commit-onto-existing", files: map[string]string{"taken.zip": "the old backup"},
 			actions: []simAction{{op: "commit", key: "taken.zip", data: "a racing new one", wantErr: shared.ErrExists}}, minCuts: 7},
 		{name: "commit-onto-existing-link-fallback", files: map[string]string{"taken.zip": "the old backup"}, link: true,

@@ -2,15 +2,7 @@
 
 package storage
 
+import "github.com/pocketbackup/pocketbackup/internal/durable"
+
 // Sync implements storeRoot: it fsyncs the directory.
-func (o osRoot) Sync() error {
-	d, err := o.r.Open(".")
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func (o osRoot) Sync() error { return durable.SyncDirIn(o.r, ".") }

@@ -1,0 +1,29 @@
+package durable
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// startWritebackFlags is sync_file_range's SYNC_FILE_RANGE_WRITE alone:
+// start writing the dirty pages of the range, wait for nothing (neither
+// for earlier write-out of the range nor for this one).
+const startWritebackFlags = unix.SYNC_FILE_RANGE_WRITE
+
+// StartWriteback asks Linux to start writing the dirty pages of n bytes of
+// f from off to disk, without waiting for them (sync_file_range(2)). A big
+// file then reaches the disk as it is written, and the fsync that ends it
+// waits for its tail only instead of flushing it all at once, stalling
+// every other writer on the file system (the app's SQLite commits among
+// them). It is a hint, not a durability point: only an fsync is, so errors
+// are ignored.
+func StartWriteback(f *os.File, off, n int64) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Control(func(fd uintptr) { //nolint:errcheck // a hint only
+		unix.SyncFileRange(int(fd), off, n, startWritebackFlags) //nolint:errcheck
+	})
+}
