@@ -87,7 +87,7 @@ func newOpenError(rawURL string, u *url.URL, err error) error {
 	case gcerrors.DeadlineExceeded:
 		kind = context.DeadlineExceeded
 	}
-	msg := "open " + where(u) + ": " + redact(err.Error(), rawURL, u)
+	msg := "open " + where(u) + ": " + scrubURL(err.Error(), rawURL, u)
 	if kind != nil && !errors.Is(err, kind) {
 		msg += ": " + kind.Error()
 	}

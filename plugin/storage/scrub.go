@@ -10,13 +10,16 @@ import (
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
-// minSecretLen is the shortest query value or user name that redact removes;
+// minSecretLen is the shortest query value or user name that scrubURL and secretsOf remove;
 // shorter ones ("1", "true") would mangle the message and are not secrets.
 const minSecretLen = 4
 
-// redact removes from msg everything of u that may be secret: the URL itself
-// in any spelling, its user info, its query and each query value.
-func redact(msg, rawURL string, u *url.URL) string {
+// scrubURL removes from msg, an error's text, everything of u that may be
+// secret: the URL itself in any spelling, its user info, its query and each
+// query value. It differs from shared.Redact, which rewrites a URL for
+// display keeping its shape: here the URL's parts are hunted inside free text
+// a driver wrote, where the shape is unknown.
+func scrubURL(msg, rawURL string, u *url.URL) string {
 	var secrets []string
 	add := func(s string) {
 		if len(s) >= minSecretLen {
@@ -81,7 +84,7 @@ func longestFirst(secrets []string) []string {
 // replaceAll replaces each of secrets, in order, in msg.
 func replaceAll(msg string, secrets []string) string {
 	for _, s := range secrets {
-		msg = strings.ReplaceAll(msg, s, "[shared.Redacted]")
+		msg = strings.ReplaceAll(msg, s, "["+shared.Redacted+"]")
 	}
 	return msg
 }
