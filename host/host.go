@@ -64,6 +64,13 @@ type Config struct {
 	// Restart replaces the process after a restore; ExecSelf when nil. The
 	// new process must call Recover before opening anything in DataDir.
 	Restart func() error
+	// RestartFailed is told when Restart returns an error: the process can
+	// no longer serve, and the app should exit non-zero so that a
+	// supervisor starts it again (the next start settles the data
+	// directory). A Handoff's RestartFailed does this. The host itself
+	// never exits the process: when nil, it logs the error and the process
+	// stays stopped.
+	RestartFailed func(error)
 	// Settings persists the settings API's backups section (schedule, S3);
 	// nil keeps them in memory only.
 	Settings SettingsStore

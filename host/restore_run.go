@@ -132,8 +132,9 @@ func (h *Host) finish(stage string, err error) {
 
 // restartAfter records why the process restarts (cause nil: the swap is
 // done and the next start verifies it), hands the plugin over and
-// restarts. It only returns if the restart failed, and then exits: the data
-// directory is settled by Recover at the next start.
+// restarts. It only returns if the app is being stopped or the restart
+// failed; that is told to Config.RestartFailed, and the data directory is
+// settled by Recover at the next start.
 func (h *Host) restartAfter(key string, cause error) {
 	if cause != nil {
 		h.finish("Failed to restore backup", cause)
@@ -153,7 +154,9 @@ func (h *Host) restartAfter(key string, cause error) {
 	}
 	h.log.Info("restarting", "key", key)
 	if err := restart(); err != nil {
-		h.log.Error("restart failed; exiting so a supervisor starts the app again", "error", err)
-		os.Exit(1)
+		h.log.Error("restart failed; the app must be started again", "error", err)
+		if h.cfg.RestartFailed != nil {
+			h.cfg.RestartFailed(err)
+		}
 	}
 }

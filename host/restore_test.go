@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -35,9 +36,6 @@ func newRestoreEnvWith(t *testing.T, onShutdown func(e *restoreEnv), configure f
 	t.Helper()
 	re := &restoreEnv{restarted: make(chan struct{}, 1)}
 	re.env = newEnvWith(t, func(cfg *host.Config) {
-		if configure != nil {
-			configure(cfg)
-		}
 		cfg.Shutdown = func(context.Context) error {
 			re.shutdowns++
 			if onShutdown != nil {
@@ -48,6 +46,9 @@ func newRestoreEnvWith(t *testing.T, onShutdown func(e *restoreEnv), configure f
 		cfg.Restart = func() error {
 			re.restarted <- struct{}{}
 			return nil
+		}
+		if configure != nil {
+			configure(cfg)
 		}
 	})
 	return re
@@ -335,5 +336,27 @@ func TestRestoreKeepsExcluded(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(re.dataDir, "storage", "thumbs")); !os.IsNotExist(err) {
 		t.Errorf("storage/thumbs (a nested exclude) after the restore: %v, want it gone with the old storage", err)
+	}
+}
+
+// TestRestoreRestartFailedIsTold: when the re-exec fails the host never
+// exits the process itself; it tells Config.RestartFailed, with the error.
+func TestRestoreRestartFailedIsTold(t *testing.T) {
+	failed := make(chan error, 1)
+	re := newRestoreEnvWith(t, nil, func(cfg *host.Config) {
+		cfg.Restart = func() error { return errExec }
+		cfg.RestartFailed = func(err error) { failed <- err }
+	})
+	re.createAndWait("before.zip")
+	if status, body, _ := re.do("POST", "/api/backups/before.zip/restore", re.superTok, "", nil); status != 204 {
+		t.Fatal(status, body)
+	}
+	select {
+	case err := <-failed:
+		if !errors.Is(err, errExec) {
+			t.Fatalf("RestartFailed(%v), want the restart's error", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("RestartFailed not called; health %v", re.health())
 	}
 }

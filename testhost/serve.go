@@ -53,31 +53,23 @@ func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (er
 	// Shutdown, then the host re-executes this process.
 	serveCtx, stopServing := context.WithCancel(ctx)
 	defer stopServing()
-	restoring := make(chan struct{})
-	serverDone := make(chan error, 1)
-	shutdownForRestore := func(context.Context) error {
-		close(restoring)
-		stopServing()
-		if err := <-serverDone; err != nil {
-			logger.Warn("server stopped with an error before the restore", "error", err)
-		}
-		return a.Close()
-	}
+	hand := host.NewHandoff(func(context.Context) error { stopServing(); return nil }, a.Close)
 	var restart func() error // host.ExecSelf
 	if opts.StopBeforeRestart {
 		restart = holdThenExec(stderr)
 	}
 	h, err := host.New(ctx, host.Config{
-		Shutdown:     shutdownForRestore,
-		Restart:      restart,
-		Settings:     settingsStore{db: a.db},
-		DataDir:      a.dataDir,
-		PluginsDir:   opts.PluginsDir,
-		PluginName:   opts.PluginName,
-		PluginSHA256: opts.PluginSHA256,
-		StorageURL:   opts.StorageURL,
-		Auth:         authSvc,
-		Logger:       logger.Named("host"),
+		Shutdown:      hand.Shutdown,
+		Restart:       restart,
+		RestartFailed: hand.RestartFailed,
+		Settings:      settingsStore{db: a.db},
+		DataDir:       a.dataDir,
+		PluginsDir:    opts.PluginsDir,
+		PluginName:    opts.PluginName,
+		PluginSHA256:  opts.PluginSHA256,
+		StorageURL:    opts.StorageURL,
+		Auth:          authSvc,
+		Logger:        logger.Named("host"),
 	})
 	if err != nil {
 		return err
@@ -107,18 +99,15 @@ func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (er
 		Total: opts.limits.MaxConns, PerAddr: opts.limits.MaxConnsPerAddr, Exempt: opts.TrustedProxies.Prefixes(),
 	})
 	err = runServer(serveCtx, limited, handler, logger, opts.limits)
-	select {
-	case <-restoring:
-		// The host owns the process now: it swaps the data in and
-		// re-executes it. Returning would run the deferred closes and stop
-		// the plugin that the next process takes over.
-		serverDone <- err
-		// A stop signal now ends the process instead: the host then
-		// skips the re-exec, and the next start completes the restore
-		// from its journal.
-		<-ctx.Done()
-		return nil
-	default:
+	if restoring, restartErr := hand.Served(ctx); restoring {
+		// The host owned the process: it swapped the data in and
+		// re-executed it, or a stop signal came first (the host then
+		// skipped the re-exec, and the next start completes the restore
+		// from its journal), or the re-exec failed.
+		if err != nil {
+			logger.Warn("server stopped with an error before the restore", "error", err)
+		}
+		return restartErr
 	}
 	return err
 }

@@ -98,16 +98,16 @@ func run() error {
 		WriteTimeout:      2 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 	}
-	stopped := make(chan struct{})
+	hand := host.NewHandoff(srv.Shutdown, db.Close)
 	h, err := host.New(ctx, host.Config{
 		DataDir:    *dir,
 		PluginsDir: *plugins,
 		Auth:       authSvc,
 		Logger:     log.Named("host"),
-		Shutdown: func(ctx context.Context) error {
-			close(stopped)
-			return errors.Join(srv.Shutdown(ctx), db.Close())
-		},
+		// The restore hand-over: stop serving, close the database, and
+		// after the re-exec's failure end this process.
+		Shutdown:      hand.Shutdown,
+		RestartFailed: hand.RestartFailed,
 	})
 	if err != nil {
 		return err
@@ -128,11 +128,10 @@ func run() error {
 	}
 	fmt.Printf("serving http://%s (backups API under /api/backups)\n", *addr)
 	err = srv.Serve(connlimit.Listen(ln, connlimit.Limits{Total: 4096, PerAddr: 64}))
-	select {
-	case <-stopped: // a restore owns the process now; it re-executes it
-		<-ctx.Done()
-		return nil
-	default:
+	if restoring, restartErr := hand.Served(ctx); restoring {
+		// A restore owned the process and re-executed it; we are here
+		// only if we were stopped meanwhile or the re-exec failed.
+		return restartErr
 	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
