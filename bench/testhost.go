@@ -333,7 +333,7 @@ func containsAll(s string, subs []string) bool {
 
 var logFieldPattern = regexp.MustCompile(`(?:^|\s)([A-Za-z_]+)=("(?:[^"\\]|\\.)*"|\S+)`)
 
-// logFields reads the key=value pairs of an hclog text line.
+// logFields reads the key=value pairs of a log line in slog's text format.
 func logFields(line string) map[string]string {
 	out := map[string]string{}
 	for _, m := range logFieldPattern.FindAllStringSubmatch(line, -1) {

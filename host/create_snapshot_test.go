@@ -1,14 +1,13 @@
 package host_test
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/go-hclog"
 
 	"github.com/pocketbackup/pocketbackup/host"
 )
@@ -49,7 +48,7 @@ func TestCreateFailsWhenFrozenDatabaseChanges(t *testing.T) {
 func TestCreateReleasesDatabasesEarly(t *testing.T) {
 	logs := &lockedLog{t: t}
 	e := newEnvWith(t, func(c *host.Config) {
-		c.Logger = hclog.New(&hclog.LoggerOptions{Name: "host", Output: logs, Level: hclog.Info})
+		c.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	})
 	if status, body, _ := e.do("POST", "/api/backups", e.superTok, "application/json", strings.NewReader(`{"name":"early.zip"}`)); status != 204 {
 		t.Fatal(status, body)

@@ -14,6 +14,23 @@
 // and memory (see Config.CheckTimeout and Config.CheckMemory). The SQLite
 // work itself (snapshots, freezing, checks) lives in host/internal/sqlitesnap.
 //
+// # Handing the process to a restore
+//
+// At start, before anything opens a file in the data directory, call
+// Recover: it completes or rolls back a restore the previous process left.
+// A restore stops the app through Config.Shutdown and re-executes the
+// process (Config.Restart); a Handoff does the app's side of this in one
+// place (stop serving, wait for Serve to return, close the databases, keep
+// the host and its plugin alive for the next process, and end the process
+// with an error if the re-exec fails). The library never exits the process
+// itself.
+//
+// # Logging
+//
+// Config.Logger and Recover take a *slog.Logger, as host/auth and
+// host/cron do; the plugin's lines, which go-plugin reads as hclog, reach
+// it with their levels and attributes (logger=host.plugin).
+//
 // # Serving the routes
 //
 // Give the http.Server read, write and idle timeouts (and ReadHeaderTimeout)

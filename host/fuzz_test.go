@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/pocketbackup/pocketbackup/host"
@@ -45,7 +45,7 @@ func newFuzzServer(tb testing.TB) *fuzzServer {
 		Email: "admin@example.com", PasswordHash: hash, TokenKey: auth.NewTokenKey(), Created: now, Updated: now}
 	store.put(super)
 	authSvc := auth.New(store, []byte(strings.Repeat("s", 32)), []auth.Collection{auth.Superusers()}, auth.WithBcryptCost(4))
-	h, err := host.New(context.Background(), host.Config{DataDir: dataDir, PluginsDir: pluginDir, Auth: authSvc, Logger: hclog.NewNullLogger()})
+	h, err := host.New(context.Background(), host.Config{DataDir: dataDir, PluginsDir: pluginDir, Auth: authSvc, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/julienschmidt/httprouter"
 	_ "modernc.org/sqlite"
 
@@ -160,7 +160,7 @@ func newEnvWithAuth(t *testing.T, configure func(*host.Config), authOpts ...auth
 		DataDir:    dataDir,
 		PluginsDir: pluginDir,
 		Auth:       authSvc,
-		Logger:     hclog.New(&hclog.LoggerOptions{Name: "host", Output: testWriter{t}, Level: hclog.Info}),
+		Logger:     slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	}
 	if configure != nil {
 		configure(&cfg)

@@ -10,10 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/pocketbackup/pocketbackup/host/auth"
 	"github.com/pocketbackup/pocketbackup/host/cron"
+	"github.com/pocketbackup/pocketbackup/host/internal/hclogslog"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -55,8 +54,9 @@ type Config struct {
 	Exclude []string
 	// Auth authenticates requests; required.
 	Auth *auth.Service
-	// Logger receives the host's and the plugin's logs.
-	Logger hclog.Logger
+	// Logger receives the host's and the plugin's logs (the plugin's
+	// with the attribute logger=host.plugin); nil discards them.
+	Logger *slog.Logger
 	// Shutdown stops the app before a restore swaps its data in: stop
 	// serving and close every database and file in DataDir, then return.
 	// Restores are refused while it is nil.
@@ -102,7 +102,7 @@ const DefaultStorageCheckTimeout = 30 * time.Second
 // Host serves the Backups API through the plugin.
 type Host struct {
 	cfg     Config
-	log     hclog.Logger
+	log     *slog.Logger
 	plugins *supervisor
 	ops     *operations
 
@@ -132,7 +132,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, errors.New("host: Config.Auth is required")
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = hclog.NewNullLogger()
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	dataDir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
@@ -149,7 +149,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if cfg.PluginEnv == nil {
 		cfg.PluginEnv = DefaultPluginEnv()
 	}
-	sup, err := newSupervisor(dataDir, cfg.PluginsDir, cfg.PluginName, cfg.PluginSHA256, cfg.PluginEnv, cfg.Logger.Named("plugin"))
+	sup, err := newSupervisor(dataDir, cfg.PluginsDir, cfg.PluginName, cfg.PluginSHA256, cfg.PluginEnv, hclogslog.New(cfg.Logger).Named("host").Named("plugin"))
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
@@ -177,7 +177,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		ctx:      hctx,
 		cancel:   cancel,
 		clock:    clock,
-		cron:     cron.New(clock, slog.New(slog.NewTextHandler(cfg.Logger.Named("cron").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}), nil))),
+		cron:     cron.New(clock, cfg.Logger.With("logger", "host.cron")),
 		settings: settings,
 	}
 	if err := h.schedule(settings); err != nil {

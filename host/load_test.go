@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -15,8 +16,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/go-hclog"
 
 	"github.com/pocketbackup/pocketbackup/host"
 )
@@ -117,7 +116,7 @@ func TestLoad(t *testing.T) {
 	}
 	// Warnings and errors only: thousands of creates log three lines each.
 	e := newEnvWith(t, func(cfg *host.Config) {
-		cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "host", Output: testWriter{t}, Level: hclog.Warn})
+		cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	})
 	e.createAndWait("seed.zip")
 	transport := &http.Transport{MaxIdleConnsPerHost: clients + 4}

@@ -3,9 +3,8 @@ package host
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
-
-	"github.com/hashicorp/go-hclog"
 
 	"github.com/pocketbackup/pocketbackup/host/internal/sqlitesnap"
 	"github.com/pocketbackup/pocketbackup/restore"
@@ -17,9 +16,9 @@ import (
 // they fail, and records the outcome for /api/health. Call it at start,
 // before anything opens a file in dataDir. An error means the data
 // directory could not be settled: the app must not start.
-func Recover(ctx context.Context, dataDir string, log hclog.Logger) error {
+func Recover(ctx context.Context, dataDir string, log *slog.Logger) error {
 	if log == nil {
-		log = hclog.NewNullLogger()
+		log = slog.New(slog.DiscardHandler)
 	}
 	dataDir, err := filepath.Abs(dataDir)
 	if err != nil {

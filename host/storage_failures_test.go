@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/hashicorp/go-hclog"
 
 	"github.com/pocketbackup/pocketbackup/host"
 )
@@ -76,7 +75,7 @@ func TestStartupCheckReportsHungStorage(t *testing.T) {
 		// Well below the plugin's own deadline for a storage call, so
 		// that the host's check is what ends the wait.
 		cfg.StorageCheckTimeout = 2 * time.Second
-		cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "host", Output: io.MultiWriter(testWriter{t}, logs), Level: hclog.Info})
+		cfg.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{t}, logs), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	})
 	// Generous: the machine may be loaded; the check itself ends at 2 s.
 	deadline := time.Now().Add(90 * time.Second)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"regexp"
@@ -13,7 +14,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/pocketbackup/pocketbackup/host/jsonapi"
@@ -78,7 +78,7 @@ type noteInput struct {
 // notesAPI serves the notes collection from data.db.
 type notesAPI struct {
 	db     *sql.DB
-	logger hclog.Logger
+	logger *slog.Logger
 }
 
 // registerNotes adds the notes routes to r, each behind guard (the

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/pocketbackup/pocketbackup/host/auth"
@@ -42,7 +41,7 @@ func newTestServerFor(t *testing.T, a *app) *testServer {
 	}
 	svc := auth.New(&authStore{db: a.db}, secret, authCollections,
 		auth.WithBcryptCost(bcrypt.MinCost), auth.WithLogger(slog.New(slog.DiscardHandler)))
-	logger := hclog.NewNullLogger()
+	logger := slog.New(slog.DiscardHandler)
 	srv := httptest.NewServer(appHandler(appRouter(a, svc, logger), newRequestLogger(a.auxDB, svc, defaultLogsDays, logger)))
 	t.Cleanup(srv.Close)
 	return &testServer{t: t, app: a, url: srv.URL}

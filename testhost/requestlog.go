@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -13,8 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
-
-	"github.com/hashicorp/go-hclog"
 
 	"github.com/pocketbackup/pocketbackup/host/auth"
 )
@@ -40,7 +39,7 @@ const (
 // the app runs, as it does in PocketBase). It is safe for concurrent use.
 type requestLogger struct {
 	auxDB   *sql.DB
-	logger  hclog.Logger
+	logger  *slog.Logger
 	auth    *auth.Service    // tells authenticated requests and the client's address
 	maxDays int              // rows older are pruned; 0 logs nothing
 	now     func() time.Time // time.Now when nil
@@ -52,7 +51,7 @@ type requestLogger struct {
 	dropped      atomic.Int64 // unauthenticated requests not logged, in all
 }
 
-func newRequestLogger(auxDB *sql.DB, authSvc *auth.Service, maxDays int, logger hclog.Logger) *requestLogger {
+func newRequestLogger(auxDB *sql.DB, authSvc *auth.Service, maxDays int, logger *slog.Logger) *requestLogger {
 	return &requestLogger{auxDB: auxDB, auth: authSvc, maxDays: maxDays, logger: logger}
 }
 

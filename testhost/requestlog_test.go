@@ -10,7 +10,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/hashicorp/go-hclog"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/pocketbackup/pocketbackup/host/auth"
@@ -49,7 +48,7 @@ func newLogFixture(t *testing.T, maxDays int) *logFixture {
 		t.Fatal(err)
 	}
 	f := &logFixture{t: t, app: a, now: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC), token: token}
-	f.log = newRequestLogger(a.auxDB, svc, maxDays, hclog.NewNullLogger())
+	f.log = newRequestLogger(a.auxDB, svc, maxDays, slog.New(slog.DiscardHandler))
 	f.log.now = func() time.Time { return f.now }
 	f.handler = f.log.wrap(http.NotFoundHandler())
 	return f

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/pocketbackup/pocketbackup/host/auth"
@@ -45,7 +45,7 @@ const msgMethodNotAllowed = "Method not allowed."
 
 // newRouter returns a router whose unknown routes, wrong methods and
 // panicking handlers answer in the contract's JSON error shape.
-func newRouter(logger hclog.Logger) *httprouter.Router {
+func newRouter(logger *slog.Logger) *httprouter.Router {
 	r := httprouter.New()
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		jsonapi.Write(w, jsonapi.NotFound())
@@ -71,7 +71,7 @@ func newRouter(logger hclog.Logger) *httprouter.Router {
 // appRouter returns the router with the app's own routes: auth (login,
 // refresh, file tokens) and the notes collection. The host adds its routes
 // to it.
-func appRouter(a *app, authSvc *auth.Service, logger hclog.Logger) *httprouter.Router {
+func appRouter(a *app, authSvc *auth.Service, logger *slog.Logger) *httprouter.Router {
 	r := newRouter(logger)
 	authSvc.Register(r)
 	registerNotes(r, &notesAPI{db: a.db, logger: logger}, authSvc.RequireSuperuser)
@@ -122,14 +122,14 @@ func listenURL(addr net.Addr) string {
 }
 
 // newHTTPServer returns the server for h with limits' timeouts.
-func newHTTPServer(h http.Handler, logger hclog.Logger, limits serverLimits) *http.Server {
+func newHTTPServer(h http.Handler, logger *slog.Logger, limits serverLimits) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: limits.ReadHeader,
 		ReadTimeout:       limits.Read,
 		WriteTimeout:      limits.Write,
 		IdleTimeout:       limits.Idle,
-		ErrorLog:          logger.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true}),
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 }
 
@@ -137,7 +137,7 @@ func newHTTPServer(h http.Handler, logger hclog.Logger, limits serverLimits) *ht
 // shuts down gracefully: requests in flight get shutdownTimeout to finish
 // before their connections are closed. ln is expected to enforce the
 // connection caps already (connlimit).
-func runServer(ctx context.Context, ln net.Listener, h http.Handler, logger hclog.Logger, limits serverLimits) error {
+func runServer(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger, limits serverLimits) error {
 	srv := newHTTPServer(h, logger, limits)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/pocketbackup/pocketbackup/host/auth"
@@ -49,7 +48,7 @@ func TestRouterErrorShapes(t *testing.T) {
 }
 
 func TestRouterRecoversPanics(t *testing.T) {
-	r := newRouter(hclog.NewNullLogger())
+	r := newRouter(slog.New(slog.DiscardHandler))
 	r.GET("/api/boom", func(http.ResponseWriter, *http.Request, httprouter.Params) { panic("secret detail") })
 	rec := httptest.NewRecorder()
 	r.ServeHTTP(rec, httptest.NewRequest("GET", "/api/boom", nil))
@@ -180,7 +179,7 @@ func TestListenURL(t *testing.T) {
 }
 
 func TestHTTPServerTimeouts(t *testing.T) {
-	srv := newHTTPServer(http.NotFoundHandler(), hclog.NewNullLogger(), defaultLimits)
+	srv := newHTTPServer(http.NotFoundHandler(), slog.New(slog.DiscardHandler), defaultLimits)
 	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout <= 0 || srv.WriteTimeout <= 0 || srv.IdleTimeout <= 0 {
 		t.Errorf("timeouts: header %v read %v write %v idle %v; slow clients could hold connections for ever",
 			srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout)
@@ -202,7 +201,7 @@ func TestRunServerShutsDownGracefully(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
-	go func() { done <- runServer(ctx, ln, h, hclog.NewNullLogger(), defaultLimits) }()
+	go func() { done <- runServer(ctx, ln, h, slog.New(slog.DiscardHandler), defaultLimits) }()
 
 	type result struct {
 		body string
@@ -255,7 +254,7 @@ func TestRunServerReportsServeErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	ln.Close()
-	err = runServer(t.Context(), ln, http.NotFoundHandler(), hclog.NewNullLogger(), defaultLimits)
+	err = runServer(t.Context(), ln, http.NotFoundHandler(), slog.New(slog.DiscardHandler), defaultLimits)
 	if err == nil || errors.Is(err, http.ErrServerClosed) {
 		t.Errorf("err = %v, want the listener's error", err)
 	}
@@ -287,7 +286,7 @@ func TestSlowBodyCutByReadTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := auth.New(&authStore{db: a.db}, secret, authCollections, auth.WithLogger(slog.New(slog.DiscardHandler)))
-	logger := hclog.NewNullLogger()
+	logger := slog.New(slog.DiscardHandler)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -335,7 +334,7 @@ func TestSlowBodyCutByReadTimeout(t *testing.T) {
 // http.ErrAbortHandler after sending part of its body gets nothing more
 // written after it; the connection just ends.
 func TestRouterLetsAbortThrough(t *testing.T) {
-	r := newRouter(hclog.NewNullLogger())
+	r := newRouter(slog.New(slog.DiscardHandler))
 	r.GET("/api/cut", func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
 		w.Header().Set("Content-Length", "1000")
 		_, _ = io.WriteString(w, strings.Repeat("d", 100))

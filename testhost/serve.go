@@ -11,8 +11,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/hashicorp/go-hclog"
-
 	"github.com/pocketbackup/pocketbackup/host"
 	"github.com/pocketbackup/pocketbackup/host/auth"
 	"github.com/pocketbackup/pocketbackup/host/connlimit"
@@ -22,11 +20,11 @@ import (
 // sure a superuser exists, starts the backup plugin through package host
 // and serves the API on opts.HTTP.
 func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (err error) {
-	logger := hclog.New(&hclog.LoggerOptions{Name: "testhost", Output: stderr, Level: hclog.Info})
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
 
 	// A restore that the previous process left unfinished is settled before
 	// any database is opened.
-	if err := host.Recover(ctx, opts.DataDir, logger.Named("host")); err != nil {
+	if err := host.Recover(ctx, opts.DataDir, logger.With("logger", "host")); err != nil {
 		return err
 	}
 	a, err := openApp(ctx, opts.DataDir)
@@ -47,7 +45,7 @@ func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (er
 	baseURL := listenURL(ln.Addr())
 
 	authSvc := auth.New(&authStore{db: a.db}, secret, authCollections,
-		auth.WithLogger(slog.New(slog.NewTextHandler(stderr, nil))), auth.WithTrustedProxies(opts.TrustedProxies))
+		auth.WithLogger(logger.With("logger", "auth")), auth.WithTrustedProxies(opts.TrustedProxies))
 
 	// A restore stops the server and closes the databases through
 	// Shutdown, then the host re-executes this process.
@@ -69,7 +67,7 @@ func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (er
 		PluginSHA256:  opts.PluginSHA256,
 		StorageURL:    opts.StorageURL,
 		Auth:          authSvc,
-		Logger:        logger.Named("host"),
+		Logger:        logger.With("logger", "host"),
 	})
 	if err != nil {
 		return err

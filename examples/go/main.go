@@ -14,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -23,7 +24,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/julienschmidt/httprouter"
 	_ "modernc.org/sqlite"
 
@@ -55,14 +55,14 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	log := hclog.New(&hclog.LoggerOptions{Name: "embedded"})
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
 	// 1. Before opening anything in the data directory, settle a restore
 	//    the previous process may have left unfinished.
 	if err := os.MkdirAll(*dir, 0o700); err != nil {
 		return err
 	}
-	if err := host.Recover(ctx, *dir, log); err != nil {
+	if err := host.Recover(ctx, *dir, log.With("logger", "host")); err != nil {
 		return err
 	}
 
@@ -103,7 +103,7 @@ func run() error {
 		DataDir:    *dir,
 		PluginsDir: *plugins,
 		Auth:       authSvc,
-		Logger:     log.Named("host"),
+		Logger:     log.With("logger", "host"),
 		// The restore hand-over: stop serving, close the database, and
 		// after the re-exec's failure end this process.
 		Shutdown:      hand.Shutdown,
