@@ -387,3 +387,39 @@ func damageLastPage(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// TestRestoreReattachDoesNotHashThePlugin: the process after a restore's
+// re-exec takes over the running plugin without reading the plugin binary
+// (the app is down meanwhile); the binary is checked when a plugin is
+// launched, so a relaunch with a wrong checksum is still refused.
+func TestRestoreReattachDoesNotHashThePlugin(t *testing.T) {
+	re := newRestoreEnv(t, nil)
+	re.createAndWait("b.zip")
+	pid := re.host.PluginPID()
+	if status, body, _ := re.do("POST", "/api/backups/b.zip/restore", re.superTok, "", nil); status != 204 {
+		t.Fatal(status, body)
+	}
+	re.waitRestart()
+	re.cfg.PluginSHA256 = strings.Repeat("00", 32) // not the binary's
+	next := re.restartHost()
+	if got := next.host.PluginPID(); got != pid {
+		t.Fatalf("plugin pid %d after restart, want the same %d", got, pid)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		status, body, _ := next.do("GET", "/api/backups", next.superTok, "", nil)
+		if status >= 500 {
+			break // the relaunch was refused
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a plugin with a wrong checksum was launched: %d %s", status, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := next.host.PluginPID(); got > 0 && got != pid {
+		t.Fatalf("plugin %d launched from a binary with a wrong checksum", got)
+	}
+}
