@@ -52,8 +52,15 @@ func startTesthost(ctx context.Context, bin, dataDir, logPath string, echo io.Wr
 	if err != nil {
 		return nil, errors.Join(err, logFile.Close())
 	}
+	// The superuser is created once, as an operator does, not through
+	// PB_SUPERUSER_* at every start: testhost would then bcrypt the
+	// password again at each start, the restore's re-exec included, and
+	// the restore's downtime would measure testhost's bootstrap policy
+	// rather than the backups (PocketBase does no such thing at start).
+	if out, err := exec.CommandContext(ctx, bin+"/testhost", "superuser", "upsert", benchEmail, benchPassword, "--dir="+dataDir).CombinedOutput(); err != nil {
+		return nil, errors.Join(fmt.Errorf("testhost superuser upsert: %w: %s", err, out), logFile.Close())
+	}
 	cmd := exec.Command(bin+"/testhost", "serve", "--http="+addr, "--dir="+dataDir, "--plugins="+bin+"/plugins")
-	cmd.Env = append(os.Environ(), "PB_SUPERUSER_EMAIL="+benchEmail, "PB_SUPERUSER_PASSWORD="+benchPassword)
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
 		return nil, errors.Join(err, pr.Close(), pw.Close(), logFile.Close())

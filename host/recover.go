@@ -7,13 +7,17 @@ import (
 	"path/filepath"
 
 	"github.com/pocketbackup/pocketbackup/host/internal/sqlitesnap"
+	"github.com/pocketbackup/pocketbackup/internal/filestamp"
 	"github.com/pocketbackup/pocketbackup/restore"
 )
 
 // Recover settles the data directory after a restart: it completes or
 // rolls back a restore the previous process left unfinished, verifies the
 // restored databases (PRAGMA quick_check) and puts the old data back when
-// they fail, and records the outcome for /api/health. Call it at start,
+// they fail, and records the outcome for /api/health. The databases were
+// checked while staged, before the app stopped; only those that no longer
+// match the stamps taken then (recorded in the restore journal) are
+// checked again, so the app is not kept down re-reading what it checked. Call it at start,
 // before anything opens a file in dataDir. An error means the data
 // directory could not be settled: the app must not start.
 func Recover(ctx context.Context, dataDir string, log *slog.Logger) error {
@@ -24,7 +28,11 @@ func Recover(ctx context.Context, dataDir string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
-	out, err := restore.Recover(stateDir(dataDir), func(dir string) error { return sqlitesnap.Verify(ctx, dir) }, nil)
+	out, err := restore.RecoverChecked(stateDir(dataDir), func(dir string, checked []filestamp.Stamp) error {
+		again, err := sqlitesnap.VerifyChanged(ctx, dir, checked)
+		log.Info("restored databases verified", "stamped", len(checked), "checked_again", again)
+		return err
+	}, nil)
 	if err != nil {
 		return fmt.Errorf("recover restore: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pocketbackup/pocketbackup/host/internal/sqlitesnap"
+	"github.com/pocketbackup/pocketbackup/internal/filestamp"
 	"github.com/pocketbackup/pocketbackup/restore"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
@@ -48,8 +49,9 @@ func topLevelEntry(p string) (string, bool) {
 func (h *Host) runRestore(storageURL, key string) {
 	start := time.Now()
 	workDir, err := os.MkdirTemp(filepath.Join(h.cfg.DataDir, tempDirName), "restore-")
+	var checked []filestamp.Stamp
 	if err == nil {
-		err = h.stage(h.ctx, storageURL, key, filepath.Join(workDir, "staged"))
+		checked, err = h.stage(h.ctx, storageURL, key, filepath.Join(workDir, "staged"))
 	}
 	if err != nil {
 		h.failRestore(key, workDir, err)
@@ -62,7 +64,7 @@ func (h *Host) runRestore(storageURL, key string) {
 		h.restartAfter(key, errors.Join(errors.New("app shutdown failed"), err))
 		return
 	}
-	j, err := restore.Prepare(stateDir(h.cfg.DataDir), h.cfg.DataDir, filepath.Join(workDir, "staged"), filepath.Join(workDir, "old"), key, restoreKeep(h.cfg.Exclude))
+	j, err := restore.PrepareChecked(stateDir(h.cfg.DataDir), h.cfg.DataDir, filepath.Join(workDir, "staged"), filepath.Join(workDir, "old"), key, restoreKeep(h.cfg.Exclude), checked)
 	if err == nil {
 		err = restore.Swap(j, nil)
 	}
@@ -77,31 +79,48 @@ func (h *Host) runRestore(storageURL, key string) {
 }
 
 // stage extracts the backup into dir and checks its databases there, so a
-// broken backup is refused before the app is touched.
-func (h *Host) stage(ctx context.Context, storageURL, key, dir string) error {
+// broken backup is refused before the app is touched. It returns the
+// stamps of the files checked (nil if they could not be taken), which let
+// the next start skip checking them again (see Recover).
+func (h *Host) stage(ctx context.Context, storageURL, key, dir string) ([]filestamp.Stamp, error) {
 	if err := os.Mkdir(dir, 0o700); err != nil {
-		return fmt.Errorf("staging dir: %w", err)
+		return nil, fmt.Errorf("staging dir: %w", err)
 	}
 	b, err := h.backups(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	err = b.Extract(ctx, shared.ExtractRequest{StorageURL: storageURL, Key: key, DestDir: dir},
 		func(p shared.Progress) { h.ops.progress(p.Done, p.Total) })
 	if err != nil {
-		return fmt.Errorf("extract: %w", err)
+		return nil, fmt.Errorf("extract: %w", err)
 	}
-	// The check runs in a process of its own (see RunChecker).
+	// The check runs in a process of its own (see RunChecker); the files
+	// are stamped meanwhile, on another core.
 	start := time.Now()
+	stamped := make(chan []filestamp.Stamp, 1)
+	go func() {
+		first, _ := sqlitesnap.Stamp(dir, nil) // a file the check changed meanwhile is stamped again below
+		stamped <- first
+	}()
 	pid, err := sqlitesnap.VerifyInChild(ctx, dir, h.checkerLimits(dir))
+	first := <-stamped
 	if errors.Is(err, sqlitesnap.ErrCheckFailed) {
-		return fmt.Errorf("verify staged databases: %w: %w", shared.ErrInvalid, err)
+		return nil, fmt.Errorf("verify staged databases: %w: %w", shared.ErrInvalid, err)
 	}
 	if err != nil {
-		return fmt.Errorf("verify staged databases: %w", err)
+		return nil, fmt.Errorf("verify staged databases: %w", err)
 	}
-	h.log.Info("staged databases passed quick_check", "key", key, "checker_pid", pid, "seconds", time.Since(start).Seconds())
-	return nil
+	// The check may have changed files (a WAL checkpointed and removed at
+	// close): what no longer matches its first stamp is stamped again, so
+	// the stamps are of the bytes the check passed.
+	checked, err := sqlitesnap.Stamp(dir, first)
+	if err != nil {
+		h.log.Warn("stamping the checked databases failed; the next start checks them again", "key", key, "error", err)
+		checked = nil
+	}
+	h.log.Info("staged databases passed quick_check", "key", key, "checker_pid", pid, "stamped", len(checked), "seconds", time.Since(start).Seconds())
+	return checked, nil
 }
 
 // failRestore records a restore that failed before the app was touched.

@@ -360,3 +360,89 @@ func TestRestoreRestartFailedIsTold(t *testing.T) {
 		t.Fatalf("RestartFailed not called; health %v", re.health())
 	}
 }
+
+// TestRestoreRechecksWhatChangedAfterStaging: the staged databases are
+// checked and stamped before the app stops, and the next start checks
+// again only what no longer matches its stamp. A data.db damaged after
+// its check (here, while the app shuts down) no longer matches, is checked
+// at start, fails, and the old data comes back.
+func TestRestoreRechecksWhatChangedAfterStaging(t *testing.T) {
+	re := newRestoreEnv(t, func(re *restoreEnv) {
+		staged, err := filepath.Glob(filepath.Join(re.dataDir, ".pb_temp_to_delete", "restore-*", "staged", "data.db"))
+		if err != nil || len(staged) != 1 {
+			re.t.Errorf("staged data.db: %v %v", staged, err)
+			return
+		}
+		damageLastPage(re.t, staged[0])
+	})
+	dbPath := filepath.Join(re.dataDir, "data.db")
+	re.createAndWait("b.zip")
+	addNotes(t, dbPath, 4)
+	if status, body, _ := re.do("POST", "/api/backups/b.zip/restore", re.superTok, "", nil); status != 204 {
+		t.Fatal(status, body)
+	}
+	re.waitRestart()
+	next := re.restartHost()
+	if got := countNotes(t, dbPath); got != 54 {
+		t.Fatalf("notes = %d, want the old data's 54 back", got)
+	}
+	last, _ := next.health()["lastOperation"].(map[string]any)
+	if last["kind"] != "restore" || last["ok"] != false || !strings.Contains(last["error"].(string), "failed verification") {
+		t.Fatalf("lastOperation = %v", last)
+	}
+}
+
+// damageLastPage overwrites the last 4 KiB page of the SQLite file at path
+// with bytes no b-tree page can hold.
+func damageLastPage(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := bytes.Repeat([]byte("\x0d\xff\xff\xff\x00\x07"), 4096/6+1)[:4096]
+	if _, err := f.WriteAt(junk, info.Size()-4096); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRestoreReattachDoesNotHashThePlugin: the process after a restore's
+// re-exec takes over the running plugin without reading the plugin binary
+// (the app is down meanwhile); the binary is checked when a plugin is
+// launched, so a relaunch with a wrong checksum is still refused.
+func TestRestoreReattachDoesNotHashThePlugin(t *testing.T) {
+	re := newRestoreEnv(t, nil)
+	re.createAndWait("b.zip")
+	pid := re.host.PluginPID()
+	if status, body, _ := re.do("POST", "/api/backups/b.zip/restore", re.superTok, "", nil); status != 204 {
+		t.Fatal(status, body)
+	}
+	re.waitRestart()
+	re.cfg.PluginSHA256 = strings.Repeat("00", 32) // not the binary's
+	next := re.restartHost()
+	if got := next.host.PluginPID(); got != pid {
+		t.Fatalf("plugin pid %d after restart, want the same %d", got, pid)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		status, body, _ := next.do("GET", "/api/backups", next.superTok, "", nil)
+		if status >= 500 {
+			break // the relaunch was refused
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a plugin with a wrong checksum was launched: %d %s", status, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := next.host.PluginPID(); got > 0 && got != pid {
+		t.Fatalf("plugin %d launched from a binary with a wrong checksum", got)
+	}
+}

@@ -36,7 +36,11 @@ type supervisor struct {
 }
 
 // newSupervisor finds and verifies the plugin binary and prepares the
-// private socket directory. It does not start the plugin yet.
+// private socket directory. It does not start the plugin yet. When the
+// process it replaced handed a running plugin over, the binary is not
+// hashed now: that plugin was verified when it was launched, and a launch
+// verifies the binary again right before exec (see launch). A restore's
+// re-exec then does not keep the app down reading the whole binary.
 func newSupervisor(dataDir, pluginsDir, name, wantSHA string, envAllow []string, log hclog.Logger) (*supervisor, error) {
 	path, err := findPlugin(pluginsDir, name)
 	if err != nil {
@@ -46,15 +50,18 @@ func newSupervisor(dataDir, pluginsDir, name, wantSHA string, envAllow []string,
 	if err != nil {
 		return nil, err
 	}
-	if err := verifyChecksum(path, checksum); err != nil {
-		return nil, err
-	}
 	socketDir, err := privateSocketDir(dataDir)
 	if err != nil {
 		return nil, err
 	}
+	pending := takeHandOver(socketDir)
+	if pending == nil {
+		if err := verifyChecksum(path, checksum); err != nil {
+			return nil, err
+		}
+	}
 	return &supervisor{path: path, checksum: checksum, socketDir: socketDir, envAllow: envAllow, log: log,
-		pending: takeHandOver(socketDir)}, nil
+		pending: pending}, nil
 }
 
 // findPlugin returns the plugin binary: PluginsDir/name, or the single

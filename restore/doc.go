@@ -16,6 +16,11 @@
 // go through a small unexported seam so that the tests can run them on a
 // simulated disk and cut the power after each one.
 //
+// The journal may also carry stamps of the staged files the caller
+// verified before the swap (PrepareChecked): renames keep a file's
+// identity, so the verification at start (RecoverChecked) can tell what
+// changed since and check only that, while the app is down.
+//
 // This package is pure filesystem code: it knows nothing of HTTP, plugins
 // or databases (verification is a callback).
 package restore

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/pocketbackup/pocketbackup/internal/filestamp"
 )
 
 // JournalFile is the journal's name inside the state directory.
@@ -24,6 +26,10 @@ type Journal struct {
 	OldList []string  `json:"oldList"` // entries of DataDir to move out
 	NewList []string  `json:"newList"` // entries of Staged to move in
 	Started time.Time `json:"started"`
+	// Checked stamps the staged files the caller verified before the
+	// swap (see PrepareChecked); Recover hands them to its verification,
+	// which need not check again what still matches them.
+	Checked []filestamp.Stamp `json:"checked,omitempty"`
 
 	fsys fileSystem // osFS when nil
 }

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"maps"
 	"path"
+	"slices"
 	"syscall"
 	"testing"
+
+	"github.com/pocketbackup/pocketbackup/internal/filestamp"
 )
 
 // The power-cut tests run the swap and its recovery on simFS and cut the
@@ -42,6 +45,10 @@ var simNewTree = map[string]string{
 
 const simKept = "backups/keep-me.zip"
 
+// simChecked is what the host stamps at staging: the journal carries it
+// through every cut.
+var simChecked = []filestamp.Stamp{{Name: "data.db", Dev: 1, Ino: 2, Size: 12, ModTime: 3, SHA256: "ab"}}
+
 // newSimDisk is a data directory with a staged backup beside it, all
 // durable (the host makes the staged tree durable before the swap). The
 // state folder does not exist yet: Prepare creates it.
@@ -58,7 +65,7 @@ func newSimDisk() *simFS {
 
 // simRestore is what the host does before it restarts: journal, swap.
 func simRestore(t *testing.T, fsys *simFS, prepared *bool) {
-	j, err := prepareOn(fsys, simState, simData, simStage, simOld, "b.zip", simKeep)
+	j, err := prepareOn(fsys, simState, simData, simStage, simOld, "b.zip", simKeep, simChecked)
 	if err != nil {
 		t.Fatalf("prepare: %v", err)
 	}
@@ -124,6 +131,9 @@ func checkRecoveries(t *testing.T, k int, disk *simFS, prepared, refuse bool, co
 	}
 	if prepared && j == nil {
 		t.Fatalf("cut after %d: Prepare returned but its journal did not survive the cut", k)
+	}
+	if j != nil && !slices.Equal(j.Checked, simChecked) {
+		t.Fatalf("cut after %d: the journal's stamps are %+v, want %+v", k, j.Checked, simChecked)
 	}
 	want, what := simOldTree, "old"
 	if j != nil && !refuse {

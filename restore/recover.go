@@ -3,6 +3,8 @@ package restore
 import (
 	"fmt"
 	"time"
+
+	"github.com/pocketbackup/pocketbackup/internal/filestamp"
 )
 
 // Outcome is what Recover did.
@@ -22,6 +24,11 @@ type Outcome struct {
 // open and pass quick_check). An error rolls the swap back.
 type Verify func(dataDir string) error
 
+// VerifyChecked is a Verify that is also given the stamps of the files
+// verified before the swap (Journal.Checked, nil when there are none), so
+// that it checks again only what no longer matches them.
+type VerifyChecked func(dataDir string, checked []filestamp.Stamp) error
+
 // Recover finishes whatever restore a journal in stateDir describes. Call it
 // at start, before anything opens files in the data directory. It completes
 // the swap, verifies it, and on failure puts the old data back. The
@@ -33,7 +40,21 @@ func Recover(stateDir string, verify Verify, hook Hook) (Outcome, error) {
 	return recoverOn(osFS{}, stateDir, verify, hook)
 }
 
+// RecoverChecked is Recover with a verification that is given the
+// journal's stamps (see PrepareChecked).
+func RecoverChecked(stateDir string, verify VerifyChecked, hook Hook) (Outcome, error) {
+	return recoverCheckedOn(osFS{}, stateDir, verify, hook)
+}
+
 func recoverOn(fsys fileSystem, stateDir string, verify Verify, hook Hook) (Outcome, error) {
+	var v VerifyChecked
+	if verify != nil {
+		v = func(dataDir string, _ []filestamp.Stamp) error { return verify(dataDir) }
+	}
+	return recoverCheckedOn(fsys, stateDir, v, hook)
+}
+
+func recoverCheckedOn(fsys fileSystem, stateDir string, verify VerifyChecked, hook Hook) (Outcome, error) {
 	j, err := readJournal(fsys, stateDir)
 	if err != nil || j == nil {
 		return Outcome{}, err
@@ -41,7 +62,7 @@ func recoverOn(fsys fileSystem, stateDir string, verify Verify, hook Hook) (Outc
 	out := Outcome{Found: true, Key: j.Key, Started: j.Started}
 	swapErr := Swap(j, hook)
 	if swapErr == nil && verify != nil {
-		swapErr = verify(j.DataDir)
+		swapErr = verify(j.DataDir, j.Checked)
 	}
 	if swapErr == nil {
 		out.Restored = true

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pocketbackup/pocketbackup/internal/filestamp"
 	"github.com/pocketbackup/pocketbackup/restore"
 )
 
@@ -175,6 +176,51 @@ func TestRecoverRollsBackWhenVerifyFails(t *testing.T) {
 		t.Fatalf("Recover = %+v, %v", out, err)
 	}
 	assertTree(t, l.dataDir, oldTree, "the old data")
+}
+
+// TestRecoverCheckedGetsTheStagingStamps: the stamps taken of the staged
+// files reach the verification at start, which refuses the swap when the
+// swapped-in data.db no longer matches them.
+func TestRecoverCheckedGetsTheStagingStamps(t *testing.T) {
+	for _, tamper := range []bool{false, true} {
+		l := newLayout(t)
+		stamp, err := filestamp.Take(l.staged, "data.db")
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := restore.PrepareChecked(l.stateDir, l.dataDir, l.staged, l.old, "b.zip", keep, []filestamp.Stamp{stamp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := restore.Swap(j, nil); err != nil {
+			t.Fatal(err)
+		}
+		if tamper {
+			writeTree(t, l.dataDir, map[string]string{"data.db": "new databaze"})
+		}
+		var got []filestamp.Stamp
+		verify := func(dir string, checked []filestamp.Stamp) error {
+			got = checked
+			for _, s := range checked {
+				if ok, err := filestamp.Matches(dir, s); err != nil || !ok {
+					return fmt.Errorf("%s changed since it was checked (%v)", s.Name, err)
+				}
+			}
+			return nil
+		}
+		out, err := restore.RecoverChecked(l.stateDir, verify, nil)
+		if err != nil || !out.Found || out.Restored == tamper {
+			t.Fatalf("tampered %v: RecoverChecked = %+v, %v", tamper, out, err)
+		}
+		if len(got) != 1 || got[0] != stamp {
+			t.Fatalf("verify got stamps %+v, want %+v", got, stamp)
+		}
+		if tamper {
+			assertTree(t, l.dataDir, oldTree, "the old data")
+		} else {
+			assertTree(t, l.dataDir, newTree, "the backup's")
+		}
+	}
 }
 
 func TestNoJournalMeansOldData(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pocketbackup/pocketbackup/internal/durable"
+	"github.com/pocketbackup/pocketbackup/internal/filestamp"
 )
 
 // Hook is called after each durable step, named: "moved-out:<name>",
@@ -28,10 +29,17 @@ func (h Hook) at(step string) {
 // the caller lists there) stay where they are. staged and old must be on
 // dataDir's filesystem; old must not exist yet.
 func Prepare(stateDir, dataDir, staged, old, key string, keep []string) (*Journal, error) {
-	return prepareOn(osFS{}, stateDir, dataDir, staged, old, key, keep)
+	return prepareOn(osFS{}, stateDir, dataDir, staged, old, key, keep, nil)
 }
 
-func prepareOn(fsys fileSystem, stateDir, dataDir, staged, old, key string, keep []string) (*Journal, error) {
+// PrepareChecked is Prepare for a staged tree whose files the caller has
+// verified and stamped: the stamps go into the journal, and Recover passes
+// them to its verification (see RecoverChecked).
+func PrepareChecked(stateDir, dataDir, staged, old, key string, keep []string, checked []filestamp.Stamp) (*Journal, error) {
+	return prepareOn(osFS{}, stateDir, dataDir, staged, old, key, keep, checked)
+}
+
+func prepareOn(fsys fileSystem, stateDir, dataDir, staged, old, key string, keep []string, checked []filestamp.Stamp) (*Journal, error) {
 	oldList, err := listEntries(fsys, dataDir, keep)
 	if err != nil {
 		return nil, fmt.Errorf("list data dir: %w", err)
@@ -45,7 +53,7 @@ func prepareOn(fsys fileSystem, stateDir, dataDir, staged, old, key string, keep
 	}
 	j := &Journal{
 		Version: journalVersion, Key: key, DataDir: dataDir, Staged: staged, Old: old,
-		OldList: oldList, NewList: newList, Started: time.Now().UTC(), fsys: fsys,
+		OldList: oldList, NewList: newList, Started: time.Now().UTC(), Checked: checked, fsys: fsys,
 	}
 	data, err := json.MarshalIndent(j, "", "  ")
 	if err != nil {

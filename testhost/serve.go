@@ -21,6 +21,10 @@ import (
 // and serves the API on opts.HTTP.
 func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (err error) {
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	var superuserHash passwordHash
+	if opts.SuperuserEmail != "" && opts.SuperuserPassword != "" {
+		superuserHash = hashLater(opts.SuperuserPassword)
+	}
 
 	// A restore that the previous process left unfinished is settled before
 	// any database is opened.
@@ -76,7 +80,7 @@ func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (er
 
 	// Only once everything has started, so printed credentials are never
 	// followed by a failed start.
-	if err := bootstrapSuperuser(ctx, a.db, opts.SuperuserEmail, opts.SuperuserPassword, baseURL, stdout); err != nil {
+	if err := bootstrapSuperuserHash(ctx, a.db, opts.SuperuserEmail, opts.SuperuserPassword, superuserHash, baseURL, stdout); err != nil {
 		return err
 	}
 

@@ -101,13 +101,19 @@ func scanRecord(row *sql.Row, collectionID, table string) (auth.Record, error) {
 // password. Either way the record gets a fresh token key, so every token
 // issued before dies. It reports whether the record was created.
 func upsertAuthRecord(ctx context.Context, db *sql.DB, collectionID, email, password string) (created bool, err error) {
-	table, ok := authTables[collectionID]
-	if !ok {
-		return false, fmt.Errorf("upsert: unknown auth collection %q", collectionID)
-	}
 	hash, err := auth.HashPasswordCost(password, passwordCost)
 	if err != nil {
 		return false, fmt.Errorf("hash password: %w", err)
+	}
+	return upsertAuthRecordHash(ctx, db, collectionID, email, hash)
+}
+
+// upsertAuthRecordHash is upsertAuthRecord with the password's hash
+// computed already.
+func upsertAuthRecordHash(ctx context.Context, db *sql.DB, collectionID, email, hash string) (created bool, err error) {
+	table, ok := authTables[collectionID]
+	if !ok {
+		return false, fmt.Errorf("upsert: unknown auth collection %q", collectionID)
 	}
 	tokenKey := auth.NewTokenKey()
 	now := formatDate(time.Now())
@@ -164,11 +170,43 @@ func countSuperusers(ctx context.Context, db *sql.DB) (int, error) {
 // exists, it creates one with a random password and prints the credentials
 // and baseURL, once, to out.
 func bootstrapSuperuser(ctx context.Context, db *sql.DB, email, password, baseURL string, out io.Writer) error {
+	hashNow := func() (string, error) { return auth.HashPasswordCost(password, passwordCost) }
+	return bootstrapSuperuserHash(ctx, db, email, password, hashNow, baseURL, out)
+}
+
+// passwordHash is a password's bcrypt hash, computed in the background
+// (hashLater) or on demand.
+type passwordHash func() (string, error)
+
+// hashLater starts hashing password at once, in the background: bcrypt is
+// slow on purpose, and at start (after a restore's re-exec, while the app
+// is down) it runs beside the rest of the start instead of after it.
+func hashLater(password string) passwordHash {
+	var hash string
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		hash, err = auth.HashPasswordCost(password, passwordCost)
+	}()
+	return func() (string, error) {
+		<-done
+		return hash, err
+	}
+}
+
+// bootstrapSuperuserHash is bootstrapSuperuser with the hash of password
+// (used only when email and password are set) on its way.
+func bootstrapSuperuserHash(ctx context.Context, db *sql.DB, email, password string, hashed passwordHash, baseURL string, out io.Writer) error {
 	if email != "" && password != "" {
 		if err := validateCredentials(email, password); err != nil {
 			return fmt.Errorf("PB_SUPERUSER_EMAIL/PB_SUPERUSER_PASSWORD: %w", err)
 		}
-		_, err := upsertAuthRecord(ctx, db, auth.SuperusersID, email, password)
+		hash, err := hashed()
+		if err != nil {
+			return fmt.Errorf("hash password: %w", err)
+		}
+		_, err = upsertAuthRecordHash(ctx, db, auth.SuperusersID, email, hash)
 		return err
 	}
 	n, err := countSuperusers(ctx, db)

@@ -232,3 +232,21 @@ func TestBootstrapSuperuserIgnoresInstaller(t *testing.T) {
 		t.Errorf("no superuser created beside the installer placeholder; output %q", out.String())
 	}
 }
+
+// TestBootstrapSuperuserHashedLater: serve starts hashing the password
+// from the environment at once and bootstraps with that hash later.
+func TestBootstrapSuperuserHashedLater(t *testing.T) {
+	ctx := t.Context()
+	a := newTestApp(t)
+	var out bytes.Buffer
+	if err := bootstrapSuperuserHash(ctx, a.db, "ops@example.com", "env-password", hashLater("env-password"), "http://x", &out); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := (&authStore{db: a.db}).FindByEmail(ctx, auth.SuperusersID, "ops@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bcrypt.CompareHashAndPassword([]byte(rec.PasswordHash), []byte("env-password")) != nil {
+		t.Fatalf("stored hash %q does not verify the password", rec.PasswordHash)
+	}
+}

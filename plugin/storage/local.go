@@ -342,6 +342,7 @@ type localWriter struct {
 	done bool      // Commit or Abort was called
 
 	written, flushed int64 // bytes written; bytes handed to write-back
+	waited           int64 // bytes written out (not durable: no fsync)
 }
 
 // ReadAt reads back what was written so far, before Commit: an upload is
@@ -369,11 +370,24 @@ func (w *localWriter) Write(p []byte) (int, error) {
 		w.err = fsError("write", w.key, err)
 	}
 	w.written += int64(n)
-	if w.written-w.flushed >= durable.WritebackEvery {
-		w.f.StartWriteback(w.flushed, w.written-w.flushed) // not durable: Commit fsyncs
-		w.flushed = w.written
+	if w.written-w.flushed >= durable.PaceWindow {
+		w.pace()
 	}
 	return n, w.err
+}
+
+// pace hands the bytes written since the last call to write-back and
+// waits for the window before them: at most two windows are in the disk's
+// queue at once, so the app's commits (whose fsync, on ext4, also waits
+// for data already under write-out) never queue behind a whole archive.
+// Not durable: Commit fsyncs.
+func (w *localWriter) pace() {
+	w.f.StartWriteback(w.flushed, w.written-w.flushed)
+	if w.flushed > w.waited {
+		w.f.WaitWriteback(w.waited, w.flushed-w.waited)
+		w.waited = w.flushed
+	}
+	w.flushed = w.written
 }
 
 // Commit implements Writer: check for write errors, fsync, rename to the

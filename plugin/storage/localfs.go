@@ -56,6 +56,9 @@ type storeFile interface {
 	// waiting (durable.StartWriteback). It is no durability point: only
 	// Sync is.
 	StartWriteback(off, n int64)
+	// WaitWriteback writes the range out and waits for it
+	// (durable.WaitWriteback); no durability point either.
+	WaitWriteback(off, n int64)
 }
 
 // osFS is the operating system's filesystem.
@@ -112,3 +115,5 @@ type osFile struct{ *os.File }
 func (f osFile) Lock() error { return lockFile(f.File) }
 
 func (f osFile) StartWriteback(off, n int64) { durable.StartWriteback(f.File, off, n) }
+
+func (f osFile) WaitWriteback(off, n int64) { durable.WaitWriteback(f.File, off, n) }

@@ -21,6 +21,14 @@ type simFS struct {
 	noRenameat2 bool
 	// writebacks counts StartWriteback calls.
 	writebacks *int
+	// pacing, when set, follows the write-back ranges.
+	pacing *pacing
+}
+
+// pacing records how far a file was handed to write-back and how far it
+// was waited for, and the most ever in flight between the two.
+type pacing struct {
+	started, waited, maxInFlight int64
 }
 
 var _ fileSystem = simFS{}
@@ -85,7 +93,7 @@ func (r simRoot) OpenFile(name string, flag int, perm fs.FileMode) (storeFile, e
 	if err != nil {
 		return nil, err
 	}
-	return simFile{File: f, writebacks: r.fs.writebacks}, nil
+	return simFile{File: f, writebacks: r.fs.writebacks, pacing: r.fs.pacing}, nil
 }
 
 func (r simRoot) two(op, from, to string) (string, string, error) {
@@ -141,9 +149,20 @@ func (r simRoot) Close() error { return nil }
 type simFile struct {
 	*simdisk.File
 	writebacks *int
+	pacing     *pacing
 }
 
-func (f simFile) StartWriteback(int64, int64) {
+func (f simFile) WaitWriteback(off, n int64) {
+	if p := f.pacing; p != nil {
+		p.waited = max(p.waited, off+n)
+	}
+}
+
+func (f simFile) StartWriteback(off, n int64) {
+	if p := f.pacing; p != nil {
+		p.started = max(p.started, off+n)
+		p.maxInFlight = max(p.maxInFlight, p.started-p.waited)
+	}
 	if f.writebacks != nil {
 		*f.writebacks++
 	}
