@@ -47,7 +47,10 @@ func (h *Host) autoBackup(ctx context.Context) {
 		return
 	}
 	storageURL, keep := h.storageURL(), h.currentSettings().Backups.CronMaxKeep
-	err = h.create(ctx, storageURL, key)
+	err = h.spaceForCreate(ctx, storageURL)
+	if err == nil {
+		err = h.create(ctx, storageURL, key)
+	}
 	if err != nil {
 		h.log.Error("scheduled backup failed", "key", key, "error", err)
 	} else if rotErr := h.rotate(ctx, storageURL, keep); rotErr != nil {

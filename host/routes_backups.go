@@ -72,6 +72,15 @@ func (h *Host) handleCreate(w http.ResponseWriter, r *http.Request, _ httprouter
 		h.writeError(w, r, err)
 		return
 	}
+	storageURL := h.storageURL()
+	needs, err := h.createNeeds(r.Context(), storageURL)
+	if err == nil {
+		err = h.checkSpace(needs)
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	if err := h.ops.begin(KindCreate, name); errors.Is(err, errKeyInUse) {
 		jsonapi.Write(w, nameTaken("name", name))
 		return
@@ -79,7 +88,6 @@ func (h *Host) handleCreate(w http.ResponseWriter, r *http.Request, _ httprouter
 		jsonapi.Write(w, jsonapi.BadRequest(msgBusy))
 		return
 	}
-	storageURL := h.storageURL()
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()

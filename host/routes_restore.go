@@ -32,7 +32,11 @@ func (h *Host) handleRestore(w http.ResponseWriter, r *http.Request, ps httprout
 	}
 	storageURL := h.storageURL()
 	var sum shared.ArchiveSummary
+	var info shared.BackupInfo
 	err := h.withPlugin(r.Context(), func(b shared.Backups) (err error) {
+		if info, err = b.Stat(r.Context(), storageURL, key); err != nil {
+			return err
+		}
 		sum, err = b.Inspect(r.Context(), storageURL, key)
 		return err
 	})
@@ -46,6 +50,10 @@ func (h *Host) handleRestore(w http.ResponseWriter, r *http.Request, ps httprout
 		return
 	case !sum.HasDataDB:
 		jsonapi.Write(w, jsonapi.BadRequest(msgInvalidBackup))
+		return
+	}
+	if err := h.checkSpace(h.restoreNeeds(storageURL, info.Size, sum.TotalBytes)); err != nil {
+		jsonapi.Write(w, err)
 		return
 	}
 	if err := h.ops.begin(KindRestore, key); errors.Is(err, errKeyInUse) {
