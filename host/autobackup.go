@@ -109,7 +109,7 @@ func (h *Host) rotate(ctx context.Context, storageURL string, keep int) error {
 	}
 	var auto []shared.BackupInfo
 	for _, info := range infos {
-		if strings.HasPrefix(info.Key, autoBackupPrefix) {
+		if strings.HasPrefix(info.Key, autoBackupPrefix) && !info.Pinned {
 			auto = append(auto, info)
 		}
 	}

@@ -27,7 +27,7 @@ func (h *Host) Register(r *httprouter.Router) {
 	r.POST("/api/settings/test/s3", guard(h.handleTestS3))
 	r.GET("/api/crons", guard(h.handleListCrons))
 	r.POST("/api/crons/:id", guard(h.handleRunCron))
-	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete} {
+	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete, http.MethodPatch} {
 		r.Handle(method, "/api/backups/*rest", h.dispatch)
 	}
 }
@@ -53,6 +53,9 @@ func (h *Host) dispatch(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 		return
 	case http.MethodDelete:
 		guard(h.handleDelete)(w, r, keyParams(rest))
+		return
+	case http.MethodPatch:
+		guard(h.handlePin)(w, r, keyParams(rest))
 		return
 	}
 	jsonapi.Write(w, jsonapi.NotFound())
