@@ -48,6 +48,10 @@ func (h *Host) dispatch(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 			return
 		}
 	case http.MethodGet, http.MethodHead:
+		if rest == retentionPreviewPath && r.Method == http.MethodGet {
+			guard(h.handleRetentionPreview)(w, r, ps)
+			return
+		}
 		// The download checks its file token first, then the key.
 		h.handleDownload(w, r, keyParams(rest))
 		return

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pocketbackup/pocketbackup/host/cron"
 	"github.com/pocketbackup/pocketbackup/host/jsonapi"
+	"github.com/pocketbackup/pocketbackup/host/retention"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -30,6 +31,10 @@ type BackupsSettings struct {
 	Cron        string     `json:"cron"`
 	CronMaxKeep int        `json:"cronMaxKeep"`
 	S3          S3Settings `json:"s3"`
+	// Retention (beyond PocketBase), when it turns any rule on, replaces
+	// cronMaxKeep's rule for the scheduled backups: restic's --keep-*
+	// rules, in UTC. null or all zero: cronMaxKeep applies.
+	Retention *retention.Policy `json:"retention,omitempty"`
 }
 
 // S3Settings names an S3-compatible bucket for backups.
@@ -58,6 +63,11 @@ func (s Settings) public() Settings {
 // replace, fields absent stay. An empty secret keeps the stored one.
 func (s Settings) applyPatch(body []byte) (Settings, error) {
 	next := s
+	if s.Backups.Retention != nil {
+		// Unmarshal writes through pointers: s must not change.
+		r := *s.Backups.Retention
+		next.Backups.Retention = &r
+	}
 	if err := json.Unmarshal(body, &next); err != nil {
 		return s, jsonapi.BadRequest("")
 	}
@@ -97,6 +107,9 @@ func (s Settings) validate() error {
 	if b.CronMaxKeep < 0 {
 		fields["cronMaxKeep"] = jsonapi.FieldError{Code: "validation_min_greater_equal_than_required", Message: "Must be no less than 0."}
 	}
+	if r := validateRetention(b.Retention); len(r) > 0 {
+		fields["retention"] = r
+	}
 	s3 := validateS3(b.S3)
 	if len(s3) > 0 {
 		fields["s3"] = s3
@@ -107,6 +120,21 @@ func (s Settings) validate() error {
 	e := jsonapi.BadRequest(jsonapi.MsgValidation)
 	e.Data["backups"] = fields
 	return e
+}
+
+// validateRetention returns the field errors of p: counts are never
+// negative.
+func validateRetention(p *retention.Policy) map[string]any {
+	fields := map[string]any{}
+	if p == nil {
+		return fields
+	}
+	for name, n := range map[string]int{"keepLast": p.Last, "keepDaily": p.Daily, "keepWeekly": p.Weekly, "keepMonthly": p.Monthly} {
+		if n < 0 {
+			fields[name] = jsonapi.FieldError{Code: "validation_min_greater_equal_than_required", Message: "Must be no less than 0."}
+		}
+	}
+	return fields
 }
 
 // cronReason is a parse error's reason without the expression repeated.
