@@ -103,6 +103,11 @@ func (h *Host) rotate(ctx context.Context, storageURL string, s BackupsSettings)
 		return err
 	}
 	_, forget := rotationPlan(s, infos)
+	return h.deleteRotated(ctx, b, storageURL, forget)
+}
+
+// deleteRotated deletes the backups a rotation forgets, except one in use.
+func (h *Host) deleteRotated(ctx context.Context, b shared.Backups, storageURL string, forget []shared.BackupInfo) error {
 	var errs []error
 	for _, old := range forget {
 		if h.ops.uses(old.Key) {
@@ -112,7 +117,7 @@ func (h *Host) rotate(ctx context.Context, storageURL string, s BackupsSettings)
 			errs = append(errs, err)
 			continue
 		}
-		h.log.Info("rotated out scheduled backup", "key", old.Key)
+		h.log.Info("rotated out backup", "key", old.Key)
 	}
 	return errors.Join(errs...)
 }

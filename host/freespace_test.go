@@ -73,6 +73,13 @@ func TestRestoreRefusedWithoutSpace(t *testing.T) {
 	if !strings.HasPrefix(body, `{"status":507,"message":"Not enough free space in the data directory: needs `) {
 		t.Fatalf("body %s", body)
 	}
+	// A pre-restore backup needs the data's size in the backups folder too.
+	disk.set(diskRule{prefix: re.dataDir + "/backups", avail: 100, dev: 8}, diskRule{prefix: re.dataDir, avail: 1 << 40, dev: 7})
+	status, body, hdr = re.do("POST", "/api/backups/b.zip/restore", re.superTok, "application/json", strings.NewReader(`{"preRestoreBackup":true}`))
+	assertAPIError(t, "pre-restore backup into a full folder", status, body, hdr, 507)
+	if !strings.HasPrefix(body, `{"status":507,"message":"Not enough free space in the backups folder: needs `) {
+		t.Fatalf("body %s", body)
+	}
 	if re.shutdowns != 0 {
 		t.Fatal("the app was stopped")
 	}

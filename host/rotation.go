@@ -18,11 +18,16 @@ import (
 // upload named @auto_pb_backup_99999999999999.zip would otherwise keep
 // its slot for ever). Equal times order by key.
 func rotationPlan(s BackupsSettings, infos []shared.BackupInfo) (keep, forget []shared.BackupInfo) {
+	return prefixPlan(autoBackupPrefix, s, infos)
+}
+
+// prefixPlan is rotationPlan over the backups whose keys start with prefix.
+func prefixPlan(prefix string, s BackupsSettings, infos []shared.BackupInfo) (keep, forget []shared.BackupInfo) {
 	byKey := map[string]shared.BackupInfo{}
 	var candidates []retention.Backup
 	var pinned []shared.BackupInfo
 	for _, info := range infos {
-		if !strings.HasPrefix(info.Key, autoBackupPrefix) {
+		if !strings.HasPrefix(info.Key, prefix) {
 			continue
 		}
 		if info.Pinned {

@@ -35,6 +35,13 @@ type BackupsSettings struct {
 	// cronMaxKeep's rule for the scheduled backups: restic's --keep-*
 	// rules, in UTC. null or all zero: cronMaxKeep applies.
 	Retention *retention.Policy `json:"retention,omitempty"`
+	// PreRestoreBackup (beyond PocketBase) makes every restore first back
+	// up the current data as @pre_restore_<UTC time>.zip, unless its
+	// request says {"preRestoreBackup": false}.
+	PreRestoreBackup bool `json:"preRestoreBackup"`
+	// PreRestoreMaxKeep is how many @pre_restore_ backups are kept
+	// (newest first, pinned ones aside); 0 keeps them all.
+	PreRestoreMaxKeep int `json:"preRestoreMaxKeep"`
 }
 
 // S3Settings names an S3-compatible bucket for backups.
@@ -48,9 +55,10 @@ type S3Settings struct {
 	ForcePathStyle bool   `json:"forcePathStyle"`
 }
 
-// defaultSettings are PocketBase's defaults: no schedule, keep 3.
+// defaultSettings are PocketBase's defaults: no schedule, keep 3; and
+// ours: no pre-restore backup unless asked, 3 of them kept.
 func defaultSettings() Settings {
-	return Settings{Backups: BackupsSettings{CronMaxKeep: 3}}
+	return Settings{Backups: BackupsSettings{CronMaxKeep: 3, PreRestoreMaxKeep: 3}}
 }
 
 // public returns s as clients may see it: the secret never leaves.
@@ -106,6 +114,9 @@ func (s Settings) validate() error {
 	}
 	if b.CronMaxKeep < 0 {
 		fields["cronMaxKeep"] = jsonapi.FieldError{Code: "validation_min_greater_equal_than_required", Message: "Must be no less than 0."}
+	}
+	if b.PreRestoreMaxKeep < 0 {
+		fields["preRestoreMaxKeep"] = jsonapi.FieldError{Code: "validation_min_greater_equal_than_required", Message: "Must be no less than 0."}
 	}
 	if r := validateRetention(b.Retention); len(r) > 0 {
 		fields["retention"] = r
