@@ -62,7 +62,9 @@ func TestRetentionRotates(t *testing.T) {
 	}
 	e.runAutoBackups(clock, 4)
 	now := time.Now()
-	day := func(d int, h int) time.Time { return now.UTC().Truncate(24*time.Hour).AddDate(0, 0, d).Add(time.Duration(h) * time.Hour) }
+	day := func(d int, h int) time.Time {
+		return now.UTC().Truncate(24*time.Hour).AddDate(0, 0, d).Add(time.Duration(h) * time.Hour)
+	}
 	e.ageBackup("@auto_pb_backup_20260301025900.zip", day(-5, 1)) // pinned below: survives
 	e.ageBackup("@auto_pb_backup_20260301025901.zip", day(-3, 1))
 	e.ageBackup("@auto_pb_backup_20260301025902.zip", day(-2, 1))
