@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/pocketbackup/pocketbackup/host/jsonapi"
@@ -46,11 +44,14 @@ func (h *Host) autoBackup(ctx context.Context) {
 		h.ops.record(KindCreate, key, publicError("Scheduled backup did not run", err))
 		return
 	}
-	storageURL, keep := h.storageURL(), h.currentSettings().Backups.CronMaxKeep
-	err = h.create(ctx, storageURL, key)
+	storageURL, rule := h.storageURL(), h.currentSettings().Backups
+	err = h.spaceForCreate(ctx, storageURL)
+	if err == nil {
+		err = h.create(ctx, storageURL, key)
+	}
 	if err != nil {
 		h.log.Error("scheduled backup failed", "key", key, "error", err)
-	} else if rotErr := h.rotate(ctx, storageURL, keep); rotErr != nil {
+	} else if rotErr := h.rotate(ctx, storageURL, rule); rotErr != nil {
 		// The backup itself is good; the extra old ones stay until next time.
 		h.log.Error("rotate scheduled backups", "error", rotErr)
 	}
@@ -90,12 +91,9 @@ func (h *Host) beginAutoBackup(ctx context.Context) (string, error) {
 	}
 }
 
-// rotate deletes the oldest @auto_pb_backup_ files beyond keep, by their
-// modification time in the storage; other backups are never touched.
-func (h *Host) rotate(ctx context.Context, storageURL string, keep int) error {
-	if keep < 1 {
-		return nil
-	}
+// rotate deletes the @auto_pb_backup_ files that rule s does not keep
+// (see rotationPlan); other backups and pinned ones are never touched.
+func (h *Host) rotate(ctx context.Context, storageURL string, s BackupsSettings) error {
 	b, err := h.backups(ctx)
 	if err != nil {
 		return err
@@ -104,24 +102,14 @@ func (h *Host) rotate(ctx context.Context, storageURL string, keep int) error {
 	if err != nil {
 		return err
 	}
-	var auto []shared.BackupInfo
-	for _, info := range infos {
-		if strings.HasPrefix(info.Key, autoBackupPrefix) {
-			auto = append(auto, info)
-		}
-	}
-	// Newest first by when the storage stored each one, as PocketBase does:
-	// never by the name, which anyone who may upload can choose (an upload
-	// named @auto_pb_backup_99999999999999.zip would otherwise keep its slot
-	// for ever). Equal times fall back to the key, for a stable order.
-	sort.Slice(auto, func(i, j int) bool {
-		if !auto[i].Modified.Equal(auto[j].Modified) {
-			return auto[i].Modified.After(auto[j].Modified)
-		}
-		return auto[i].Key > auto[j].Key
-	})
+	_, forget := rotationPlan(s, infos)
+	return h.deleteRotated(ctx, b, storageURL, forget)
+}
+
+// deleteRotated deletes the backups a rotation forgets, except one in use.
+func (h *Host) deleteRotated(ctx context.Context, b shared.Backups, storageURL string, forget []shared.BackupInfo) error {
 	var errs []error
-	for _, old := range auto[min(keep, len(auto)):] {
+	for _, old := range forget {
 		if h.ops.uses(old.Key) {
 			continue
 		}
@@ -129,7 +117,7 @@ func (h *Host) rotate(ctx context.Context, storageURL string, keep int) error {
 			errs = append(errs, err)
 			continue
 		}
-		h.log.Info("rotated out scheduled backup", "key", old.Key)
+		h.log.Info("rotated out backup", "key", old.Key)
 	}
 	return errors.Join(errs...)
 }

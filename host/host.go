@@ -124,6 +124,9 @@ type Host struct {
 	// uploadReserved, when set (tests only), runs once an upload holds its
 	// key, before its bytes go to the plugin.
 	uploadReserved func()
+	// freeSpace reads a filesystem's free space (statfsSpace; tests
+	// replace it to play a full disk).
+	freeSpace func(path string) (fsSpace, error)
 }
 
 // New checks cfg, verifies the plugin binary and starts the plugin.
@@ -179,6 +182,8 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		clock:    clock,
 		cron:     cron.New(clock, cfg.Logger.With("logger", "host.cron")),
 		settings: settings,
+
+		freeSpace: statfsSpace,
 	}
 	if err := h.schedule(settings); err != nil {
 		cfg.Logger.Error("backup schedule not applied", "cron", settings.Backups.Cron, "error", err)

@@ -43,10 +43,11 @@ func topLevelEntry(p string) (string, bool) {
 	return clean, true
 }
 
-// runRestore stages the backup, stops the app, swaps the data in and
-// restarts the process. Failures before the swap leave the app running on
-// its old data and are reported in /api/health.
-func (h *Host) runRestore(storageURL, key string) {
+// runRestore stages the backup, backs up the current data first when
+// preBackup is set, stops the app, swaps the data in and restarts the
+// process. Failures before the swap leave the app running on its old data
+// and are reported in /api/health.
+func (h *Host) runRestore(storageURL, key string, preBackup bool) {
 	start := time.Now()
 	workDir, err := os.MkdirTemp(filepath.Join(h.cfg.DataDir, tempDirName), "restore-")
 	var checked []filestamp.Stamp
@@ -56,6 +57,12 @@ func (h *Host) runRestore(storageURL, key string) {
 	if err != nil {
 		h.failRestore(key, workDir, err)
 		return
+	}
+	if preBackup {
+		if err := h.preRestoreBackup(h.ctx, storageURL); err != nil {
+			h.failRestoreAt("Failed to restore backup: the pre-restore backup failed", key, workDir, err)
+			return
+		}
 	}
 	h.log.Info("restore staged; stopping the app to swap the data in", "key", key, "seconds", time.Since(start).Seconds())
 	if err := h.cfg.Shutdown(h.ctx); err != nil {
@@ -125,13 +132,18 @@ func (h *Host) stage(ctx context.Context, storageURL, key, dir string) ([]filest
 
 // failRestore records a restore that failed before the app was touched.
 func (h *Host) failRestore(key, workDir string, err error) {
+	h.failRestoreAt("Failed to restore backup", key, workDir, err)
+}
+
+// failRestoreAt is failRestore with the outcome's stage named.
+func (h *Host) failRestoreAt(stage, key, workDir string, err error) {
 	h.log.Error("restore failed; the app keeps its data", "key", key, "error", err)
 	if workDir != "" {
 		if rmErr := os.RemoveAll(workDir); rmErr != nil {
 			h.log.Warn("remove restore staging", "error", rmErr)
 		}
 	}
-	h.finish("Failed to restore backup", err)
+	h.finish(stage, err)
 }
 
 // finish releases the lock, records the outcome and persists it so that it

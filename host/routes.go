@@ -27,7 +27,7 @@ func (h *Host) Register(r *httprouter.Router) {
 	r.POST("/api/settings/test/s3", guard(h.handleTestS3))
 	r.GET("/api/crons", guard(h.handleListCrons))
 	r.POST("/api/crons/:id", guard(h.handleRunCron))
-	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete} {
+	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete, http.MethodPatch} {
 		r.Handle(method, "/api/backups/*rest", h.dispatch)
 	}
 }
@@ -48,11 +48,18 @@ func (h *Host) dispatch(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 			return
 		}
 	case http.MethodGet, http.MethodHead:
+		if rest == retentionPreviewPath && r.Method == http.MethodGet {
+			guard(h.handleRetentionPreview)(w, r, ps)
+			return
+		}
 		// The download checks its file token first, then the key.
 		h.handleDownload(w, r, keyParams(rest))
 		return
 	case http.MethodDelete:
 		guard(h.handleDelete)(w, r, keyParams(rest))
+		return
+	case http.MethodPatch:
+		guard(h.handlePin)(w, r, keyParams(rest))
 		return
 	}
 	jsonapi.Write(w, jsonapi.NotFound())

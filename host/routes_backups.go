@@ -25,6 +25,12 @@ type backupJSON struct {
 	Key      string `json:"key"`
 	Size     int64  `json:"size"`
 	Modified string `json:"modified"`
+	// Pinned is beyond PocketBase (the SDKs ignore fields they do not know).
+	Pinned bool `json:"pinned"`
+}
+
+func toBackupJSON(info shared.BackupInfo) backupJSON {
+	return backupJSON{Key: info.Key, Size: info.Size, Modified: formatTime(info.Modified), Pinned: info.Pinned}
 }
 
 // handleList answers GET /api/backups, newest first.
@@ -41,7 +47,7 @@ func (h *Host) handleList(w http.ResponseWriter, r *http.Request, _ httprouter.P
 	sort.Slice(infos, func(i, j int) bool { return infos[i].Modified.After(infos[j].Modified) })
 	out := make([]backupJSON, 0, len(infos))
 	for _, info := range infos {
-		out = append(out, backupJSON{Key: info.Key, Size: info.Size, Modified: formatTime(info.Modified)})
+		out = append(out, toBackupJSON(info))
 	}
 	jsonapi.WriteJSON(w, http.StatusOK, out)
 }
@@ -72,6 +78,15 @@ func (h *Host) handleCreate(w http.ResponseWriter, r *http.Request, _ httprouter
 		h.writeError(w, r, err)
 		return
 	}
+	storageURL := h.storageURL()
+	needs, err := h.createNeeds(r.Context(), storageURL)
+	if err == nil {
+		err = h.checkSpace(needs)
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
 	if err := h.ops.begin(KindCreate, name); errors.Is(err, errKeyInUse) {
 		jsonapi.Write(w, nameTaken("name", name))
 		return
@@ -79,7 +94,6 @@ func (h *Host) handleCreate(w http.ResponseWriter, r *http.Request, _ httprouter
 		jsonapi.Write(w, jsonapi.BadRequest(msgBusy))
 		return
 	}
-	storageURL := h.storageURL()
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
@@ -133,9 +147,21 @@ func (h *Host) handleDelete(w http.ResponseWriter, r *http.Request, ps httproute
 		jsonapi.Write(w, jsonapi.BadRequest(msgInUse))
 		return
 	}
-	err := h.withPlugin(r.Context(), func(b shared.Backups) error {
-		return b.Delete(r.Context(), h.storageURL(), key)
+	storageURL := h.storageURL()
+	var info shared.BackupInfo
+	err := h.withPlugin(r.Context(), func(b shared.Backups) (err error) {
+		info, err = b.Stat(r.Context(), storageURL, key)
+		return err
 	})
+	if err == nil && info.Pinned {
+		jsonapi.Write(w, jsonapi.BadRequest(msgPinned))
+		return
+	}
+	if err == nil {
+		err = h.withPlugin(r.Context(), func(b shared.Backups) error {
+			return b.Delete(r.Context(), storageURL, key)
+		})
+	}
 	if err != nil {
 		h.writeError(w, r, fmt.Errorf("delete %q: %w", key, err))
 		return

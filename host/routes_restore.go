@@ -30,9 +30,26 @@ func (h *Host) handleRestore(w http.ResponseWriter, r *http.Request, ps httprout
 		jsonapi.Write(w, jsonapi.BadRequest(msgInvalidBackup))
 		return
 	}
+	// Beyond PocketBase: {"preRestoreBackup": true|false}; the setting
+	// when absent (the SDKs' restore(key) sends no body).
+	var body struct {
+		PreRestoreBackup *bool `json:"preRestoreBackup"`
+	}
+	if err := jsonapi.ReadBody(r, &body); err != nil {
+		jsonapi.Write(w, err)
+		return
+	}
+	preBackup := h.currentSettings().Backups.PreRestoreBackup
+	if body.PreRestoreBackup != nil {
+		preBackup = *body.PreRestoreBackup
+	}
 	storageURL := h.storageURL()
 	var sum shared.ArchiveSummary
+	var info shared.BackupInfo
 	err := h.withPlugin(r.Context(), func(b shared.Backups) (err error) {
+		if info, err = b.Stat(r.Context(), storageURL, key); err != nil {
+			return err
+		}
 		sum, err = b.Inspect(r.Context(), storageURL, key)
 		return err
 	})
@@ -48,6 +65,19 @@ func (h *Host) handleRestore(w http.ResponseWriter, r *http.Request, ps httprout
 		jsonapi.Write(w, jsonapi.BadRequest(msgInvalidBackup))
 		return
 	}
+	needs := h.restoreNeeds(storageURL, info.Size, sum.TotalBytes)
+	if preBackup {
+		more, err := h.createNeeds(r.Context(), storageURL)
+		if err != nil {
+			h.writeError(w, r, fmt.Errorf("restore %q: %w", key, err))
+			return
+		}
+		needs = append(needs, more...)
+	}
+	if err := h.checkSpace(needs); err != nil {
+		jsonapi.Write(w, err)
+		return
+	}
 	if err := h.ops.begin(KindRestore, key); errors.Is(err, errKeyInUse) {
 		// Being uploaded: not a backup yet.
 		jsonapi.Write(w, jsonapi.BadRequest(msgInvalidBackup))
@@ -60,7 +90,7 @@ func (h *Host) handleRestore(w http.ResponseWriter, r *http.Request, ps httprout
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
-		h.runRestore(storageURL, key)
+		h.runRestore(storageURL, key, preBackup)
 	}()
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pocketbackup/pocketbackup/host/cron"
 	"github.com/pocketbackup/pocketbackup/host/jsonapi"
+	"github.com/pocketbackup/pocketbackup/host/retention"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -30,6 +31,17 @@ type BackupsSettings struct {
 	Cron        string     `json:"cron"`
 	CronMaxKeep int        `json:"cronMaxKeep"`
 	S3          S3Settings `json:"s3"`
+	// Retention (beyond PocketBase), when it turns any rule on, replaces
+	// cronMaxKeep's rule for the scheduled backups: restic's --keep-*
+	// rules, in UTC. null or all zero: cronMaxKeep applies.
+	Retention *retention.Policy `json:"retention,omitempty"`
+	// PreRestoreBackup (beyond PocketBase) makes every restore first back
+	// up the current data as @pre_restore_<UTC time>.zip, unless its
+	// request says {"preRestoreBackup": false}.
+	PreRestoreBackup bool `json:"preRestoreBackup"`
+	// PreRestoreMaxKeep is how many @pre_restore_ backups are kept
+	// (newest first, pinned ones aside); 0 keeps them all.
+	PreRestoreMaxKeep int `json:"preRestoreMaxKeep"`
 }
 
 // S3Settings names an S3-compatible bucket for backups.
@@ -43,9 +55,10 @@ type S3Settings struct {
 	ForcePathStyle bool   `json:"forcePathStyle"`
 }
 
-// defaultSettings are PocketBase's defaults: no schedule, keep 3.
+// defaultSettings are PocketBase's defaults: no schedule, keep 3; and
+// ours: no pre-restore backup unless asked, 3 of them kept.
 func defaultSettings() Settings {
-	return Settings{Backups: BackupsSettings{CronMaxKeep: 3}}
+	return Settings{Backups: BackupsSettings{CronMaxKeep: 3, PreRestoreMaxKeep: 3}}
 }
 
 // public returns s as clients may see it: the secret never leaves.
@@ -58,6 +71,11 @@ func (s Settings) public() Settings {
 // replace, fields absent stay. An empty secret keeps the stored one.
 func (s Settings) applyPatch(body []byte) (Settings, error) {
 	next := s
+	if s.Backups.Retention != nil {
+		// Unmarshal writes through pointers: s must not change.
+		r := *s.Backups.Retention
+		next.Backups.Retention = &r
+	}
 	if err := json.Unmarshal(body, &next); err != nil {
 		return s, jsonapi.BadRequest("")
 	}
@@ -97,6 +115,12 @@ func (s Settings) validate() error {
 	if b.CronMaxKeep < 0 {
 		fields["cronMaxKeep"] = jsonapi.FieldError{Code: "validation_min_greater_equal_than_required", Message: "Must be no less than 0."}
 	}
+	if b.PreRestoreMaxKeep < 0 {
+		fields["preRestoreMaxKeep"] = jsonapi.FieldError{Code: "validation_min_greater_equal_than_required", Message: "Must be no less than 0."}
+	}
+	if r := validateRetention(b.Retention); len(r) > 0 {
+		fields["retention"] = r
+	}
 	s3 := validateS3(b.S3)
 	if len(s3) > 0 {
 		fields["s3"] = s3
@@ -107,6 +131,21 @@ func (s Settings) validate() error {
 	e := jsonapi.BadRequest(jsonapi.MsgValidation)
 	e.Data["backups"] = fields
 	return e
+}
+
+// validateRetention returns the field errors of p: counts are never
+// negative.
+func validateRetention(p *retention.Policy) map[string]any {
+	fields := map[string]any{}
+	if p == nil {
+		return fields
+	}
+	for name, n := range map[string]int{"keepLast": p.Last, "keepDaily": p.Daily, "keepWeekly": p.Weekly, "keepMonthly": p.Monthly} {
+		if n < 0 {
+			fields[name] = jsonapi.FieldError{Code: "validation_min_greater_equal_than_required", Message: "Must be no less than 0."}
+		}
+	}
+	return fields
 }
 
 // cronReason is a parse error's reason without the expression repeated.

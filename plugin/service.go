@@ -29,7 +29,10 @@ type Service struct {
 	stores *storeCache
 }
 
-var _ shared.Backups = (*Service)(nil)
+var (
+	_ shared.Backups = (*Service)(nil)
+	_ shared.Pinner  = (*Service)(nil)
+)
 
 // NewService returns a Service opening stores with open.
 func NewService(open storage.Opener, log hclog.Logger) *Service {
@@ -55,7 +58,7 @@ func (s *Service) store(ctx context.Context, url string) (storage.Store, func(),
 }
 
 func toInfo(o storage.Object) shared.BackupInfo {
-	return shared.BackupInfo{Key: o.Key, Size: o.Size, Modified: o.Modified}
+	return shared.BackupInfo{Key: o.Key, Size: o.Size, Modified: o.Modified, Pinned: o.Pinned}
 }
 
 // List implements shared.Backups.
@@ -83,6 +86,28 @@ func (s *Service) Stat(ctx context.Context, storageURL, key string) (shared.Back
 		return shared.BackupInfo{}, err
 	}
 	release()
+	return toInfo(o), nil
+}
+
+// SetPinned implements shared.Pinner for stores that keep pins
+// (storage.Pinner); others answer shared.ErrUnsupported.
+func (s *Service) SetPinned(ctx context.Context, storageURL, key string, pinned bool) (shared.BackupInfo, error) {
+	st, release, err := s.store(ctx, storageURL)
+	if err != nil {
+		return shared.BackupInfo{}, err
+	}
+	defer release()
+	p, ok := st.(storage.Pinner)
+	if !ok {
+		return shared.BackupInfo{}, fmt.Errorf("pin %q: this storage keeps no pins: %w", key, shared.ErrUnsupported)
+	}
+	if err := p.SetPinned(ctx, key, pinned); err != nil {
+		return shared.BackupInfo{}, fmt.Errorf("pin %q: %w", key, err)
+	}
+	o, err := st.Stat(ctx, key)
+	if err != nil {
+		return shared.BackupInfo{}, fmt.Errorf("pin %q: %w", key, err)
+	}
 	return toInfo(o), nil
 }
 

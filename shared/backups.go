@@ -11,6 +11,9 @@ type BackupInfo struct {
 	Key      string
 	Size     int64
 	Modified time.Time
+	// Pinned backups are never rotated, and are refused deletion until
+	// unpinned. The pin is stored with the backup in its storage.
+	Pinned bool
 }
 
 // Progress reports how far a long operation has come. Total is 0 when it is
@@ -98,4 +101,12 @@ type Backups interface {
 	Inspect(ctx context.Context, storageURL, key string) (ArchiveSummary, error)
 	// Extract fetches a backup and extracts it into req.DestDir, bounded.
 	Extract(ctx context.Context, req ExtractRequest, progress ProgressFunc) error
+}
+
+// Pinner is implemented by plugins that can pin backups (the GRPCClient
+// does; a plugin older than pins answers ErrUnsupported).
+type Pinner interface {
+	// SetPinned pins or unpins key and returns its info: ErrNotFound for
+	// an unknown key, ErrUnsupported when the storage cannot keep a pin.
+	SetPinned(ctx context.Context, storageURL, key string, pinned bool) (BackupInfo, error)
 }

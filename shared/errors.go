@@ -17,6 +17,9 @@ var (
 	ErrBusy     = errors.New("busy")
 	ErrInvalid  = errors.New("invalid")
 	ErrNoSpace  = errors.New("no space left")
+	// ErrUnsupported means the plugin or its storage cannot do what was
+	// asked (a plugin older than the call, a store that keeps no pins).
+	ErrUnsupported = errors.New("not supported")
 	// ErrUnavailable means the plugin could not be reached (it crashed or
 	// is restarting).
 	ErrUnavailable = errors.New("plugin unavailable")
@@ -55,6 +58,7 @@ var kindCodes = []struct {
 	{ErrUnavailable, codes.Unavailable, ""},
 	{ErrInvalid, codes.InvalidArgument, ""},
 	{ErrNoSpace, codes.ResourceExhausted, ""},
+	{ErrUnsupported, codes.Unimplemented, ""},
 	{context.Canceled, codes.Canceled, ""},
 	{context.DeadlineExceeded, codes.DeadlineExceeded, ""},
 }

@@ -18,7 +18,10 @@ type GRPCClient struct {
 	client pb.BackupsClient
 }
 
-var _ Backups = (*GRPCClient)(nil)
+var (
+	_ Backups = (*GRPCClient)(nil)
+	_ Pinner  = (*GRPCClient)(nil)
+)
 
 // NewGRPCClient returns a client over conn.
 func NewGRPCClient(conn grpc.ClientConnInterface) *GRPCClient {
@@ -261,6 +264,15 @@ func (c *GRPCClient) Delete(ctx context.Context, storageURL, key string) error {
 	return FromStatus(err)
 }
 
+// SetPinned implements Pinner.
+func (c *GRPCClient) SetPinned(ctx context.Context, storageURL, key string, pinned bool) (BackupInfo, error) {
+	resp, err := c.client.SetPinned(ctx, &pb.PinRequest{StorageUrl: storageURL, Key: key, Pinned: pinned})
+	if err != nil {
+		return BackupInfo{}, FromStatus(err)
+	}
+	return infoFromProto(resp), nil
+}
+
 // Inspect implements Backups.
 func (c *GRPCClient) Inspect(ctx context.Context, storageURL, key string) (ArchiveSummary, error) {
 	resp, err := c.client.Inspect(ctx, &pb.KeyRequest{StorageUrl: storageURL, Key: key})
@@ -293,9 +305,9 @@ func (c *GRPCClient) Extract(ctx context.Context, req ExtractRequest, progress P
 }
 
 func infoFromProto(b *pb.BackupInfo) BackupInfo {
-	return BackupInfo{Key: b.GetKey(), Size: b.GetSize(), Modified: time.Unix(0, b.GetModifiedUnixNano()).UTC()}
+	return BackupInfo{Key: b.GetKey(), Size: b.GetSize(), Modified: time.Unix(0, b.GetModifiedUnixNano()).UTC(), Pinned: b.GetPinned()}
 }
 
 func infoToProto(b BackupInfo) *pb.BackupInfo {
-	return &pb.BackupInfo{Key: b.Key, Size: b.Size, ModifiedUnixNano: b.Modified.UnixNano()}
+	return &pb.BackupInfo{Key: b.Key, Size: b.Size, ModifiedUnixNano: b.Modified.UnixNano(), Pinned: b.Pinned}
 }

@@ -158,6 +158,19 @@ func (s *GRPCServer) Delete(ctx context.Context, req *pb.KeyRequest) (*pb.Empty,
 	return &pb.Empty{}, nil
 }
 
+// SetPinned serves Pinner.SetPinned when Impl is a Pinner.
+func (s *GRPCServer) SetPinned(ctx context.Context, req *pb.PinRequest) (*pb.BackupInfo, error) {
+	p, ok := s.Impl.(Pinner)
+	if !ok {
+		return nil, ToStatus(fmt.Errorf("pin: %w", ErrUnsupported))
+	}
+	info, err := p.SetPinned(ctx, req.GetStorageUrl(), req.GetKey(), req.GetPinned())
+	if err != nil {
+		return nil, ToStatus(err)
+	}
+	return infoToProto(info), nil
+}
+
 // Inspect serves Backups.Inspect.
 func (s *GRPCServer) Inspect(ctx context.Context, req *pb.KeyRequest) (*pb.ArchiveSummary, error) {
 	sum, err := s.Impl.Inspect(ctx, req.GetStorageUrl(), req.GetKey())

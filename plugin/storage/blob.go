@@ -174,6 +174,10 @@ var _ Store = (*blobStore)(nil)
 // Each page is one call with its own deadline. A listing that the store
 // answers "not found" means the bucket is missing.
 func (s *blobStore) List(ctx context.Context) ([]Object, error) {
+	pins, err := s.blobPins(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var objs []Object
 	opts := &blob.ListOptions{Delimiter: "/"}
 	for token := blob.FirstPageToken; ; {
@@ -185,7 +189,7 @@ func (s *blobStore) List(ctx context.Context) ([]Object, error) {
 			if o.IsDir || !ValidKey(o.Key) {
 				continue
 			}
-			objs = append(objs, Object{Key: o.Key, Size: o.Size, Modified: modified(o.ModTime)})
+			objs = append(objs, Object{Key: o.Key, Size: o.Size, Modified: modified(o.ModTime), Pinned: pins[o.Key]})
 		}
 		if len(next) == 0 {
 			return objs, nil
@@ -218,7 +222,11 @@ func (s *blobStore) Stat(ctx context.Context, key string) (Object, error) {
 	if err != nil {
 		return Object{}, s.failKey(cctx, "stat", key, err)
 	}
-	return Object{Key: key, Size: a.Size, Modified: modified(a.ModTime)}, nil
+	pinned, err := s.blobPinned(ctx, key)
+	if err != nil {
+		return Object{}, err
+	}
+	return Object{Key: key, Size: a.Size, Modified: modified(a.ModTime), Pinned: pinned}, nil
 }
 
 // NewWriter implements Store. The write goes to the provider as it is made,
@@ -253,7 +261,12 @@ func (s *blobStore) Delete(ctx context.Context, key string) error {
 	}
 	cctx, cancel := s.callContext(ctx)
 	defer cancel()
-	return s.failKey(cctx, "delete", key, s.bucket.Delete(cctx, key))
+	if err := s.failKey(cctx, "delete", key, s.bucket.Delete(cctx, key)); err != nil {
+		return err
+	}
+	// The pin goes with its object (a later backup of the same name
+	// starts unpinned).
+	return s.removeBlobPin(ctx, key)
 }
 
 // Close implements Store.

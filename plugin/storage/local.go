@@ -173,9 +173,13 @@ func (s *localStore) List(ctx context.Context) ([]Object, error) {
 		return nil, fmt.Errorf("list: %w", err)
 	}
 	var temps []string
+	pins := map[string]bool{}
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), tmpPrefix) || strings.HasPrefix(e.Name(), newPrefix) {
 			temps = append(temps, e.Name())
+		}
+		if strings.HasPrefix(e.Name(), localPinPrefix) {
+			pins[e.Name()] = true
 		}
 	}
 	if len(temps) > 0 {
@@ -201,7 +205,7 @@ func (s *localStore) List(ctx context.Context) ([]Object, error) {
 		if !fi.Mode().IsRegular() {
 			continue
 		}
-		objs = append(objs, Object{Key: e.Name(), Size: fi.Size(), Modified: fi.ModTime()})
+		objs = append(objs, Object{Key: e.Name(), Size: fi.Size(), Modified: fi.ModTime(), Pinned: localPinned(pins, e.Name())})
 	}
 	return objs, nil
 }
@@ -236,7 +240,13 @@ func (s *localStore) Stat(ctx context.Context, key string) (Object, error) {
 	if err != nil {
 		return Object{}, err
 	}
-	return Object{Key: key, Size: fi.Size(), Modified: fi.ModTime()}, nil
+	pinned := false
+	if root, err := s.root(); err == nil {
+		_, perr := root.Lstat(localPinName(key))
+		pinned = perr == nil
+		root.Close()
+	}
+	return Object{Key: key, Size: fi.Size(), Modified: fi.ModTime(), Pinned: pinned}, nil
 }
 
 // NewRangeReader implements Store. An offset at or past the end gives an
@@ -319,6 +329,11 @@ func (s *localStore) Delete(ctx context.Context, key string) error {
 			return fmt.Errorf("delete %q: %w", key, shared.ErrNotFound)
 		}
 		return fmt.Errorf("delete: %w", err)
+	}
+	// The pin goes with its object (a later backup of the same name
+	// starts unpinned).
+	if err := removeLocalPin(root, key); err != nil {
+		return fmt.Errorf("delete %q: remove pin: %w", key, pathless(err))
 	}
 	if err := root.Sync(); err != nil {
 		return fmt.Errorf("delete %q: sync directory: %w", key, err)

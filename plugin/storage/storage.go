@@ -17,6 +17,8 @@ type Object struct {
 	Key      string
 	Size     int64
 	Modified time.Time
+	// Pinned is the object's pin, for stores that are a Pinner.
+	Pinned bool
 }
 
 // Store keeps backups under flat keys (no '/'). Implementations must be safe

@@ -66,8 +66,10 @@ type BackupInfo struct {
 	Size  int64                  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
 	// Unix time in nanoseconds.
 	ModifiedUnixNano int64 `protobuf:"varint,3,opt,name=modified_unix_nano,json=modifiedUnixNano,proto3" json:"modified_unix_nano,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Pinned backups are never rotated nor deleted until unpinned.
+	Pinned        bool `protobuf:"varint,16,opt,name=pinned,proto3" json:"pinned,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BackupInfo) Reset() {
@@ -121,6 +123,73 @@ func (x *BackupInfo) GetModifiedUnixNano() int64 {
 	return 0
 }
 
+func (x *BackupInfo) GetPinned() bool {
+	if x != nil {
+		return x.Pinned
+	}
+	return false
+}
+
+type PinRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StorageUrl    string                 `protobuf:"bytes,1,opt,name=storage_url,json=storageUrl,proto3" json:"storage_url,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Pinned        bool                   `protobuf:"varint,3,opt,name=pinned,proto3" json:"pinned,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PinRequest) Reset() {
+	*x = PinRequest{}
+	mi := &file_shared_proto_backup_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PinRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PinRequest) ProtoMessage() {}
+
+func (x *PinRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shared_proto_backup_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PinRequest.ProtoReflect.Descriptor instead.
+func (*PinRequest) Descriptor() ([]byte, []int) {
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PinRequest) GetStorageUrl() string {
+	if x != nil {
+		return x.StorageUrl
+	}
+	return ""
+}
+
+func (x *PinRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *PinRequest) GetPinned() bool {
+	if x != nil {
+		return x.Pinned
+	}
+	return false
+}
+
 type ListRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	StorageUrl    string                 `protobuf:"bytes,1,opt,name=storage_url,json=storageUrl,proto3" json:"storage_url,omitempty"`
@@ -130,7 +199,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_shared_proto_backup_proto_msgTypes[2]
+	mi := &file_shared_proto_backup_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -142,7 +211,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shared_proto_backup_proto_msgTypes[2]
+	mi := &file_shared_proto_backup_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -155,7 +224,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_shared_proto_backup_proto_rawDescGZIP(), []int{2}
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ListRequest) GetStorageUrl() string {
@@ -174,7 +243,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_shared_proto_backup_proto_msgTypes[3]
+	mi := &file_shared_proto_backup_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -186,7 +255,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_shared_proto_backup_proto_msgTypes[3]
+	mi := &file_shared_proto_backup_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -199,7 +268,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_shared_proto_backup_proto_rawDescGZIP(), []int{3}
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ListResponse) GetBackups() []*BackupInfo {
@@ -219,7 +288,7 @@ type KeyRequest struct {
 
 func (x *KeyRequest) Reset() {
 	*x = KeyRequest{}
-	mi := &file_shared_proto_backup_proto_msgTypes[4]
+	mi := &file_shared_proto_backup_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -231,7 +300,7 @@ func (x *KeyRequest) String() string {
 func (*KeyRequest) ProtoMessage() {}
 
 func (x *KeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shared_proto_backup_proto_msgTypes[4]
+	mi := &file_shared_proto_backup_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -244,7 +313,7 @@ func (x *KeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyRequest.ProtoReflect.Descriptor instead.
 func (*KeyRequest) Descriptor() ([]byte, []int) {
-	return file_shared_proto_backup_proto_rawDescGZIP(), []int{4}
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *KeyRequest) GetStorageUrl() string {
@@ -271,7 +340,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_shared_proto_backup_proto_msgTypes[5]
+	mi := &file_shared_proto_backup_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -283,7 +352,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_shared_proto_backup_proto_msgTypes[5]
+	mi := &file_shared_proto_backup_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -296,7 +365,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_shared_proto_backup_proto_rawDescGZIP(), []int{5}
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Progress) GetDone() int64 {
@@ -326,7 +395,7 @@ type CreateRequest struct {
 
 func (x *CreateRequest) Reset() {
 	*x = CreateRequest{}
-	mi := &file_shared_proto_backup_proto_msgTypes[6]
+	mi := &file_shared_proto_backup_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -338,7 +407,7 @@ func (x *CreateRequest) String() string {
 func (*CreateRequest) ProtoMessage() {}
 
 func (x *CreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shared_proto_backup_proto_msgTypes[6]
+	mi := &file_shared_proto_backup_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -351,7 +420,7 @@ func (x *CreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequest.ProtoReflect.Descriptor instead.
 func (*CreateRequest) Descriptor() ([]byte, []int) {
-	return file_shared_proto_backup_proto_rawDescGZIP(), []int{6}
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateRequest) GetStorageUrl() string {
@@ -403,7 +472,7 @@ type CreateEvent struct {
 
 func (x *CreateEvent) Reset() {
 	*x = CreateEvent{}
-	mi := &file_shared_proto_backup_proto_msgTypes[7]
+	mi := &file_shared_proto_backup_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -415,7 +484,7 @@ func (x *CreateEvent) String() string {
 func (*CreateEvent) ProtoMessage() {}
 
 func (x *CreateEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_shared_proto_backup_proto_msgTypes[7]
+	mi := &file_shared_proto_backup_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -428,7 +497,7 @@ func (x *CreateEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateEvent.ProtoReflect.Descriptor instead.
 func (*CreateEvent) Descriptor() ([]byte, []int) {
-	return file_shared_proto_backup_proto_rawDescGZIP(), []int{7}
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateEvent) GetEvent() isCreateEvent_Event {
@@ -496,7 +565,7 @@ type ReplacedRead struct {
 
 func (x *ReplacedRead) Reset() {
 	*x = ReplacedRead{}
-	mi := &file_shared_proto_backup_proto_msgTypes[8]
+	mi := &file_shared_proto_backup_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -508,7 +577,7 @@ func (x *ReplacedRead) String() string {
 func (*ReplacedRead) ProtoMessage() {}
 
 func (x *ReplacedRead) ProtoReflect() protoreflect.Message {
-	mi := &file_shared_proto_backup_proto_msgTypes[8]
+	mi := &file_shared_proto_backup_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -521,7 +590,7 @@ func (x *ReplacedRead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReplacedRead.ProtoReflect.Descriptor instead.
 func (*ReplacedRead) Descriptor() ([]byte, []int) {
-	return file_shared_proto_backup_proto_rawDescGZIP(), []int{8}
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{9}
 }
 
 type UploadHeader struct {
@@ -534,7 +603,7 @@ type UploadHeader struct {
 
 func (x *UploadHeader) Reset() {
 	*x = UploadHeader{}
-	mi := &file_shared_proto_backup_proto_msgTypes[9]
+	mi := &file_shared_proto_backup_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -546,7 +615,7 @@ func (x *UploadHeader) String() string {
 func (*UploadHeader) ProtoMessage() {}
 
 func (x *UploadHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_shared_proto_backup_proto_msgTypes[9]
+	mi := &file_shared_proto_backup_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -559,7 +628,7 @@ func (x *UploadHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadHeader.ProtoReflect.Descriptor instead.
 func (*UploadHeader) Descriptor() ([]byte, []int) {
-	return file_shared_proto_backup_proto_rawDescGZIP(), []int{9}
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *UploadHeader) GetStorageUrl() string {
@@ -589,7 +658,7 @@ type UploadMessage struct {
 
 func (x *UploadMessage) Reset() {
 	*x = UploadMessage{}
-	mi := &file_shared_proto_backup_proto_msgTypes[10]
+	mi := &file_shared_proto_backup_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -601,7 +670,7 @@ func (x *UploadMessage) String() string {
 func (*UploadMessage) ProtoMessage() {}
 
 func (x *UploadMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shared_proto_backup_proto_msgTypes[10]
+	mi := &file_shared_proto_backup_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -614,7 +683,7 @@ func (x *UploadMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadMessage.ProtoReflect.Descriptor instead.
 func (*UploadMessage) Descriptor() ([]byte, []int) {
-	return file_shared_proto_backup_proto_rawDescGZIP(), []int{10}
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UploadMessage) GetMsg() isUploadMessage_Msg {
@@ -671,7 +740,7 @@ type OpenRequest struct {
 
 func (x *OpenRequest) Reset() {
 	*x = OpenRequest{}
-	mi := &file_shared_proto_backup_proto_msgTypes[11]
+	mi := &file_shared_proto_backup_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -683,7 +752,7 @@ func (x *OpenRequest) String() string {
 func (*OpenRequest) ProtoMessage() {}
 
 func (x *OpenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shared_proto_backup_proto_msgTypes[11]
+	mi := &file_shared_proto_backup_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -696,7 +765,7 @@ func (x *OpenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenRequest.ProtoReflect.Descriptor instead.
 func (*OpenRequest) Descriptor() ([]byte, []int) {
-	return file_shared_proto_backup_proto_rawDescGZIP(), []int{11}
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *OpenRequest) GetStorageUrl() string {
@@ -741,7 +810,7 @@ type OpenHeader struct {
 
 func (x *OpenHeader) Reset() {
 	*x = OpenHeader{}
-	mi := &file_shared_proto_backup_proto_msgTypes[12]
+	mi := &file_shared_proto_backup_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +822,7 @@ func (x *OpenHeader) String() string {
 func (*OpenHeader) ProtoMessage() {}
 
 func (x *OpenHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_shared_proto_backup_proto_msgTypes[12]
+	mi := &file_shared_proto_backup_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +835,7 @@ func (x *OpenHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenHeader.ProtoReflect.Descriptor instead.
 func (*OpenHeader) Descriptor() ([]byte, []int) {
-	return file_shared_proto_backup_proto_rawDescGZIP(), []int{12}
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *OpenHeader) GetInfo() *BackupInfo {
@@ -810,7 +879,7 @@ type OpenMessage struct {
 
 func (x *OpenMessage) Reset() {
 	*x = OpenMessage{}
-	mi := &file_shared_proto_backup_proto_msgTypes[13]
+	mi := &file_shared_proto_backup_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -822,7 +891,7 @@ func (x *OpenMessage) String() string {
 func (*OpenMessage) ProtoMessage() {}
 
 func (x *OpenMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_shared_proto_backup_proto_msgTypes[13]
+	mi := &file_shared_proto_backup_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -835,7 +904,7 @@ func (x *OpenMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenMessage.ProtoReflect.Descriptor instead.
 func (*OpenMessage) Descriptor() ([]byte, []int) {
-	return file_shared_proto_backup_proto_rawDescGZIP(), []int{13}
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *OpenMessage) GetMsg() isOpenMessage_Msg {
@@ -890,7 +959,7 @@ type ArchiveSummary struct {
 
 func (x *ArchiveSummary) Reset() {
 	*x = ArchiveSummary{}
-	mi := &file_shared_proto_backup_proto_msgTypes[14]
+	mi := &file_shared_proto_backup_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -902,7 +971,7 @@ func (x *ArchiveSummary) String() string {
 func (*ArchiveSummary) ProtoMessage() {}
 
 func (x *ArchiveSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_shared_proto_backup_proto_msgTypes[14]
+	mi := &file_shared_proto_backup_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -915,7 +984,7 @@ func (x *ArchiveSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveSummary.ProtoReflect.Descriptor instead.
 func (*ArchiveSummary) Descriptor() ([]byte, []int) {
-	return file_shared_proto_backup_proto_rawDescGZIP(), []int{14}
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ArchiveSummary) GetEntries() int64 {
@@ -950,7 +1019,7 @@ type ExtractRequest struct {
 
 func (x *ExtractRequest) Reset() {
 	*x = ExtractRequest{}
-	mi := &file_shared_proto_backup_proto_msgTypes[15]
+	mi := &file_shared_proto_backup_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -962,7 +1031,7 @@ func (x *ExtractRequest) String() string {
 func (*ExtractRequest) ProtoMessage() {}
 
 func (x *ExtractRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_shared_proto_backup_proto_msgTypes[15]
+	mi := &file_shared_proto_backup_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -975,7 +1044,7 @@ func (x *ExtractRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExtractRequest.ProtoReflect.Descriptor instead.
 func (*ExtractRequest) Descriptor() ([]byte, []int) {
-	return file_shared_proto_backup_proto_rawDescGZIP(), []int{15}
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ExtractRequest) GetStorageUrl() string {
@@ -1004,12 +1073,19 @@ var File_shared_proto_backup_proto protoreflect.FileDescriptor
 const file_shared_proto_backup_proto_rawDesc = "" +
 	"\n" +
 	"\x19shared/proto/backup.proto\x12\x0fpocketbackup.v1\"\a\n" +
-	"\x05Empty\"`\n" +
+	"\x05Empty\"x\n" +
 	"\n" +
 	"BackupInfo\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12,\n" +
-	"\x12modified_unix_nano\x18\x03 \x01(\x03R\x10modifiedUnixNano\".\n" +
+	"\x12modified_unix_nano\x18\x03 \x01(\x03R\x10modifiedUnixNano\x12\x16\n" +
+	"\x06pinned\x18\x10 \x01(\bR\x06pinned\"W\n" +
+	"\n" +
+	"PinRequest\x12\x1f\n" +
+	"\vstorage_url\x18\x01 \x01(\tR\n" +
+	"storageUrl\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x16\n" +
+	"\x06pinned\x18\x03 \x01(\bR\x06pinned\".\n" +
 	"\vListRequest\x12\x1f\n" +
 	"\vstorage_url\x18\x01 \x01(\tR\n" +
 	"storageUrl\"E\n" +
@@ -1072,7 +1148,7 @@ const file_shared_proto_backup_proto_rawDesc = "" +
 	"\vstorage_url\x18\x01 \x01(\tR\n" +
 	"storageUrl\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x19\n" +
-	"\bdest_dir\x18\x03 \x01(\tR\adestDir2\xba\x04\n" +
+	"\bdest_dir\x18\x03 \x01(\tR\adestDir2\x81\x05\n" +
 	"\aBackups\x12C\n" +
 	"\x04List\x12\x1c.pocketbackup.v1.ListRequest\x1a\x1d.pocketbackup.v1.ListResponse\x12@\n" +
 	"\x04Stat\x12\x1b.pocketbackup.v1.KeyRequest\x1a\x1b.pocketbackup.v1.BackupInfo\x12H\n" +
@@ -1081,7 +1157,8 @@ const file_shared_proto_backup_proto_rawDesc = "" +
 	"\x04Open\x12\x1c.pocketbackup.v1.OpenRequest\x1a\x1c.pocketbackup.v1.OpenMessage0\x01\x12=\n" +
 	"\x06Delete\x12\x1b.pocketbackup.v1.KeyRequest\x1a\x16.pocketbackup.v1.Empty\x12G\n" +
 	"\aInspect\x12\x1b.pocketbackup.v1.KeyRequest\x1a\x1f.pocketbackup.v1.ArchiveSummary\x12G\n" +
-	"\aExtract\x12\x1f.pocketbackup.v1.ExtractRequest\x1a\x19.pocketbackup.v1.Progress0\x01B9Z7github.com/pocketbackup/pocketbackup/shared/proto;protob\x06proto3"
+	"\aExtract\x12\x1f.pocketbackup.v1.ExtractRequest\x1a\x19.pocketbackup.v1.Progress0\x01\x12E\n" +
+	"\tSetPinned\x12\x1b.pocketbackup.v1.PinRequest\x1a\x1b.pocketbackup.v1.BackupInfoB9Z7github.com/pocketbackup/pocketbackup/shared/proto;protob\x06proto3"
 
 var (
 	file_shared_proto_backup_proto_rawDescOnce sync.Once
@@ -1095,53 +1172,56 @@ func file_shared_proto_backup_proto_rawDescGZIP() []byte {
 	return file_shared_proto_backup_proto_rawDescData
 }
 
-var file_shared_proto_backup_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_shared_proto_backup_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_shared_proto_backup_proto_goTypes = []any{
 	(*Empty)(nil),          // 0: pocketbackup.v1.Empty
 	(*BackupInfo)(nil),     // 1: pocketbackup.v1.BackupInfo
-	(*ListRequest)(nil),    // 2: pocketbackup.v1.ListRequest
-	(*ListResponse)(nil),   // 3: pocketbackup.v1.ListResponse
-	(*KeyRequest)(nil),     // 4: pocketbackup.v1.KeyRequest
-	(*Progress)(nil),       // 5: pocketbackup.v1.Progress
-	(*CreateRequest)(nil),  // 6: pocketbackup.v1.CreateRequest
-	(*CreateEvent)(nil),    // 7: pocketbackup.v1.CreateEvent
-	(*ReplacedRead)(nil),   // 8: pocketbackup.v1.ReplacedRead
-	(*UploadHeader)(nil),   // 9: pocketbackup.v1.UploadHeader
-	(*UploadMessage)(nil),  // 10: pocketbackup.v1.UploadMessage
-	(*OpenRequest)(nil),    // 11: pocketbackup.v1.OpenRequest
-	(*OpenHeader)(nil),     // 12: pocketbackup.v1.OpenHeader
-	(*OpenMessage)(nil),    // 13: pocketbackup.v1.OpenMessage
-	(*ArchiveSummary)(nil), // 14: pocketbackup.v1.ArchiveSummary
-	(*ExtractRequest)(nil), // 15: pocketbackup.v1.ExtractRequest
-	nil,                    // 16: pocketbackup.v1.CreateRequest.ReplaceEntry
+	(*PinRequest)(nil),     // 2: pocketbackup.v1.PinRequest
+	(*ListRequest)(nil),    // 3: pocketbackup.v1.ListRequest
+	(*ListResponse)(nil),   // 4: pocketbackup.v1.ListResponse
+	(*KeyRequest)(nil),     // 5: pocketbackup.v1.KeyRequest
+	(*Progress)(nil),       // 6: pocketbackup.v1.Progress
+	(*CreateRequest)(nil),  // 7: pocketbackup.v1.CreateRequest
+	(*CreateEvent)(nil),    // 8: pocketbackup.v1.CreateEvent
+	(*ReplacedRead)(nil),   // 9: pocketbackup.v1.ReplacedRead
+	(*UploadHeader)(nil),   // 10: pocketbackup.v1.UploadHeader
+	(*UploadMessage)(nil),  // 11: pocketbackup.v1.UploadMessage
+	(*OpenRequest)(nil),    // 12: pocketbackup.v1.OpenRequest
+	(*OpenHeader)(nil),     // 13: pocketbackup.v1.OpenHeader
+	(*OpenMessage)(nil),    // 14: pocketbackup.v1.OpenMessage
+	(*ArchiveSummary)(nil), // 15: pocketbackup.v1.ArchiveSummary
+	(*ExtractRequest)(nil), // 16: pocketbackup.v1.ExtractRequest
+	nil,                    // 17: pocketbackup.v1.CreateRequest.ReplaceEntry
 }
 var file_shared_proto_backup_proto_depIdxs = []int32{
 	1,  // 0: pocketbackup.v1.ListResponse.backups:type_name -> pocketbackup.v1.BackupInfo
-	16, // 1: pocketbackup.v1.CreateRequest.replace:type_name -> pocketbackup.v1.CreateRequest.ReplaceEntry
-	5,  // 2: pocketbackup.v1.CreateEvent.progress:type_name -> pocketbackup.v1.Progress
+	17, // 1: pocketbackup.v1.CreateRequest.replace:type_name -> pocketbackup.v1.CreateRequest.ReplaceEntry
+	6,  // 2: pocketbackup.v1.CreateEvent.progress:type_name -> pocketbackup.v1.Progress
 	1,  // 3: pocketbackup.v1.CreateEvent.done:type_name -> pocketbackup.v1.BackupInfo
-	8,  // 4: pocketbackup.v1.CreateEvent.replaced_read:type_name -> pocketbackup.v1.ReplacedRead
-	9,  // 5: pocketbackup.v1.UploadMessage.header:type_name -> pocketbackup.v1.UploadHeader
+	9,  // 4: pocketbackup.v1.CreateEvent.replaced_read:type_name -> pocketbackup.v1.ReplacedRead
+	10, // 5: pocketbackup.v1.UploadMessage.header:type_name -> pocketbackup.v1.UploadHeader
 	1,  // 6: pocketbackup.v1.OpenHeader.info:type_name -> pocketbackup.v1.BackupInfo
-	12, // 7: pocketbackup.v1.OpenMessage.header:type_name -> pocketbackup.v1.OpenHeader
-	2,  // 8: pocketbackup.v1.Backups.List:input_type -> pocketbackup.v1.ListRequest
-	4,  // 9: pocketbackup.v1.Backups.Stat:input_type -> pocketbackup.v1.KeyRequest
-	6,  // 10: pocketbackup.v1.Backups.Create:input_type -> pocketbackup.v1.CreateRequest
-	10, // 11: pocketbackup.v1.Backups.Upload:input_type -> pocketbackup.v1.UploadMessage
-	11, // 12: pocketbackup.v1.Backups.Open:input_type -> pocketbackup.v1.OpenRequest
-	4,  // 13: pocketbackup.v1.Backups.Delete:input_type -> pocketbackup.v1.KeyRequest
-	4,  // 14: pocketbackup.v1.Backups.Inspect:input_type -> pocketbackup.v1.KeyRequest
-	15, // 15: pocketbackup.v1.Backups.Extract:input_type -> pocketbackup.v1.ExtractRequest
-	3,  // 16: pocketbackup.v1.Backups.List:output_type -> pocketbackup.v1.ListResponse
-	1,  // 17: pocketbackup.v1.Backups.Stat:output_type -> pocketbackup.v1.BackupInfo
-	7,  // 18: pocketbackup.v1.Backups.Create:output_type -> pocketbackup.v1.CreateEvent
-	1,  // 19: pocketbackup.v1.Backups.Upload:output_type -> pocketbackup.v1.BackupInfo
-	13, // 20: pocketbackup.v1.Backups.Open:output_type -> pocketbackup.v1.OpenMessage
-	0,  // 21: pocketbackup.v1.Backups.Delete:output_type -> pocketbackup.v1.Empty
-	14, // 22: pocketbackup.v1.Backups.Inspect:output_type -> pocketbackup.v1.ArchiveSummary
-	5,  // 23: pocketbackup.v1.Backups.Extract:output_type -> pocketbackup.v1.Progress
-	16, // [16:24] is the sub-list for method output_type
-	8,  // [8:16] is the sub-list for method input_type
+	13, // 7: pocketbackup.v1.OpenMessage.header:type_name -> pocketbackup.v1.OpenHeader
+	3,  // 8: pocketbackup.v1.Backups.List:input_type -> pocketbackup.v1.ListRequest
+	5,  // 9: pocketbackup.v1.Backups.Stat:input_type -> pocketbackup.v1.KeyRequest
+	7,  // 10: pocketbackup.v1.Backups.Create:input_type -> pocketbackup.v1.CreateRequest
+	11, // 11: pocketbackup.v1.Backups.Upload:input_type -> pocketbackup.v1.UploadMessage
+	12, // 12: pocketbackup.v1.Backups.Open:input_type -> pocketbackup.v1.OpenRequest
+	5,  // 13: pocketbackup.v1.Backups.Delete:input_type -> pocketbackup.v1.KeyRequest
+	5,  // 14: pocketbackup.v1.Backups.Inspect:input_type -> pocketbackup.v1.KeyRequest
+	16, // 15: pocketbackup.v1.Backups.Extract:input_type -> pocketbackup.v1.ExtractRequest
+	2,  // 16: pocketbackup.v1.Backups.SetPinned:input_type -> pocketbackup.v1.PinRequest
+	4,  // 17: pocketbackup.v1.Backups.List:output_type -> pocketbackup.v1.ListResponse
+	1,  // 18: pocketbackup.v1.Backups.Stat:output_type -> pocketbackup.v1.BackupInfo
+	8,  // 19: pocketbackup.v1.Backups.Create:output_type -> pocketbackup.v1.CreateEvent
+	1,  // 20: pocketbackup.v1.Backups.Upload:output_type -> pocketbackup.v1.BackupInfo
+	14, // 21: pocketbackup.v1.Backups.Open:output_type -> pocketbackup.v1.OpenMessage
+	0,  // 22: pocketbackup.v1.Backups.Delete:output_type -> pocketbackup.v1.Empty
+	15, // 23: pocketbackup.v1.Backups.Inspect:output_type -> pocketbackup.v1.ArchiveSummary
+	6,  // 24: pocketbackup.v1.Backups.Extract:output_type -> pocketbackup.v1.Progress
+	1,  // 25: pocketbackup.v1.Backups.SetPinned:output_type -> pocketbackup.v1.BackupInfo
+	17, // [17:26] is the sub-list for method output_type
+	8,  // [8:17] is the sub-list for method input_type
 	8,  // [8:8] is the sub-list for extension type_name
 	8,  // [8:8] is the sub-list for extension extendee
 	0,  // [0:8] is the sub-list for field type_name
@@ -1152,16 +1232,16 @@ func file_shared_proto_backup_proto_init() {
 	if File_shared_proto_backup_proto != nil {
 		return
 	}
-	file_shared_proto_backup_proto_msgTypes[7].OneofWrappers = []any{
+	file_shared_proto_backup_proto_msgTypes[8].OneofWrappers = []any{
 		(*CreateEvent_Progress)(nil),
 		(*CreateEvent_Done)(nil),
 		(*CreateEvent_ReplacedRead)(nil),
 	}
-	file_shared_proto_backup_proto_msgTypes[10].OneofWrappers = []any{
+	file_shared_proto_backup_proto_msgTypes[11].OneofWrappers = []any{
 		(*UploadMessage_Header)(nil),
 		(*UploadMessage_Chunk)(nil),
 	}
-	file_shared_proto_backup_proto_msgTypes[13].OneofWrappers = []any{
+	file_shared_proto_backup_proto_msgTypes[14].OneofWrappers = []any{
 		(*OpenMessage_Header)(nil),
 		(*OpenMessage_Chunk)(nil),
 	}
@@ -1171,7 +1251,7 @@ func file_shared_proto_backup_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shared_proto_backup_proto_rawDesc), len(file_shared_proto_backup_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,14 +22,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Backups_List_FullMethodName    = "/pocketbackup.v1.Backups/List"
-	Backups_Stat_FullMethodName    = "/pocketbackup.v1.Backups/Stat"
-	Backups_Create_FullMethodName  = "/pocketbackup.v1.Backups/Create"
-	Backups_Upload_FullMethodName  = "/pocketbackup.v1.Backups/Upload"
-	Backups_Open_FullMethodName    = "/pocketbackup.v1.Backups/Open"
-	Backups_Delete_FullMethodName  = "/pocketbackup.v1.Backups/Delete"
-	Backups_Inspect_FullMethodName = "/pocketbackup.v1.Backups/Inspect"
-	Backups_Extract_FullMethodName = "/pocketbackup.v1.Backups/Extract"
+	Backups_List_FullMethodName      = "/pocketbackup.v1.Backups/List"
+	Backups_Stat_FullMethodName      = "/pocketbackup.v1.Backups/Stat"
+	Backups_Create_FullMethodName    = "/pocketbackup.v1.Backups/Create"
+	Backups_Upload_FullMethodName    = "/pocketbackup.v1.Backups/Upload"
+	Backups_Open_FullMethodName      = "/pocketbackup.v1.Backups/Open"
+	Backups_Delete_FullMethodName    = "/pocketbackup.v1.Backups/Delete"
+	Backups_Inspect_FullMethodName   = "/pocketbackup.v1.Backups/Inspect"
+	Backups_Extract_FullMethodName   = "/pocketbackup.v1.Backups/Extract"
+	Backups_SetPinned_FullMethodName = "/pocketbackup.v1.Backups/SetPinned"
 )
 
 // BackupsClient is the client API for Backups service.
@@ -48,6 +49,9 @@ type BackupsClient interface {
 	Inspect(ctx context.Context, in *KeyRequest, opts ...grpc.CallOption) (*ArchiveSummary, error)
 	// Extract streams progress messages; the stream ends when extraction is done.
 	Extract(ctx context.Context, in *ExtractRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Progress], error)
+	// SetPinned pins or unpins a stored backup and answers its info.
+	// Plugins older than it answer Unimplemented.
+	SetPinned(ctx context.Context, in *PinRequest, opts ...grpc.CallOption) (*BackupInfo, error)
 }
 
 type backupsClient struct {
@@ -168,6 +172,16 @@ func (c *backupsClient) Extract(ctx context.Context, in *ExtractRequest, opts ..
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Backups_ExtractClient = grpc.ServerStreamingClient[Progress]
 
+func (c *backupsClient) SetPinned(ctx context.Context, in *PinRequest, opts ...grpc.CallOption) (*BackupInfo, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BackupInfo)
+	err := c.cc.Invoke(ctx, Backups_SetPinned_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BackupsServer is the server API for Backups service.
 // All implementations must embed UnimplementedBackupsServer
 // for forward compatibility.
@@ -184,6 +198,9 @@ type BackupsServer interface {
 	Inspect(context.Context, *KeyRequest) (*ArchiveSummary, error)
 	// Extract streams progress messages; the stream ends when extraction is done.
 	Extract(*ExtractRequest, grpc.ServerStreamingServer[Progress]) error
+	// SetPinned pins or unpins a stored backup and answers its info.
+	// Plugins older than it answer Unimplemented.
+	SetPinned(context.Context, *PinRequest) (*BackupInfo, error)
 	mustEmbedUnimplementedBackupsServer()
 }
 
@@ -217,6 +234,9 @@ func (UnimplementedBackupsServer) Inspect(context.Context, *KeyRequest) (*Archiv
 }
 func (UnimplementedBackupsServer) Extract(*ExtractRequest, grpc.ServerStreamingServer[Progress]) error {
 	return status.Errorf(codes.Unimplemented, "method Extract not implemented")
+}
+func (UnimplementedBackupsServer) SetPinned(context.Context, *PinRequest) (*BackupInfo, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SetPinned not implemented")
 }
 func (UnimplementedBackupsServer) mustEmbedUnimplementedBackupsServer() {}
 func (UnimplementedBackupsServer) testEmbeddedByValue()                 {}
@@ -351,6 +371,24 @@ func _Backups_Extract_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Backups_ExtractServer = grpc.ServerStreamingServer[Progress]
 
+func _Backups_SetPinned_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PinRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BackupsServer).SetPinned(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Backups_SetPinned_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BackupsServer).SetPinned(ctx, req.(*PinRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Backups_ServiceDesc is the grpc.ServiceDesc for Backups service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -373,6 +411,10 @@ var Backups_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Inspect",
 			Handler:    _Backups_Inspect_Handler,
+		},
+		{
+			MethodName: "SetPinned",
+			Handler:    _Backups_SetPinned_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

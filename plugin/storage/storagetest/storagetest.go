@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"LargeObject", testLargeObject},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"ListManyObjects", testListManyObjects},
+		{"Pins", testPins},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
