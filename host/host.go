@@ -117,6 +117,9 @@ type Host struct {
 	// uploadReserved, when set (tests only), runs once an upload holds its
 	// key, before its bytes go to the plugin.
 	uploadReserved func()
+
+	// unlock releases the data directory's lock (see lockDataDir), once.
+	unlock func()
 }
 
 // New checks cfg, verifies the plugin binary and starts the plugin.
@@ -135,8 +138,16 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if cfg.StorageURL == "" {
 		cfg.StorageURL = "file://" + filepath.Join(dataDir, "backups")
 	}
+	// Held while the app runs, so that offline commands refuse to touch
+	// the data directory under it.
+	unlock, err := lockDataDir(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	unlock = sync.OnceFunc(unlock)
 	trash, err := resetTempDir(dataDir)
 	if err != nil {
+		unlock()
 		return nil, err
 	}
 	if cfg.PluginEnv == nil {
@@ -144,9 +155,11 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	}
 	sup, err := newSupervisor(dataDir, cfg.PluginsDir, cfg.PluginName, cfg.PluginSHA256, cfg.PluginEnv, cfg.Logger.Named("plugin"))
 	if err != nil {
+		unlock()
 		return nil, fmt.Errorf("host: %w", err)
 	}
 	if _, err := sup.Backups(ctx); err != nil {
+		unlock()
 		return nil, errors.Join(fmt.Errorf("host: %w", err), sup.Close())
 	}
 	clock := cfg.Clock
@@ -172,6 +185,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		clock:    clock,
 		cron:     cron.New(clock, slog.New(slog.NewTextHandler(cfg.Logger.Named("cron").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}), nil))),
 		settings: settings,
+		unlock:   unlock,
 	}
 	if err := h.schedule(settings); err != nil {
 		cfg.Logger.Error("backup schedule not applied", "cron", settings.Backups.Cron, "error", err)
@@ -272,6 +286,7 @@ func (h *Host) Close() error {
 	h.cancel()
 	h.cron.Stop()
 	h.wg.Wait()
+	defer h.unlock()
 	return h.plugins.Close()
 }
 

@@ -2,7 +2,9 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/hashicorp/go-hclog"
@@ -25,6 +27,21 @@ func Recover(ctx context.Context, dataDir string, log hclog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
+	if _, err := os.Stat(stateDir(dataDir)); errors.Is(err, os.ErrNotExist) {
+		return nil // a fresh data directory: nothing to settle
+	}
+	// Not while an offline restore (or another app) works on the data.
+	unlock, err := lockDataDir(dataDir)
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	defer unlock()
+	return recoverLocked(ctx, dataDir, log)
+}
+
+// recoverLocked is Recover for a caller that holds the data directory's
+// lock.
+func recoverLocked(ctx context.Context, dataDir string, log hclog.Logger) error {
 	out, err := restore.Recover(stateDir(dataDir), func(dir string) error { return sqlitesnap.Verify(ctx, dir) }, nil)
 	if err != nil {
 		return fmt.Errorf("recover restore: %w", err)

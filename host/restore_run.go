@@ -152,6 +152,9 @@ func (h *Host) restartAfter(key string, cause error) {
 		restart = ExecSelf
 	}
 	h.log.Info("restarting", "key", key)
+	// The next process takes the data directory's lock again (an exec
+	// drops it anyway).
+	h.unlock()
 	if err := restart(); err != nil {
 		h.log.Error("restart failed; exiting so a supervisor starts the app again", "error", err)
 		os.Exit(1)
