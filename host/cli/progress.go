@@ -23,7 +23,8 @@ func newProgress(e env, what string) progress {
 	if e.isTerminal() {
 		return newBar(e.Stderr, what)
 	}
-	return &lines{w: e.Stderr, what: what, start: time.Now(), every: 2 * time.Second}
+	now := time.Now()
+	return &lines{w: e.Stderr, what: what, start: now, last: now, every: 2 * time.Second}
 }
 
 // bar is the terminal display.
@@ -91,7 +92,7 @@ func (p *lines) Done(ok bool) {
 	if ok && p.total > 0 {
 		p.done = p.total
 	}
-	if ok || p.done > 0 {
+	if p.done > 0 {
 		fmt.Fprintln(p.w, p.line())
 	}
 }

@@ -94,6 +94,18 @@ func (w *waiter) wait(ctx context.Context) (waitResult, error) {
 	for {
 		d, super, err := w.c.health(ctx)
 		now := time.Now()
+		if err == nil {
+			// Any answer, even one that no longer takes our token, means
+			// the API is up.
+			if !downSince.IsZero() && !res.DownSeen {
+				res.DownSeen = true
+				res.Down = now.Sub(lastUp)
+				if lastUp.IsZero() {
+					res.Down = now.Sub(downSince)
+				}
+			}
+			lastUp = now
+		}
 		switch {
 		case ctx.Err() != nil:
 			return res, w.stopped()
@@ -116,14 +128,6 @@ func (w *waiter) wait(ctx context.Context) (waitResult, error) {
 			continue
 		default:
 			errs = 0
-			if !downSince.IsZero() && !res.DownSeen {
-				res.DownSeen = true
-				res.Down = now.Sub(lastUp)
-				if lastUp.IsZero() {
-					res.Down = now.Sub(downSince)
-				}
-			}
-			lastUp = now
 			if op := d.Operation; op != nil && op.Kind == w.kind && op.Key == w.key {
 				w.prog.Set(op.BytesDone, op.BytesTotal)
 			} else if l := d.LastOperation; l != nil && !l.same(w.before) && l.Key == w.key && l.Kind == w.kind {
