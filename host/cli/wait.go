@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 )
@@ -79,6 +78,9 @@ type waiter struct {
 // not expect the app to go away (about a minute at the default interval).
 const maxHealthErrors = 240
 
+// maxRestartDown is how long a restore's wait lets the app stay away.
+const maxRestartDown = 10 * time.Minute
+
 // wait polls until the app reports the operation's outcome. Ctrl-C (ctx
 // cancelled) stops waiting only.
 func (w *waiter) wait(ctx context.Context) (waitResult, error) {
@@ -117,6 +119,10 @@ func (w *waiter) wait(ctx context.Context) (waitResult, error) {
 			if errs++; errs > maxHealthErrors && !w.restart {
 				return res, fmt.Errorf("the app stopped answering while the %s of %s ran: %w", w.kind, w.key, err)
 			}
+			if w.restart && !downSince.IsZero() && now.Sub(downSince) > maxRestartDown {
+				return res, fmt.Errorf("the app has not answered for %s since it restarted for the restore of %s: check its log (the next start completes or rolls back the restore): %w",
+					maxRestartDown, w.key, err)
+			}
 		case !super:
 			// After a restore the app's tokens may have changed.
 			if rerr := w.c.relogin(ctx); rerr != nil {
@@ -145,13 +151,4 @@ func (w *waiter) wait(ctx context.Context) (waitResult, error) {
 
 func (w *waiter) stopped() error {
 	return fmt.Errorf("%w: the %s of %s goes on in the app; follow it with `backups list` or GET /api/health", errStoppedWaiting, w.kind, w.key)
-}
-
-// report prints an operation's outcome and returns an error when it failed.
-func report(out io.Writer, what string, o *outcome) error {
-	if o.OK {
-		fmt.Fprintf(out, "%s %s: done.\n", what, o.Key)
-		return nil
-	}
-	return fmt.Errorf("%s %s failed: %s", what, o.Key, o.Error)
 }
