@@ -99,14 +99,15 @@ func (w *waiter) wait(ctx context.Context) (waitResult, error) {
 		if err == nil {
 			// Any answer, even one that no longer takes our token, means
 			// the API is up.
-			if !downSince.IsZero() && !res.DownSeen {
-				res.DownSeen = true
-				res.Down = now.Sub(lastUp)
+			// The longest gap between answers is the restart's.
+			if !downSince.IsZero() {
+				gap := now.Sub(lastUp)
 				if lastUp.IsZero() {
-					res.Down = now.Sub(downSince)
+					gap = now.Sub(downSince)
 				}
+				res.DownSeen, res.Down = true, max(res.Down, gap)
 			}
-			lastUp = now
+			lastUp, downSince = now, time.Time{}
 		}
 		switch {
 		case ctx.Err() != nil:
