@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 // restoreOptions are the settings of "backups restore".
@@ -61,10 +63,10 @@ API was down and the outcome. With --offline, restores into the data dir
 func confirm(e env, key string) error {
 	fmt.Fprintf(e.Stderr, "This replaces ALL of the app's data with the backup's.\nType the backup's name (%s) to confirm: ", key)
 	line, err := bufio.NewReader(e.Stdin).ReadString('\n')
+	if f, ok := e.Stdin.(*os.File); err != nil || !ok || !term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintln(e.Stderr) // no terminal echoed the typed line's end
+	}
 	if strings.TrimSpace(line) != key {
-		if err != nil {
-			fmt.Fprintln(e.Stderr)
-		}
 		return usagef("restore not confirmed (the name typed did not match): nothing was changed; pass --yes to skip the question")
 	}
 	return nil
