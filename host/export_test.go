@@ -8,3 +8,7 @@ func SetUploadReserved(h *Host, f func()) { h.uploadReserved = f }
 
 // CronRunning reports whether a run of cron job id has not returned yet.
 func CronRunning(h *Host, id string) bool { return h.cron.Running(id) }
+
+// ReleaseDataDir drops h's data-directory lock, as the end of its process
+// would: tests that play a restart in one process call it first.
+func ReleaseDataDir(h *Host) { h.unlock() }
