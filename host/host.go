@@ -127,6 +127,9 @@ type Host struct {
 	// freeSpace reads a filesystem's free space (statfsSpace; tests
 	// replace it to play a full disk).
 	freeSpace func(path string) (fsSpace, error)
+
+	// unlock releases the data directory's lock (see lockDataDir), once.
+	unlock func()
 }
 
 // New checks cfg, verifies the plugin binary and starts the plugin.
@@ -145,8 +148,16 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if cfg.StorageURL == "" {
 		cfg.StorageURL = "file://" + filepath.Join(dataDir, "backups")
 	}
+	// Held while the app runs, so that offline commands refuse to touch
+	// the data directory under it.
+	unlock, err := lockDataDir(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	unlock = sync.OnceFunc(unlock)
 	trash, err := resetTempDir(dataDir)
 	if err != nil {
+		unlock()
 		return nil, err
 	}
 	if cfg.PluginEnv == nil {
@@ -154,9 +165,11 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	}
 	sup, err := newSupervisor(dataDir, cfg.PluginsDir, cfg.PluginName, cfg.PluginSHA256, cfg.PluginEnv, hclogslog.New(cfg.Logger).Named("host").Named("plugin"))
 	if err != nil {
+		unlock()
 		return nil, fmt.Errorf("host: %w", err)
 	}
 	if _, err := sup.Backups(ctx); err != nil {
+		unlock()
 		return nil, errors.Join(fmt.Errorf("host: %w", err), sup.Close())
 	}
 	clock := cfg.Clock
@@ -184,6 +197,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		settings: settings,
 
 		freeSpace: statfsSpace,
+		unlock:    unlock,
 	}
 	if err := h.schedule(settings); err != nil {
 		cfg.Logger.Error("backup schedule not applied", "cron", settings.Backups.Cron, "error", err)
@@ -284,6 +298,7 @@ func (h *Host) Close() error {
 	h.cancel()
 	h.cron.Stop()
 	h.wg.Wait()
+	defer h.unlock()
 	return h.plugins.Close()
 }
 

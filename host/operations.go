@@ -44,6 +44,9 @@ type operations struct {
 	running *RunningOperation
 	last    *Outcome
 	uploads map[string]bool // keys reserved by uploads in progress
+
+	// onProgress, when set (offline runs), receives every progress report.
+	onProgress func(done, total int64)
 }
 
 func newOperations(now func() time.Time) *operations {
@@ -97,6 +100,9 @@ func (o *operations) release(key string) {
 
 // progress records the running operation's bytes.
 func (o *operations) progress(done, total int64) {
+	if o.onProgress != nil {
+		o.onProgress(done, total)
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.running != nil {

@@ -2,8 +2,10 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 
 	"github.com/pocketbackup/pocketbackup/host/internal/sqlitesnap"
@@ -28,6 +30,21 @@ func Recover(ctx context.Context, dataDir string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
+	if _, err := os.Stat(stateDir(dataDir)); errors.Is(err, os.ErrNotExist) {
+		return nil // a fresh data directory: nothing to settle
+	}
+	// Not while an offline restore (or another app) works on the data.
+	unlock, err := lockDataDir(dataDir)
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	defer unlock()
+	return recoverLocked(ctx, dataDir, log)
+}
+
+// recoverLocked is Recover for a caller that holds the data directory's
+// lock.
+func recoverLocked(ctx context.Context, dataDir string, log *slog.Logger) error {
 	out, err := restore.RecoverChecked(stateDir(dataDir), func(dir string, checked []filestamp.Stamp) error {
 		again, err := sqlitesnap.VerifyChanged(ctx, dir, checked)
 		log.Info("restored databases verified", "stamped", len(checked), "checked_again", again)

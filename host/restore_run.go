@@ -184,6 +184,9 @@ func (h *Host) restartAfter(key string, cause error) {
 		restart = ExecSelf
 	}
 	h.log.Info("restarting", "key", key)
+	// The next process takes the data directory's lock again (an exec
+	// drops it anyway).
+	h.unlock()
 	if err := restart(); err != nil {
 		h.log.Error("restart failed; the app must be started again", "error", err)
 		if h.cfg.RestartFailed != nil {

@@ -68,6 +68,7 @@ func (re *restoreEnv) waitRestart() {
 // the same data dir, served by a new test server. It returns the new env.
 func (re *restoreEnv) restartHost() *env {
 	re.t.Helper()
+	host.ReleaseDataDir(re.host) // the old process is gone
 	if err := host.Recover(context.Background(), re.dataDir, nil); err != nil {
 		re.t.Fatal(err)
 	}

@@ -8,6 +8,7 @@
 //	               [--trusted-proxies=LIST] [--logs-max-days=5]
 //	testhost superuser upsert EMAIL PASSWORD [--dir=./pb_data]
 //	testhost user upsert EMAIL PASSWORD [--dir=./pb_data]
+//	testhost backups list|create|upload|download|delete|verify|restore … (package host/cli)
 //
 // Flags and positional arguments may come in any order. Exit codes: 0 ok,
 // 1 runtime error, 2 usage error.
@@ -59,6 +60,7 @@ Usage:
   testhost serve [flags]                            start the web server
   testhost superuser upsert EMAIL PASSWORD [flags]  create or update a superuser
   testhost user upsert EMAIL PASSWORD [flags]       create or update a "users" record
+  testhost backups COMMAND [flags]                  list, create, download, restore… backups
 
 Run "testhost COMMAND -h" for the flags of a command.
 `
@@ -128,6 +130,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if opts, err = parseServeArgs(rest, getenv); err == nil {
 			err = serve(ctx, opts, stdout, stderr)
 		}
+	case "backups":
+		return runBackups(ctx, rest, getenv, stdin, stdout, stderr)
 	case "superuser", "user":
 		usage = fmt.Sprintf(upsertUsage, cmd)
 		collectionID := auth.SuperusersID
