@@ -173,9 +173,13 @@ func (s *localStore) List(ctx context.Context) ([]Object, error) {
 		return nil, fmt.Errorf("list: %w", err)
 	}
 	var temps []string
+	sidecars := make(map[string]bool)
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), tmpPrefix) || strings.HasPrefix(e.Name(), newPrefix) {
 			temps = append(temps, e.Name())
+		}
+		if isSidecar(e.Name()) {
+			sidecars[e.Name()] = true
 		}
 	}
 	if len(temps) > 0 {
@@ -201,7 +205,11 @@ func (s *localStore) List(ctx context.Context) ([]Object, error) {
 		if !fi.Mode().IsRegular() {
 			continue
 		}
-		objs = append(objs, Object{Key: e.Name(), Size: fi.Size(), Modified: fi.ModTime()})
+		o := Object{Key: e.Name(), Size: fi.Size(), Modified: fi.ModTime()}
+		if sidecars[sidecarName(o.Key)] {
+			o.SHA256 = readDigest(root, o.Key, o.Size)
+		}
+		objs = append(objs, o)
 	}
 	return objs, nil
 }
@@ -236,7 +244,12 @@ func (s *localStore) Stat(ctx context.Context, key string) (Object, error) {
 	if err != nil {
 		return Object{}, err
 	}
-	return Object{Key: key, Size: fi.Size(), Modified: fi.ModTime()}, nil
+	o := Object{Key: key, Size: fi.Size(), Modified: fi.ModTime()}
+	if root, err := s.root(); err == nil {
+		o.SHA256 = readDigest(root, key, o.Size)
+		root.Close()
+	}
+	return o, nil
 }
 
 // NewRangeReader implements Store. An offset at or past the end gives an
@@ -320,6 +333,9 @@ func (s *localStore) Delete(ctx context.Context, key string) error {
 		}
 		return fmt.Errorf("delete: %w", err)
 	}
+	if err := removeDigest(root, key); err != nil {
+		return fmt.Errorf("delete %q: %w", key, err)
+	}
 	if err := root.Sync(); err != nil {
 		return fmt.Errorf("delete %q: sync directory: %w", key, err)
 	}
@@ -341,7 +357,8 @@ type localWriter struct {
 	err  error     // first write error; sticky
 	done bool      // Commit or Abort was called
 
-	written, flushed int64 // bytes written; bytes handed to write-back
+	written, flushed int64  // bytes written; bytes handed to write-back
+	sha256           string // set by SetSHA256; kept in a sidecar at Commit
 }
 
 // ReadAt reads back what was written so far, before Commit: an upload is
@@ -407,9 +424,20 @@ func (w *localWriter) Commit() error {
 		}
 		return errors.Join(fsError("commit", w.key, err), w.discard())
 	}
-	err = w.f.Close()
+	// The object is visible now. Its digest goes beside it (a stale
+	// sidecar of an earlier object under this key goes), made durable by
+	// the same directory fsync as the rename.
+	if w.sha256 != "" {
+		err = writeDigest(w.root, sidecar{Key: w.key, Size: w.written, SHA256: w.sha256})
+	} else {
+		err = removeDigest(w.root, w.key)
+	}
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
 	w.f = nil
 	if err != nil {
+		_ = w.root.Close()
 		return fsError("commit", w.key, err)
 	}
 	err = w.root.Sync()

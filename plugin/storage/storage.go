@@ -17,6 +17,9 @@ type Object struct {
 	Key      string
 	Size     int64
 	Modified time.Time
+	// SHA256 is the lowercase hex SHA-256 of the whole object, kept with
+	// it by stores whose writers are DigestWriters; "" when not known.
+	SHA256 string
 }
 
 // Store keeps backups under flat keys (no '/'). Implementations must be safe
