@@ -128,3 +128,20 @@ func (s *blobStore) writeMarker(ctx context.Context, key, sum string) error {
 	err := s.bucket.WriteAll(cctx, markerPrefix(key)+sum, nil, &blob.WriterOptions{ContentType: "application/octet-stream", BeforeWrite: s.beforeWrite})
 	return s.fail(cctx, "write digest", key, err)
 }
+
+var _ DigestRecorder = (*blobStore)(nil)
+
+// RecordSHA256 implements DigestRecorder.
+func (s *blobStore) RecordSHA256(ctx context.Context, key string, size int64, sum string) error {
+	if err := checkSHA256(key, sum); err != nil {
+		return err
+	}
+	o, err := s.Stat(ctx, key)
+	if err != nil {
+		return err
+	}
+	if o.Size != size || o.SHA256 != "" {
+		return nil
+	}
+	return s.writeMarker(ctx, key, sum)
+}

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 
@@ -40,4 +41,13 @@ func checkSHA256(key, sum string) error {
 		return nil
 	}
 	return fmt.Errorf("digest of %q: not a lowercase hex SHA-256: %w", key, shared.ErrInvalid)
+}
+
+// DigestRecorder is implemented by stores that can record the digest of
+// an object stored without one (a backup from before digests, or from
+// PocketBase), as a verify reads it.
+type DigestRecorder interface {
+	// RecordSHA256 records sum for key if key is still the object of size
+	// bytes it was computed from, and has no digest yet.
+	RecordSHA256(ctx context.Context, key string, size int64, sum string) error
 }

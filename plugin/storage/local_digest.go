@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -119,3 +120,31 @@ func (w *localWriter) SetSHA256(sum string) error {
 }
 
 var _ DigestWriter = (*localWriter)(nil)
+
+var _ DigestRecorder = (*localStore)(nil)
+
+// RecordSHA256 implements DigestRecorder.
+func (s *localStore) RecordSHA256(ctx context.Context, key string, size int64, sum string) error {
+	if err := checkSHA256(key, sum); err != nil {
+		return err
+	}
+	o, err := s.Stat(ctx, key)
+	if err != nil {
+		return err
+	}
+	if o.Size != size || o.SHA256 != "" {
+		return nil
+	}
+	root, err := s.root()
+	if err != nil {
+		return fmt.Errorf("record digest %q: %w", key, err)
+	}
+	defer root.Close()
+	if err := writeDigest(root, sidecar{Key: key, Size: size, SHA256: sum}); err != nil {
+		return fmt.Errorf("record digest %q: %w", key, err)
+	}
+	if err := root.Sync(); err != nil {
+		return fmt.Errorf("record digest %q: sync directory: %w", key, err)
+	}
+	return nil
+}

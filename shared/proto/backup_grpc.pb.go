@@ -30,6 +30,7 @@ const (
 	Backups_Delete_FullMethodName  = "/pocketbackup.v1.Backups/Delete"
 	Backups_Inspect_FullMethodName = "/pocketbackup.v1.Backups/Inspect"
 	Backups_Extract_FullMethodName = "/pocketbackup.v1.Backups/Extract"
+	Backups_Verify_FullMethodName  = "/pocketbackup.v1.Backups/Verify"
 )
 
 // BackupsClient is the client API for Backups service.
@@ -48,6 +49,8 @@ type BackupsClient interface {
 	Inspect(ctx context.Context, in *KeyRequest, opts ...grpc.CallOption) (*ArchiveSummary, error)
 	// Extract streams progress messages; the stream ends when extraction is done.
 	Extract(ctx context.Context, in *ExtractRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Progress], error)
+	// Verify streams progress messages and ends with the result.
+	Verify(ctx context.Context, in *VerifyRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[VerifyEvent], error)
 }
 
 type backupsClient struct {
@@ -168,6 +171,25 @@ func (c *backupsClient) Extract(ctx context.Context, in *ExtractRequest, opts ..
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Backups_ExtractClient = grpc.ServerStreamingClient[Progress]
 
+func (c *backupsClient) Verify(ctx context.Context, in *VerifyRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[VerifyEvent], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Backups_ServiceDesc.Streams[4], Backups_Verify_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[VerifyRequest, VerifyEvent]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Backups_VerifyClient = grpc.ServerStreamingClient[VerifyEvent]
+
 // BackupsServer is the server API for Backups service.
 // All implementations must embed UnimplementedBackupsServer
 // for forward compatibility.
@@ -184,6 +206,8 @@ type BackupsServer interface {
 	Inspect(context.Context, *KeyRequest) (*ArchiveSummary, error)
 	// Extract streams progress messages; the stream ends when extraction is done.
 	Extract(*ExtractRequest, grpc.ServerStreamingServer[Progress]) error
+	// Verify streams progress messages and ends with the result.
+	Verify(*VerifyRequest, grpc.ServerStreamingServer[VerifyEvent]) error
 	mustEmbedUnimplementedBackupsServer()
 }
 
@@ -217,6 +241,9 @@ func (UnimplementedBackupsServer) Inspect(context.Context, *KeyRequest) (*Archiv
 }
 func (UnimplementedBackupsServer) Extract(*ExtractRequest, grpc.ServerStreamingServer[Progress]) error {
 	return status.Errorf(codes.Unimplemented, "method Extract not implemented")
+}
+func (UnimplementedBackupsServer) Verify(*VerifyRequest, grpc.ServerStreamingServer[VerifyEvent]) error {
+	return status.Errorf(codes.Unimplemented, "method Verify not implemented")
 }
 func (UnimplementedBackupsServer) mustEmbedUnimplementedBackupsServer() {}
 func (UnimplementedBackupsServer) testEmbeddedByValue()                 {}
@@ -351,6 +378,17 @@ func _Backups_Extract_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Backups_ExtractServer = grpc.ServerStreamingServer[Progress]
 
+func _Backups_Verify_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(VerifyRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(BackupsServer).Verify(m, &grpc.GenericServerStream[VerifyRequest, VerifyEvent]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Backups_VerifyServer = grpc.ServerStreamingServer[VerifyEvent]
+
 // Backups_ServiceDesc is the grpc.ServiceDesc for Backups service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -394,6 +432,11 @@ var Backups_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Extract",
 			Handler:       _Backups_Extract_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "Verify",
+			Handler:       _Backups_Verify_Handler,
 			ServerStreams: true,
 		},
 	},
