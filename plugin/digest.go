@@ -50,5 +50,5 @@ func setDigest(w storage.Writer, sum string) error {
 // recorded digest is refused.
 func errDigestMismatch(key, want, got string) error {
 	return fmt.Errorf("backup %q: its content does not match the SHA-256 recorded when it was stored (recorded %s, read %s): %w",
-		key, want, got, shared.ErrInvalid)
+		key, want, got, shared.ErrDigestMismatch)
 }

@@ -154,8 +154,8 @@ func RunVerify(t *testing.T, tg Target, raw Raw) {
 			t.Fatal(err)
 		}
 		err = tg.Backups.Extract(ctx, shared.ExtractRequest{StorageURL: tg.StorageURL, Key: "rot.zip", DestDir: dest}, nil)
-		if !errors.Is(err, shared.ErrInvalid) {
-			t.Errorf("Extract of changed bytes: %v, want ErrInvalid", err)
+		if !errors.Is(err, shared.ErrDigestMismatch) {
+			t.Errorf("Extract of changed bytes: %v, want ErrDigestMismatch", err)
 		}
 		if entries, _ := os.ReadDir(dest); len(entries) != 0 {
 			t.Errorf("Extract of changed bytes wrote %d entries", len(entries))
