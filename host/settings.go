@@ -30,6 +30,8 @@ type BackupsSettings struct {
 	Cron        string     `json:"cron"`
 	CronMaxKeep int        `json:"cronMaxKeep"`
 	S3          S3Settings `json:"s3"`
+	// Verify, when set, are the backup drills (beyond PocketBase).
+	Verify *VerifySettings `json:"verify,omitempty"`
 }
 
 // S3Settings names an S3-compatible bucket for backups.
@@ -58,6 +60,11 @@ func (s Settings) public() Settings {
 // replace, fields absent stay. An empty secret keeps the stored one.
 func (s Settings) applyPatch(body []byte) (Settings, error) {
 	next := s
+	if s.Backups.Verify != nil {
+		// Its own copy: the patch must not write into s's.
+		v := *s.Backups.Verify
+		next.Backups.Verify = &v
+	}
 	if err := json.Unmarshal(body, &next); err != nil {
 		return s, jsonapi.BadRequest("")
 	}
@@ -65,6 +72,9 @@ func (s Settings) applyPatch(body []byte) (Settings, error) {
 		next.Backups.S3.Secret = s.Backups.S3.Secret
 	}
 	next.Backups.Cron = strings.TrimSpace(next.Backups.Cron)
+	if next.Backups.Verify != nil {
+		next.Backups.Verify.Cron = strings.TrimSpace(next.Backups.Verify.Cron)
+	}
 	return next, nil
 }
 
@@ -96,6 +106,9 @@ func (s Settings) validate() error {
 	}
 	if b.CronMaxKeep < 0 {
 		fields["cronMaxKeep"] = jsonapi.FieldError{Code: "validation_min_greater_equal_than_required", Message: "Must be no less than 0."}
+	}
+	if v := b.Verify.validate(); v != nil {
+		fields["verify"] = v
 	}
 	s3 := validateS3(b.S3)
 	if len(s3) > 0 {
