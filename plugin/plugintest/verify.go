@@ -163,6 +163,9 @@ func RunVerify(t *testing.T, tg Target, raw Raw) {
 	})
 	t.Run("FirstSeen", func(t *testing.T) {
 		raw.Put(t, "old.zip", good)
+		if info, err := tg.Backups.Stat(ctx, tg.StorageURL, "old.zip"); err == nil && info.SHA256 != "" {
+			t.Skip("the store records every object's digest itself: no backup is ever without one")
+		}
 		res, err := verify(t, tg, "old.zip", shared.VerifyQuick)
 		if err != nil || res.Problem != "" || !res.FirstSeen {
 			t.Fatalf("first verify = %+v, %v; want ok, first seen", res, err)
