@@ -52,7 +52,7 @@ func (v verification) matches(info shared.BackupInfo) bool {
 type verifications struct {
 	path string
 
-	mu   sync.Mutex
+	mu    sync.Mutex
 	byKey map[string]verification
 }
 
