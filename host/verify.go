@@ -51,11 +51,9 @@ func (h *Host) handleVerify(w http.ResponseWriter, r *http.Request, ps httproute
 	var body struct {
 		Mode string `json:"mode"`
 	}
-	if r.ContentLength != 0 {
-		if err := jsonapi.ReadBody(r, &body); err != nil {
-			jsonapi.Write(w, err)
-			return
-		}
+	if err := jsonapi.ReadBody(r, &body); err != nil {
+		jsonapi.Write(w, err)
+		return
 	}
 	mode := body.Mode
 	if mode == "" {

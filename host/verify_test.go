@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pocketbackup/pocketbackup/host"
 )
 
 // createBackup creates key through the API and waits for it.
@@ -221,4 +223,22 @@ func TestDownloadDigestHeaders(t *testing.T) {
 			t.Errorf("If-Range %s: status %d, %d bytes; want 200 with the whole backup", other, resp.StatusCode, len(body))
 		}
 	}
+}
+
+// TestVerifyBusy: a verify takes the one-operation lock: refused while a
+// create runs.
+func TestVerifyBusy(t *testing.T) {
+	e := newEnv(t)
+	e.createBackup("first.zip")
+	release, reached := make(chan struct{}), make(chan struct{})
+	host.SetBeforeArchive(e.host, func() { close(reached); <-release })
+	if status, body, _ := e.do("POST", "/api/backups", e.superTok, "application/json", strings.NewReader(`{"name":"second.zip"}`)); status != 204 {
+		t.Fatal(status, body)
+	}
+	<-reached
+	runScenarios(t, e, []scenario{
+		{name: "busy", method: "POST", path: "/api/backups/first.zip/verify", token: "super", wantStatus: 400, wantBody: bodyBusy},
+	})
+	close(release)
+	e.waitIdle()
 }
