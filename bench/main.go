@@ -45,6 +45,7 @@ const (
 	phaseUpload   = "upload"
 	phaseDownload = "download"
 	phaseRestore  = "restore"
+	phaseVerify   = "verify"
 )
 
 // rssLimitMiB is the memory target of the host and of the plugin.
@@ -75,6 +76,8 @@ type bench struct {
 	zipPath  string        // the created backup
 	zip      zipReport
 	snapRows int // writer rows in the backup
+	// verifyQuickRate is quick verify's MiB/s of uncompressed bytes.
+	verifyQuickRate float64
 
 	loads     []string // other processes' CPU share in each timed step
 	disturbed []string // the timed steps where it was over 5%
@@ -231,6 +234,9 @@ func (b *bench) run(ctx context.Context, stderr io.Writer) (err error) {
 	if err := b.measureUpload(ctx); err != nil {
 		return err
 	}
+	if err := b.measureVerify(ctx); err != nil {
+		return err
+	}
 	return b.measureRestore(ctx)
 }
 
@@ -247,7 +253,7 @@ func (b *bench) addLoadNotes() {
 func (b *bench) addRSSRows() {
 	var splits []string
 	for _, proc := range []string{procHost, procPlugin} {
-		for _, phase := range []string{phaseCreate, phaseUpload, phaseDownload, phaseRestore} {
+		for _, phase := range []string{phaseCreate, phaseUpload, phaseDownload, phaseVerify, phaseRestore} {
 			if sp := b.rss.largestSample(phase, proc); sp.RSS > 0 {
 				splits = append(splits, fmt.Sprintf("%s %s %s", proc, phase, sp))
 			}
@@ -255,7 +261,7 @@ func (b *bench) addRSSRows() {
 	}
 	defer b.rep.note("peak RSS, the largest VmRSS sample of each phase: %s", strings.Join(splits, "; "))
 	for _, proc := range []string{procHost, procPlugin} {
-		for _, phase := range []string{phaseCreate, phaseUpload, phaseDownload, phaseRestore} {
+		for _, phase := range []string{phaseCreate, phaseUpload, phaseDownload, phaseVerify, phaseRestore} {
 			kib := b.rss.peak(phase, proc)
 			if kib == 0 {
 				continue

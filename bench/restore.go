@@ -73,6 +73,9 @@ func (b *bench) measureRestore(ctx context.Context) error {
 	}
 	uncompressed := b.zip.Uncompressed
 	b.rep.add(ratioRow("restore.staging", "Restore staging (fetch + extract)", mib(uncompressed)/stageSecs, mibps(base.Bytes, base.Took), "MiB/s", 2))
+	if b.verifyQuickRate > 0 {
+		b.rep.add(ratioRow("verify.quick.vs.staging", "Quick verify read vs restore staging (same archive)", b.verifyQuickRate, mib(uncompressed)/stageSecs, "MiB/s", 1))
+	}
 	b.rep.add(infoRow("restore.staging.seconds", "Restore staging time", fmt.Sprintf("%.1f s", stageSecs), fmt.Sprintf("%.1f s", base.Took.Seconds())))
 	staged := "?"
 	if stagedOK {

@@ -26,6 +26,9 @@ const (
 // schedule makes the scheduler match s: the job runs on s's cron, or is
 // removed when it has none.
 func (h *Host) schedule(s Settings) error {
+	if err := h.scheduleVerify(s); err != nil {
+		return err
+	}
 	if s.Backups.Cron == "" {
 		h.cron.Remove(AutoBackupJob)
 		return nil
@@ -57,6 +60,9 @@ func (h *Host) autoBackup(ctx context.Context) {
 	}
 	// Rotation is part of the operation: once the lock is free it is done.
 	h.finish("Failed to create the scheduled backup", err)
+	if err == nil {
+		h.verifyAfterCreate(ctx, storageURL, key)
+	}
 }
 
 // beginAutoBackup takes the lock for a new auto backup, waiting while

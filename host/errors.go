@@ -78,6 +78,8 @@ func publicError(stage string, err error) string {
 		return stage + ": the backup file was not found."
 	case errors.Is(err, sqlitesnap.ErrCheckerLimit):
 		return stage + ": checking the restored databases went over its time or memory limit; the data was not changed."
+	case errors.Is(err, shared.ErrDigestMismatch):
+		return stage + ": the backup's content does not match the SHA-256 recorded when it was stored (damaged or altered in storage); nothing was changed."
 	case errors.Is(err, shared.ErrInvalid):
 		return stage + ": the backup file is not a valid archive."
 	case errors.Is(err, shared.ErrUnavailable):

@@ -118,6 +118,9 @@ type Host struct {
 	settingsMu sync.RWMutex
 	settings   Settings
 
+	// verified holds each backup's last verification.
+	verified *verifications
+
 	// beforeArchive, when set (tests only), runs after the snapshot and
 	// before the plugin archives: it lets a test hold an operation open.
 	beforeArchive func()
@@ -180,6 +183,10 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if ops.last, err = loadOutcome(dataDir); err != nil {
 		cfg.Logger.Warn("last operation unreadable", "error", err)
 	}
+	verified, err := loadVerifications(dataDir)
+	if err != nil {
+		cfg.Logger.Warn("verification records unreadable; starting afresh", "error", err)
+	}
 	settings, err := loadSettings(ctx, cfg.Settings)
 	if err != nil {
 		cfg.Logger.Error("settings unreadable; using defaults", "error", err)
@@ -198,6 +205,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 
 		freeSpace: statfsSpace,
 		unlock:    unlock,
+		verified:  verified,
 	}
 	if err := h.schedule(settings); err != nil {
 		cfg.Logger.Error("backup schedule not applied", "cron", settings.Backups.Cron, "error", err)

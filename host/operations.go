@@ -10,6 +10,7 @@ import (
 const (
 	KindCreate  = "create"
 	KindRestore = "restore"
+	KindVerify  = "verify"
 )
 
 // RunningOperation is the create or restore in progress, as /api/health
@@ -31,6 +32,8 @@ type Outcome struct {
 	Error    string `json:"error,omitempty"`
 	Started  string `json:"started"`
 	Finished string `json:"finished"`
+	// Verify is what a verify operation found (verify only).
+	Verify *VerifyOutcome `json:"verify,omitempty"`
 }
 
 // operations is the one-operation lock plus the status record that
@@ -127,6 +130,16 @@ func (o *operations) finish(publicErr string) {
 		Finished: formatTime(o.now().UTC()),
 	}
 	o.running = nil
+}
+
+// finishVerify is finish for a verify, keeping what it found.
+func (o *operations) finishVerify(publicErr string, v *VerifyOutcome) {
+	o.finish(publicErr)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.last != nil && o.last.Kind == KindVerify {
+		o.last.Verify = v
+	}
 }
 
 // record sets the last outcome of an operation that never took the lock

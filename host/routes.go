@@ -47,6 +47,10 @@ func (h *Host) dispatch(w http.ResponseWriter, r *http.Request, ps httprouter.Pa
 			guard(h.handleRestore)(w, r, keyParams(key))
 			return
 		}
+		if key, ok := strings.CutSuffix(rest, "/verify"); ok {
+			guard(h.handleVerify)(w, r, keyParams(key))
+			return
+		}
 	case http.MethodGet, http.MethodHead:
 		if rest == retentionPreviewPath && r.Method == http.MethodGet {
 			guard(h.handleRetentionPreview)(w, r, ps)

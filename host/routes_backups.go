@@ -20,17 +20,38 @@ var backupNameRule = regexp.MustCompile(`^[a-z0-9_-]+\.zip$`)
 
 const maxBackupName = 150
 
-// backupJSON is a backup as the API lists it.
+// backupJSON is a backup as the API lists it: PocketBase's fields, then
+// what this project adds where it is known (empty fields are left out;
+// the SDKs ignore fields they do not know).
 type backupJSON struct {
 	Key      string `json:"key"`
 	Size     int64  `json:"size"`
 	Modified string `json:"modified"`
 	// Pinned is beyond PocketBase (the SDKs ignore fields they do not know).
 	Pinned bool `json:"pinned"`
+	// SHA256 is the digest recorded when the backup was stored.
+	SHA256 string `json:"sha256,omitempty"`
+	// VerifiedAt and Verify are the last verification: when, and "ok" or
+	// what was wrong; VerifyFirstSeen when the digest was first recorded
+	// by that verification (nothing proven about the time before).
+	VerifiedAt      string `json:"verifiedAt,omitempty"`
+	Verify          string `json:"verify,omitempty"`
+	VerifyFirstSeen bool   `json:"verifyFirstSeen,omitempty"`
 }
 
+// backupItem is info as the list shows it.
+func (h *Host) backupItem(info shared.BackupInfo) backupJSON {
+	item := toBackupJSON(info)
+	if v, ok := h.verified.get(info); ok {
+		item.VerifiedAt, item.Verify, item.VerifyFirstSeen = formatTime(v.At), v.Verdict, v.FirstSeen
+	}
+	return item
+}
+
+// toBackupJSON is info as the list shows it, without the last
+// verification.
 func toBackupJSON(info shared.BackupInfo) backupJSON {
-	return backupJSON{Key: info.Key, Size: info.Size, Modified: formatTime(info.Modified), Pinned: info.Pinned}
+	return backupJSON{Key: info.Key, Size: info.Size, Modified: formatTime(info.Modified), SHA256: info.SHA256, Pinned: info.Pinned}
 }
 
 // handleList answers GET /api/backups, newest first.
@@ -47,7 +68,7 @@ func (h *Host) handleList(w http.ResponseWriter, r *http.Request, _ httprouter.P
 	sort.Slice(infos, func(i, j int) bool { return infos[i].Modified.After(infos[j].Modified) })
 	out := make([]backupJSON, 0, len(infos))
 	for _, info := range infos {
-		out = append(out, toBackupJSON(info))
+		out = append(out, h.backupItem(info))
 	}
 	jsonapi.WriteJSON(w, http.StatusOK, out)
 }
@@ -165,6 +186,9 @@ func (h *Host) handleDelete(w http.ResponseWriter, r *http.Request, ps httproute
 	if err != nil {
 		h.writeError(w, r, fmt.Errorf("delete %q: %w", key, err))
 		return
+	}
+	if err := h.verified.forget(key); err != nil {
+		h.log.Warn("forgetting a deleted backup's verification failed", "key", key, "error", err)
 	}
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -2,6 +2,8 @@ package host
 
 import (
 	"bufio"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -57,8 +59,9 @@ func (h *Host) handleDownload(w http.ResponseWriter, r *http.Request, ps httprou
 		return
 	}
 	lastModified := info.Modified.UTC().Format(http.TimeFormat)
+	etag := strongETag(info)
 	offset, length, partial := int64(0), info.Size, false
-	if rangeHeader := r.Header.Get("Range"); rangeHeader != "" && ifRangeMatches(r, lastModified) {
+	if rangeHeader := r.Header.Get("Range"); rangeHeader != "" && ifRangeMatches(r, lastModified, etag) {
 		var ok bool
 		offset, length, partial, ok = parseRange(rangeHeader, info.Size)
 		if !ok {
@@ -71,6 +74,10 @@ func (h *Host) handleDownload(w http.ResponseWriter, r *http.Request, ps httprou
 	hdr.Set("Content-Type", "application/zip")
 	hdr.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": key}))
 	hdr.Set("Last-Modified", lastModified)
+	if etag != "" {
+		hdr.Set("ETag", etag)
+		hdr.Set("Repr-Digest", reprDigest(info.SHA256))
+	}
 	hdr.Set("Accept-Ranges", "bytes")
 	hdr.Set("Content-Length", strconv.FormatInt(length, 10))
 	status := http.StatusOK
@@ -127,11 +134,37 @@ func sendBody(w io.Writer, dl *shared.Download, info shared.BackupInfo) (int64, 
 	return io.CopyBuffer(w, dl, make([]byte, copyBufferSize))
 }
 
-// ifRangeMatches applies If-Range with a date validator: a range is only
-// honoured when the backup has not changed since the client's copy.
-func ifRangeMatches(r *http.Request, lastModified string) bool {
+// ifRangeMatches applies If-Range: a range is only honoured when the
+// backup has not changed since the client's copy, by its strong ETag (the
+// digest) or its Last-Modified date. Otherwise the whole backup is sent
+// (200), never a piece of another object to splice onto the client's.
+func ifRangeMatches(r *http.Request, lastModified, etag string) bool {
 	v := r.Header.Get("If-Range")
-	return v == "" || v == lastModified
+	if v == "" {
+		return true
+	}
+	if strings.HasPrefix(v, `"`) || strings.HasPrefix(v, "W/") {
+		return etag != "" && v == etag // strong comparison: a weak tag never matches
+	}
+	return v == lastModified
+}
+
+// strongETag is a backup's entity tag: its SHA-256, so that it changes
+// with any byte; "" when no digest is recorded.
+func strongETag(info shared.BackupInfo) string {
+	if info.SHA256 == "" {
+		return ""
+	}
+	return `"sha256-` + info.SHA256 + `"`
+}
+
+// reprDigest is the Repr-Digest field value (RFC 9530) of a hex SHA-256.
+func reprDigest(hexSum string) string {
+	raw, err := hex.DecodeString(hexSum)
+	if err != nil {
+		return ""
+	}
+	return "sha-256=:" + base64.StdEncoding.EncodeToString(raw) + ":"
 }
 
 // parseRange reads a single "bytes=" range against size. Multiple ranges

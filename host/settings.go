@@ -42,6 +42,8 @@ type BackupsSettings struct {
 	// PreRestoreMaxKeep is how many @pre_restore_ backups are kept
 	// (newest first, pinned ones aside); 0 keeps them all.
 	PreRestoreMaxKeep int `json:"preRestoreMaxKeep"`
+	// Verify, when set, are the backup drills (beyond PocketBase).
+	Verify *VerifySettings `json:"verify,omitempty"`
 }
 
 // S3Settings names an S3-compatible bucket for backups.
@@ -76,6 +78,11 @@ func (s Settings) applyPatch(body []byte) (Settings, error) {
 		r := *s.Backups.Retention
 		next.Backups.Retention = &r
 	}
+	if s.Backups.Verify != nil {
+		// Its own copy: the patch must not write into s's.
+		v := *s.Backups.Verify
+		next.Backups.Verify = &v
+	}
 	if err := json.Unmarshal(body, &next); err != nil {
 		return s, jsonapi.BadRequest("")
 	}
@@ -83,6 +90,9 @@ func (s Settings) applyPatch(body []byte) (Settings, error) {
 		next.Backups.S3.Secret = s.Backups.S3.Secret
 	}
 	next.Backups.Cron = strings.TrimSpace(next.Backups.Cron)
+	if next.Backups.Verify != nil {
+		next.Backups.Verify.Cron = strings.TrimSpace(next.Backups.Verify.Cron)
+	}
 	return next, nil
 }
 
@@ -120,6 +130,9 @@ func (s Settings) validate() error {
 	}
 	if r := validateRetention(b.Retention); len(r) > 0 {
 		fields["retention"] = r
+	}
+	if v := b.Verify.validate(); v != nil {
+		fields["verify"] = v
 	}
 	s3 := validateS3(b.S3)
 	if len(s3) > 0 {

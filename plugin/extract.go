@@ -72,12 +72,18 @@ func (s *Service) Extract(ctx context.Context, req shared.ExtractRequest, progre
 
 // fetchForExtract returns the archive as a local io.ReaderAt: the stored
 // file itself when the store is local, otherwise a temp copy beside the
-// staging directory (same filesystem), removed by cleanup.
+// staging directory (same filesystem), removed by cleanup. When a digest
+// is stored with the backup, what was read must match it, before anything
+// is extracted: a remote copy is hashed as it arrives, a local file is
+// read through once first.
 func (s *Service) fetchForExtract(ctx context.Context, st storage.Store, req shared.ExtractRequest, o storage.Object) (ra io.ReaderAt, size int64, cleanup func() error, err error) {
 	if lf, ok := st.(storage.LocalFiler); ok {
 		if path, err := lf.LocalPath(ctx, req.Key); err == nil {
 			if f, err := os.Open(path); err == nil {
 				if info, err := f.Stat(); err == nil && info.Size() == o.Size {
+					if err := checkDigest(ctx, req.Key, o.SHA256, io.NewSectionReader(f, 0, o.Size)); err != nil {
+						return nil, 0, nil, errors.Join(err, f.Close())
+					}
 					return f, o.Size, f.Close, nil
 				}
 				f.Close()
@@ -93,13 +99,17 @@ func (s *Service) fetchForExtract(ctx context.Context, st storage.Store, req sha
 	if err != nil {
 		return nil, 0, nil, errors.Join(fmt.Errorf("extract %q: %w", req.Key, err), cleanup())
 	}
-	n, err := io.Copy(tmp, r)
+	hw := newHashingWriter(tmp)
+	n, err := io.Copy(hw, r)
 	err = errors.Join(err, r.Close())
 	if err == nil && n != o.Size {
 		err = fmt.Errorf("fetched %d of %d bytes", n, o.Size)
 	}
 	if err != nil {
 		return nil, 0, nil, errors.Join(fmt.Errorf("extract %q: fetch: %w", req.Key, err), cleanup())
+	}
+	if o.SHA256 != "" && hw.sum() != o.SHA256 {
+		return nil, 0, nil, errors.Join(errDigestMismatch(req.Key, o.SHA256, hw.sum()), cleanup())
 	}
 	return tmp, n, cleanup, nil
 }
@@ -157,3 +167,19 @@ func (r *rangeReaderAt) fill(off int64) error {
 }
 
 func (r *rangeReaderAt) release() { r.block = nil }
+
+// checkDigest reads r to its end and fails, wrapping shared.ErrInvalid,
+// unless its digest is want; an empty want (none recorded) passes unread.
+func checkDigest(ctx context.Context, key, want string, r io.Reader) error {
+	if want == "" {
+		return nil
+	}
+	got, _, err := hashAll(ctx, r, func(int64) {})
+	if err != nil {
+		return fmt.Errorf("extract %q: read: %w", key, err)
+	}
+	if got != want {
+		return errDigestMismatch(key, want, got)
+	}
+	return nil
+}

@@ -58,7 +58,7 @@ func (s *Service) store(ctx context.Context, url string) (storage.Store, func(),
 }
 
 func toInfo(o storage.Object) shared.BackupInfo {
-	return shared.BackupInfo{Key: o.Key, Size: o.Size, Modified: o.Modified, Pinned: o.Pinned}
+	return shared.BackupInfo{Key: o.Key, Size: o.Size, Modified: o.Modified, SHA256: o.SHA256, Pinned: o.Pinned}
 }
 
 // List implements shared.Backups.
@@ -147,10 +147,13 @@ func (s *Service) Create(ctx context.Context, req shared.CreateRequest, progress
 	if err != nil {
 		return shared.BackupInfo{}, fmt.Errorf("create %q: %w", req.Key, err)
 	}
-	counted := &countingWriter{w: w}
+	counted := newHashingWriter(w)
 	stats, err := archive.Write(ctx, counted, archive.Source{Root: req.DataDir, Replace: req.Replace, Exclude: req.Exclude},
 		archive.WriteOptions{Progress: progressFunc(progress), ReplacedRead: s.replacedRead(req, start), Engine: s.engine})
 	if err != nil {
+		return shared.BackupInfo{}, errors.Join(fmt.Errorf("create %q: %w", req.Key, err), w.Abort())
+	}
+	if err := setDigest(w, counted.sum()); err != nil {
 		return shared.BackupInfo{}, errors.Join(fmt.Errorf("create %q: %w", req.Key, err), w.Abort())
 	}
 	if err := w.Commit(); err != nil {
@@ -243,18 +246,6 @@ type releasingReader struct {
 func (r *releasingReader) Close() error {
 	defer r.release()
 	return r.ReadCloser.Close()
-}
-
-// countingWriter counts the bytes written through it.
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 // progressFunc adapts a shared.ProgressFunc to archive's callback.

@@ -98,3 +98,34 @@ func (c *cancelAfter) Read(p []byte) (int, error) {
 	c.sent += n
 	return int(n), nil
 }
+
+// TestVerify runs the digest and verify checks against the service over
+// file://, in process and through the gRPC glue. (mem:// lives only in the
+// service's own store, out of reach of a raw writer; the cloud protocols
+// run in plugin/storage's tests.)
+func TestVerify(t *testing.T) {
+	for _, viaGRPC := range []bool{false, true} {
+		t.Run(map[bool]string{false: "service", true: "grpc"}[viaGRPC], func(t *testing.T) {
+			svc := plugin.NewService(storage.Open, nil)
+			t.Cleanup(func() { _ = svc.Close() })
+			var b shared.Backups = svc
+			if viaGRPC {
+				client, _ := goplugin.TestPluginGRPCConn(t, false, shared.PluginMap(svc))
+				t.Cleanup(func() { _ = client.Close() })
+				raw, err := client.Dispense(shared.PluginName)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b = raw.(shared.Backups)
+			}
+			url := "file://" + filepath.Join(t.TempDir(), "backups")
+			plugintest.RunVerify(t, plugintest.Target{Backups: b, StorageURL: url}, plugintest.RawStore(func(t *testing.T) storage.Store {
+				st, err := storage.Open(context.Background(), url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return st
+			}))
+		})
+	}
+}

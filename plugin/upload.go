@@ -10,7 +10,6 @@ import (
 
 	"github.com/pocketbackup/pocketbackup/archive"
 	"github.com/pocketbackup/pocketbackup/internal/zipsig"
-	"github.com/pocketbackup/pocketbackup/plugin/storage"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -39,10 +38,14 @@ func (s *Service) Upload(ctx context.Context, storageURL, key string, body io.Re
 		return shared.BackupInfo{}, fmt.Errorf("upload %q: %w", key, err)
 	}
 	var size int64
+	hw := newHashingWriter(w)
 	if ra, ok := w.(io.ReaderAt); ok {
-		size, err = s.receiveInPlace(w, ra, br)
+		size, err = s.receiveInPlace(hw, ra, br)
 	} else {
-		size, err = s.receiveSpooled(w, br)
+		size, err = s.receiveSpooled(hw, br)
+	}
+	if err == nil {
+		err = setDigest(w, hw.sum())
 	}
 	if err == nil {
 		// Checked again right before the commit: another upload may have won.
@@ -60,7 +63,7 @@ func (s *Service) Upload(ctx context.Context, storageURL, key string, body io.Re
 
 // receiveInPlace copies body into w and checks the archive by reading it
 // back through ra.
-func (s *Service) receiveInPlace(w storage.Writer, ra io.ReaderAt, body io.Reader) (int64, error) {
+func (s *Service) receiveInPlace(w io.Writer, ra io.ReaderAt, body io.Reader) (int64, error) {
 	size, err := io.Copy(w, body)
 	if err != nil {
 		return size, fmt.Errorf("receive: %w", err)
@@ -70,7 +73,7 @@ func (s *Service) receiveInPlace(w storage.Writer, ra io.ReaderAt, body io.Reade
 
 // receiveSpooled copies body to a private temp file, checks it there and
 // then copies it into w.
-func (s *Service) receiveSpooled(w storage.Writer, body io.Reader) (_ int64, err error) {
+func (s *Service) receiveSpooled(w io.Writer, body io.Reader) (_ int64, err error) {
 	tmp, err := os.CreateTemp("", "pocketbackup-upload-*.zip")
 	if err != nil {
 		return 0, fmt.Errorf("temp file: %w", err)

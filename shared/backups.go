@@ -14,6 +14,9 @@ type BackupInfo struct {
 	// Pinned backups are never rotated, and are refused deletion until
 	// unpinned. The pin is stored with the backup in its storage.
 	Pinned bool
+	// SHA256 is the lowercase hex SHA-256 of the whole stored object,
+	// recorded when it was written; "" when the store has none for it.
+	SHA256 string
 }
 
 // Progress reports how far a long operation has come. Total is 0 when it is
@@ -100,7 +103,53 @@ type Backups interface {
 	// Inspect cheaply checks a stored archive (its central directory only).
 	Inspect(ctx context.Context, storageURL, key string) (ArchiveSummary, error)
 	// Extract fetches a backup and extracts it into req.DestDir, bounded.
+	// When a digest is stored with the backup, what is read must match it
+	// (ErrInvalid otherwise).
 	Extract(ctx context.Context, req ExtractRequest, progress ProgressFunc) error
+	// Verify reads a backup once and checks it (see VerifyRequest). A
+	// backup that fails a check is a result with Problem set, not an
+	// error; errors are the storage's or the request's.
+	Verify(ctx context.Context, req VerifyRequest, progress ProgressFunc) (VerifyResult, error)
+}
+
+// Verify modes.
+const (
+	VerifyQuick = "quick"
+	VerifyDeep  = "deep"
+)
+
+// VerifyRequest asks the plugin to check a stored backup: quick reads it
+// once, compares its digest with the stored one (and stores one when
+// there is none), and proves the zip's structure, every entry's CRC-32
+// and the hostile-archive rules; deep also extracts it into
+// ScratchDir/data for the host to check its databases.
+type VerifyRequest struct {
+	StorageURL string
+	Key        string
+	Mode       string
+	// ScratchDir must exist and be empty, on the data directory's
+	// filesystem: where a remote backup is fetched to and a deep verify
+	// extracts. The host removes it afterwards.
+	ScratchDir string
+}
+
+// VerifyResult is what a verification found.
+type VerifyResult struct {
+	// SHA256 is the digest of the bytes read.
+	SHA256 string
+	// FirstSeen is set when no digest was stored with the backup: the one
+	// read has been recorded now, so this verify proves nothing about the
+	// time before it.
+	FirstSeen bool
+	Entries   int
+	// TotalBytes is the uncompressed size of the entries.
+	TotalBytes int64
+	// Problem is empty when every check passed; otherwise what is wrong,
+	// naming the entry and the reason when it is about one entry.
+	Problem string
+	// Extracted is where a deep verify extracted the archive (only when
+	// Problem is empty).
+	Extracted string
 }
 
 // Pinner is implemented by plugins that can pin backups (the GRPCClient

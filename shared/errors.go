@@ -3,6 +3,7 @@ package shared
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -35,6 +36,11 @@ var (
 	// ErrStorageUnreachable means the storage could not be reached, or
 	// did not answer (or made no progress) within its deadline.
 	ErrStorageUnreachable = errors.New("storage unreachable or not answering")
+
+	// ErrDigestMismatch means a backup's bytes no longer match the SHA-256
+	// recorded when it was stored (damaged or altered in storage). It
+	// wraps ErrInvalid, which older hosts see it as.
+	ErrDigestMismatch = fmt.Errorf("backup does not match its recorded SHA-256: %w", ErrInvalid)
 )
 
 // errorDomain is the ErrorInfo domain of the kinds that share a gRPC code
@@ -49,6 +55,7 @@ var kindCodes = []struct {
 	code   codes.Code
 	reason string
 }{
+	{ErrDigestMismatch, codes.InvalidArgument, "DIGEST_MISMATCH"},
 	{ErrNoBucket, codes.FailedPrecondition, "STORAGE_NO_BUCKET"},
 	{ErrStorageUnreachable, codes.Unavailable, "STORAGE_UNREACHABLE"},
 	{ErrAccessDenied, codes.PermissionDenied, "STORAGE_ACCESS_DENIED"},

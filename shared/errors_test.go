@@ -38,3 +38,15 @@ func TestUnknownReasonFallsBackToCode(t *testing.T) {
 		t.Errorf("FromStatus = %v, want ErrBusy", got)
 	}
 }
+
+// TestDigestMismatchRoundTrip: a digest mismatch crosses as itself, and is
+// still ErrInvalid to a host that does not know it.
+func TestDigestMismatchRoundTrip(t *testing.T) {
+	got := FromStatus(ToStatus(fmt.Errorf("extract: %w", ErrDigestMismatch)))
+	if !errors.Is(got, ErrDigestMismatch) || !errors.Is(got, ErrInvalid) {
+		t.Errorf("after the round trip: %v; want ErrDigestMismatch and ErrInvalid", got)
+	}
+	if got := FromStatus(ToStatus(fmt.Errorf("x: %w", ErrInvalid))); errors.Is(got, ErrDigestMismatch) {
+		t.Errorf("ErrInvalid came back as a digest mismatch")
+	}
+}

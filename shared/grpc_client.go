@@ -305,9 +305,39 @@ func (c *GRPCClient) Extract(ctx context.Context, req ExtractRequest, progress P
 }
 
 func infoFromProto(b *pb.BackupInfo) BackupInfo {
-	return BackupInfo{Key: b.GetKey(), Size: b.GetSize(), Modified: time.Unix(0, b.GetModifiedUnixNano()).UTC(), Pinned: b.GetPinned()}
+	return BackupInfo{Key: b.GetKey(), Size: b.GetSize(), Modified: time.Unix(0, b.GetModifiedUnixNano()).UTC(), SHA256: b.GetSha256(), Pinned: b.GetPinned()}
 }
 
 func infoToProto(b BackupInfo) *pb.BackupInfo {
-	return &pb.BackupInfo{Key: b.Key, Size: b.Size, ModifiedUnixNano: b.Modified.UnixNano(), Pinned: b.Pinned}
+	return &pb.BackupInfo{Key: b.Key, Size: b.Size, ModifiedUnixNano: b.Modified.UnixNano(), Sha256: b.SHA256, Pinned: b.Pinned}
+}
+
+// Verify implements Backups. A plugin older than Verify answers
+// Unimplemented, which arrives as an error.
+func (c *GRPCClient) Verify(ctx context.Context, req VerifyRequest, progress ProgressFunc) (VerifyResult, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stream, err := c.client.Verify(ctx, &pb.VerifyRequest{StorageUrl: req.StorageURL, Key: req.Key, Mode: req.Mode, ScratchDir: req.ScratchDir})
+	if err != nil {
+		return VerifyResult{}, FromStatus(err)
+	}
+	for {
+		ev, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return VerifyResult{}, fmt.Errorf("verify: stream ended without a result: %w", ErrUnavailable)
+		}
+		if err != nil {
+			return VerifyResult{}, FromStatus(err)
+		}
+		switch e := ev.GetEvent().(type) {
+		case *pb.VerifyEvent_Progress:
+			if progress != nil {
+				progress(Progress{Done: e.Progress.GetDone(), Total: e.Progress.GetTotal()})
+			}
+		case *pb.VerifyEvent_Done:
+			d := e.Done
+			return VerifyResult{SHA256: d.GetSha256(), FirstSeen: d.GetFirstSeen(), Entries: int(d.GetEntries()),
+				TotalBytes: d.GetTotalBytes(), Problem: d.GetProblem(), Extracted: d.GetExtracted()}, nil
+		}
+	}
 }

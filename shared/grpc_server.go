@@ -191,6 +191,28 @@ func (s *GRPCServer) Extract(req *pb.ExtractRequest, stream pb.Backups_ExtractSe
 	return ToStatus(err)
 }
 
+// Verify serves Backups.Verify, forwarding progress and ending with the result.
+func (s *GRPCServer) Verify(req *pb.VerifyRequest, stream pb.Backups_VerifyServer) error {
+	var mu sync.Mutex
+	progress := func(p Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = stream.Send(&pb.VerifyEvent{Event: &pb.VerifyEvent_Progress{Progress: &pb.Progress{Done: p.Done, Total: p.Total}}})
+	}
+	res, err := s.Impl.Verify(stream.Context(), VerifyRequest{
+		StorageURL: req.GetStorageUrl(), Key: req.GetKey(), Mode: req.GetMode(), ScratchDir: req.GetScratchDir(),
+	}, progress)
+	if err != nil {
+		return ToStatus(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return stream.Send(&pb.VerifyEvent{Event: &pb.VerifyEvent_Done{Done: &pb.VerifyResult{
+		Sha256: res.SHA256, FirstSeen: res.FirstSeen, Entries: int64(res.Entries),
+		TotalBytes: res.TotalBytes, Problem: res.Problem, Extracted: res.Extracted,
+	}}})
+}
+
 // progressSender adapts a stream's Send to a ProgressFunc that may be called
 // from several goroutines. Send errors are ignored here: a broken stream
 // cancels the context, which ends the operation with the real error.

@@ -134,7 +134,7 @@ func (s *manifestStore) List(ctx context.Context) ([]storage.Object, error) {
 }
 
 func object(e entry) storage.Object {
-	return storage.Object{Key: e.Key, Size: e.Size, Modified: e.Modified}
+	return storage.Object{Key: e.Key, Size: e.Size, Modified: e.Modified, SHA256: e.SHA256}
 }
 
 // lookup returns key's entry, or an error wrapping shared.ErrNotFound. The
@@ -287,6 +287,25 @@ type writer struct {
 	size int64
 	err  error // first write error; sticky
 	done bool  // Commit or Abort was called
+	// want is the digest the caller computed (SetSHA256); Commit refuses
+	// an object whose own digest differs.
+	want string
+}
+
+var _ storage.DigestWriter = (*writer)(nil)
+
+// SetSHA256 implements storage.DigestWriter. The store hashes what it
+// writes anyway (the manifest keeps every object's digest); the caller's
+// digest is a cross-check of the bytes that arrived.
+func (w *writer) SetSHA256(sum string) error {
+	if w.done {
+		return fmt.Errorf("digest %q: %w", w.key, errDone)
+	}
+	if !storage.ValidSHA256(sum) {
+		return fmt.Errorf("digest %q: not a lowercase hex SHA-256: %w", w.key, shared.ErrInvalid)
+	}
+	w.want = sum
+	return nil
 }
 
 var errDone = fmt.Errorf("writer already committed or aborted: %w", shared.ErrInvalid)
@@ -324,6 +343,9 @@ func (w *writer) Commit() error {
 		if cerr := w.ctx.Err(); cerr != nil {
 			err = fmt.Errorf("commit %q: %w", w.key, cerr)
 		}
+	}
+	if err == nil && w.want != "" && w.want != hex.EncodeToString(w.hash.Sum(nil)) {
+		err = fmt.Errorf("the bytes stored do not match the digest given: %w", shared.ErrInvalid)
 	}
 	if err == nil {
 		err = w.f.Sync()

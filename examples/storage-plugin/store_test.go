@@ -218,3 +218,31 @@ func sorted(s ...string) []string {
 	slices.Sort(s)
 	return s
 }
+
+// TestVerify: digests and verification through the plugin's service over
+// the manifest store. A stored byte is changed on disk, behind the
+// store's back, as rot or tampering would.
+func TestVerify(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "backups")
+	url := "manifest://" + dir
+	svc := plugin.NewService(open, nil)
+	t.Cleanup(func() { _ = svc.Close() })
+	raw := plugintest.RawStore(func(t *testing.T) storage.Store { return openURL(t, url) })
+	raw.PutTampered = func(t *testing.T, key string, data []byte, _ string) {
+		t.Helper()
+		raw.Put(t, key, data)
+		files, err := filepath.Glob(filepath.Join(dir, "*", key))
+		if err != nil || len(files) != 1 {
+			t.Fatalf("stored file of %s: %v, %v", key, files, err)
+		}
+		stored, err := os.ReadFile(files[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored[len(stored)/2] ^= 0x01
+		if err := os.WriteFile(files[0], stored, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plugintest.RunVerify(t, plugintest.Target{Backups: svc, StorageURL: url}, raw)
+}

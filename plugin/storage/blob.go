@@ -192,7 +192,7 @@ func (s *blobStore) List(ctx context.Context) ([]Object, error) {
 			objs = append(objs, Object{Key: o.Key, Size: o.Size, Modified: modified(o.ModTime), Pinned: pins[o.Key]})
 		}
 		if len(next) == 0 {
-			return objs, nil
+			return s.withDigests(ctx, objs)
 		}
 		token = next
 	}
@@ -226,7 +226,26 @@ func (s *blobStore) Stat(ctx context.Context, key string) (Object, error) {
 	if err != nil {
 		return Object{}, err
 	}
-	return Object{Key: key, Size: a.Size, Modified: modified(a.ModTime), Pinned: pinned}, nil
+	o := Object{Key: key, Size: a.Size, Modified: modified(a.ModTime), Pinned: pinned}
+	if o.SHA256, err = s.digestOf(ctx, key); err != nil {
+		return Object{}, err
+	}
+	return o, nil
+}
+
+// withDigests fills in the digests of objs from one listing of the markers.
+func (s *blobStore) withDigests(ctx context.Context, objs []Object) ([]Object, error) {
+	if len(objs) == 0 {
+		return objs, nil
+	}
+	sums, err := s.markers(ctx, markerDir)
+	if err != nil {
+		return nil, err
+	}
+	for i := range objs {
+		objs[i].SHA256 = sums[objs[i].Key]
+	}
+	return objs, nil
 }
 
 // NewWriter implements Store. The write goes to the provider as it is made,
@@ -257,6 +276,11 @@ func (s *blobStore) NewWriter(ctx context.Context, key string) (Writer, error) {
 // Delete implements Store.
 func (s *blobStore) Delete(ctx context.Context, key string) error {
 	if err := checkKey("delete", key); err != nil {
+		return err
+	}
+	// The digest goes first: a crash between leaves an object without a
+	// digest, never a digest of nothing.
+	if err := s.removeMarkers(ctx, key); err != nil {
 		return err
 	}
 	cctx, cancel := s.callContext(ctx)
@@ -312,7 +336,8 @@ type blobWriter struct {
 	done chan struct{} // closed when the upload has returned
 	err  error         // the upload's result, set before done is closed
 
-	finished bool // Commit or Abort was called
+	finished bool   // Commit or Abort was called
+	sha256   string // set by SetSHA256; its marker is written after the upload
 }
 
 // upload runs the driver's upload of everything read from pr and records
@@ -390,7 +415,13 @@ func (w *blobWriter) Commit() error {
 		// A write has no key to miss: it is the bucket.
 		err = fmt.Errorf("%w: %w", shared.ErrNoBucket, err)
 	}
-	return w.store.fail(w.ctx, "commit", w.key, err)
+	if err != nil {
+		return w.store.fail(w.ctx, "commit", w.key, err)
+	}
+	if w.sha256 != "" {
+		return w.store.writeMarker(w.ctx, w.key, w.sha256)
+	}
+	return w.store.removeMarkers(w.ctx, w.key)
 }
 
 // ensureAbsent returns an error wrapping shared.ErrExists when the key is

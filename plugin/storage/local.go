@@ -174,12 +174,16 @@ func (s *localStore) List(ctx context.Context) ([]Object, error) {
 	}
 	var temps []string
 	pins := map[string]bool{}
+	sidecars := make(map[string]bool)
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), tmpPrefix) || strings.HasPrefix(e.Name(), newPrefix) {
 			temps = append(temps, e.Name())
 		}
 		if strings.HasPrefix(e.Name(), localPinPrefix) {
 			pins[e.Name()] = true
+		}
+		if isSidecar(e.Name()) {
+			sidecars[e.Name()] = true
 		}
 	}
 	if len(temps) > 0 {
@@ -205,7 +209,11 @@ func (s *localStore) List(ctx context.Context) ([]Object, error) {
 		if !fi.Mode().IsRegular() {
 			continue
 		}
-		objs = append(objs, Object{Key: e.Name(), Size: fi.Size(), Modified: fi.ModTime(), Pinned: localPinned(pins, e.Name())})
+		o := Object{Key: e.Name(), Size: fi.Size(), Modified: fi.ModTime(), Pinned: localPinned(pins, e.Name())}
+		if sidecars[sidecarName(o.Key)] {
+			o.SHA256 = readDigest(root, o.Key, o.Size)
+		}
+		objs = append(objs, o)
 	}
 	return objs, nil
 }
@@ -240,13 +248,14 @@ func (s *localStore) Stat(ctx context.Context, key string) (Object, error) {
 	if err != nil {
 		return Object{}, err
 	}
-	pinned := false
+	o := Object{Key: key, Size: fi.Size(), Modified: fi.ModTime()}
 	if root, err := s.root(); err == nil {
 		_, perr := root.Lstat(localPinName(key))
-		pinned = perr == nil
+		o.Pinned = perr == nil
+		o.SHA256 = readDigest(root, key, o.Size)
 		root.Close()
 	}
-	return Object{Key: key, Size: fi.Size(), Modified: fi.ModTime(), Pinned: pinned}, nil
+	return o, nil
 }
 
 // NewRangeReader implements Store. An offset at or past the end gives an
@@ -330,6 +339,9 @@ func (s *localStore) Delete(ctx context.Context, key string) error {
 		}
 		return fmt.Errorf("delete: %w", err)
 	}
+	if err := removeDigest(root, key); err != nil {
+		return fmt.Errorf("delete %q: %w", key, err)
+	}
 	// The pin goes with its object (a later backup of the same name
 	// starts unpinned).
 	if err := removeLocalPin(root, key); err != nil {
@@ -356,8 +368,9 @@ type localWriter struct {
 	err  error     // first write error; sticky
 	done bool      // Commit or Abort was called
 
-	written, flushed int64 // bytes written; bytes handed to write-back
-	waited           int64 // bytes written out (not durable: no fsync)
+	written, flushed int64  // bytes written; bytes handed to write-back
+	waited           int64  // bytes written out (not durable: no fsync)
+	sha256           string // set by SetSHA256; kept in a sidecar at Commit
 }
 
 // ReadAt reads back what was written so far, before Commit: an upload is
@@ -436,9 +449,20 @@ func (w *localWriter) Commit() error {
 		}
 		return errors.Join(fsError("commit", w.key, err), w.discard())
 	}
-	err = w.f.Close()
+	// The object is visible now. Its digest goes beside it (a stale
+	// sidecar of an earlier object under this key goes), made durable by
+	// the same directory fsync as the rename.
+	if w.sha256 != "" {
+		err = writeDigest(w.root, sidecar{Key: w.key, Size: w.written, SHA256: w.sha256})
+	} else {
+		err = removeDigest(w.root, w.key)
+	}
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
 	w.f = nil
 	if err != nil {
+		_ = w.root.Close()
 		return fsError("commit", w.key, err)
 	}
 	err = w.root.Sync()

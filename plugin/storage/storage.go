@@ -19,6 +19,9 @@ type Object struct {
 	Modified time.Time
 	// Pinned is the object's pin, for stores that are a Pinner.
 	Pinned bool
+	// SHA256 is the lowercase hex SHA-256 of the whole object, kept with
+	// it by stores whose writers are DigestWriters; "" when not known.
+	SHA256 string
 }
 
 // Store keeps backups under flat keys (no '/'). Implementations must be safe

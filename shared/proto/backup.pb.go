@@ -66,6 +66,8 @@ type BackupInfo struct {
 	Size  int64                  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
 	// Unix time in nanoseconds.
 	ModifiedUnixNano int64 `protobuf:"varint,3,opt,name=modified_unix_nano,json=modifiedUnixNano,proto3" json:"modified_unix_nano,omitempty"`
+	// Lowercase hex SHA-256 of the stored object; empty when not known.
+	Sha256 string `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
 	// Pinned backups are never rotated nor deleted until unpinned.
 	Pinned        bool `protobuf:"varint,16,opt,name=pinned,proto3" json:"pinned,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -121,6 +123,13 @@ func (x *BackupInfo) GetModifiedUnixNano() int64 {
 		return x.ModifiedUnixNano
 	}
 	return 0
+}
+
+func (x *BackupInfo) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
 }
 
 func (x *BackupInfo) GetPinned() bool {
@@ -1068,17 +1077,252 @@ func (x *ExtractRequest) GetDestDir() string {
 	return ""
 }
 
+type VerifyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StorageUrl    string                 `protobuf:"bytes,1,opt,name=storage_url,json=storageUrl,proto3" json:"storage_url,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Mode          string                 `protobuf:"bytes,3,opt,name=mode,proto3" json:"mode,omitempty"`
+	ScratchDir    string                 `protobuf:"bytes,4,opt,name=scratch_dir,json=scratchDir,proto3" json:"scratch_dir,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyRequest) Reset() {
+	*x = VerifyRequest{}
+	mi := &file_shared_proto_backup_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyRequest) ProtoMessage() {}
+
+func (x *VerifyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_shared_proto_backup_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyRequest.ProtoReflect.Descriptor instead.
+func (*VerifyRequest) Descriptor() ([]byte, []int) {
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *VerifyRequest) GetStorageUrl() string {
+	if x != nil {
+		return x.StorageUrl
+	}
+	return ""
+}
+
+func (x *VerifyRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *VerifyRequest) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *VerifyRequest) GetScratchDir() string {
+	if x != nil {
+		return x.ScratchDir
+	}
+	return ""
+}
+
+type VerifyResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sha256        string                 `protobuf:"bytes,1,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	FirstSeen     bool                   `protobuf:"varint,2,opt,name=first_seen,json=firstSeen,proto3" json:"first_seen,omitempty"`
+	Entries       int64                  `protobuf:"varint,3,opt,name=entries,proto3" json:"entries,omitempty"`
+	TotalBytes    int64                  `protobuf:"varint,4,opt,name=total_bytes,json=totalBytes,proto3" json:"total_bytes,omitempty"`
+	Problem       string                 `protobuf:"bytes,5,opt,name=problem,proto3" json:"problem,omitempty"`
+	Extracted     string                 `protobuf:"bytes,6,opt,name=extracted,proto3" json:"extracted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyResult) Reset() {
+	*x = VerifyResult{}
+	mi := &file_shared_proto_backup_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyResult) ProtoMessage() {}
+
+func (x *VerifyResult) ProtoReflect() protoreflect.Message {
+	mi := &file_shared_proto_backup_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyResult.ProtoReflect.Descriptor instead.
+func (*VerifyResult) Descriptor() ([]byte, []int) {
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *VerifyResult) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *VerifyResult) GetFirstSeen() bool {
+	if x != nil {
+		return x.FirstSeen
+	}
+	return false
+}
+
+func (x *VerifyResult) GetEntries() int64 {
+	if x != nil {
+		return x.Entries
+	}
+	return 0
+}
+
+func (x *VerifyResult) GetTotalBytes() int64 {
+	if x != nil {
+		return x.TotalBytes
+	}
+	return 0
+}
+
+func (x *VerifyResult) GetProblem() string {
+	if x != nil {
+		return x.Problem
+	}
+	return ""
+}
+
+func (x *VerifyResult) GetExtracted() string {
+	if x != nil {
+		return x.Extracted
+	}
+	return ""
+}
+
+type VerifyEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Event:
+	//
+	//	*VerifyEvent_Progress
+	//	*VerifyEvent_Done
+	Event         isVerifyEvent_Event `protobuf_oneof:"event"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyEvent) Reset() {
+	*x = VerifyEvent{}
+	mi := &file_shared_proto_backup_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyEvent) ProtoMessage() {}
+
+func (x *VerifyEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_shared_proto_backup_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyEvent.ProtoReflect.Descriptor instead.
+func (*VerifyEvent) Descriptor() ([]byte, []int) {
+	return file_shared_proto_backup_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *VerifyEvent) GetEvent() isVerifyEvent_Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *VerifyEvent) GetProgress() *Progress {
+	if x != nil {
+		if x, ok := x.Event.(*VerifyEvent_Progress); ok {
+			return x.Progress
+		}
+	}
+	return nil
+}
+
+func (x *VerifyEvent) GetDone() *VerifyResult {
+	if x != nil {
+		if x, ok := x.Event.(*VerifyEvent_Done); ok {
+			return x.Done
+		}
+	}
+	return nil
+}
+
+type isVerifyEvent_Event interface {
+	isVerifyEvent_Event()
+}
+
+type VerifyEvent_Progress struct {
+	Progress *Progress `protobuf:"bytes,1,opt,name=progress,proto3,oneof"`
+}
+
+type VerifyEvent_Done struct {
+	Done *VerifyResult `protobuf:"bytes,2,opt,name=done,proto3,oneof"`
+}
+
+func (*VerifyEvent_Progress) isVerifyEvent_Event() {}
+
+func (*VerifyEvent_Done) isVerifyEvent_Event() {}
+
 var File_shared_proto_backup_proto protoreflect.FileDescriptor
 
 const file_shared_proto_backup_proto_rawDesc = "" +
 	"\n" +
 	"\x19shared/proto/backup.proto\x12\x0fpocketbackup.v1\"\a\n" +
-	"\x05Empty\"x\n" +
+	"\x05Empty\"\x90\x01\n" +
 	"\n" +
 	"BackupInfo\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12,\n" +
 	"\x12modified_unix_nano\x18\x03 \x01(\x03R\x10modifiedUnixNano\x12\x16\n" +
+	"\x06sha256\x18\x04 \x01(\tR\x06sha256\x12\x16\n" +
 	"\x06pinned\x18\x10 \x01(\bR\x06pinned\"W\n" +
 	"\n" +
 	"PinRequest\x12\x1f\n" +
@@ -1148,7 +1392,27 @@ const file_shared_proto_backup_proto_rawDesc = "" +
 	"\vstorage_url\x18\x01 \x01(\tR\n" +
 	"storageUrl\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x19\n" +
-	"\bdest_dir\x18\x03 \x01(\tR\adestDir2\x81\x05\n" +
+	"\bdest_dir\x18\x03 \x01(\tR\adestDir\"w\n" +
+	"\rVerifyRequest\x12\x1f\n" +
+	"\vstorage_url\x18\x01 \x01(\tR\n" +
+	"storageUrl\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x12\n" +
+	"\x04mode\x18\x03 \x01(\tR\x04mode\x12\x1f\n" +
+	"\vscratch_dir\x18\x04 \x01(\tR\n" +
+	"scratchDir\"\xb8\x01\n" +
+	"\fVerifyResult\x12\x16\n" +
+	"\x06sha256\x18\x01 \x01(\tR\x06sha256\x12\x1d\n" +
+	"\n" +
+	"first_seen\x18\x02 \x01(\bR\tfirstSeen\x12\x18\n" +
+	"\aentries\x18\x03 \x01(\x03R\aentries\x12\x1f\n" +
+	"\vtotal_bytes\x18\x04 \x01(\x03R\n" +
+	"totalBytes\x12\x18\n" +
+	"\aproblem\x18\x05 \x01(\tR\aproblem\x12\x1c\n" +
+	"\textracted\x18\x06 \x01(\tR\textracted\"\x84\x01\n" +
+	"\vVerifyEvent\x127\n" +
+	"\bprogress\x18\x01 \x01(\v2\x19.pocketbackup.v1.ProgressH\x00R\bprogress\x123\n" +
+	"\x04done\x18\x02 \x01(\v2\x1d.pocketbackup.v1.VerifyResultH\x00R\x04doneB\a\n" +
+	"\x05event2\xcb\x05\n" +
 	"\aBackups\x12C\n" +
 	"\x04List\x12\x1c.pocketbackup.v1.ListRequest\x1a\x1d.pocketbackup.v1.ListResponse\x12@\n" +
 	"\x04Stat\x12\x1b.pocketbackup.v1.KeyRequest\x1a\x1b.pocketbackup.v1.BackupInfo\x12H\n" +
@@ -1158,7 +1422,8 @@ const file_shared_proto_backup_proto_rawDesc = "" +
 	"\x06Delete\x12\x1b.pocketbackup.v1.KeyRequest\x1a\x16.pocketbackup.v1.Empty\x12G\n" +
 	"\aInspect\x12\x1b.pocketbackup.v1.KeyRequest\x1a\x1f.pocketbackup.v1.ArchiveSummary\x12G\n" +
 	"\aExtract\x12\x1f.pocketbackup.v1.ExtractRequest\x1a\x19.pocketbackup.v1.Progress0\x01\x12E\n" +
-	"\tSetPinned\x12\x1b.pocketbackup.v1.PinRequest\x1a\x1b.pocketbackup.v1.BackupInfoB9Z7github.com/pocketbackup/pocketbackup/shared/proto;protob\x06proto3"
+	"\tSetPinned\x12\x1b.pocketbackup.v1.PinRequest\x1a\x1b.pocketbackup.v1.BackupInfo\x12H\n" +
+	"\x06Verify\x12\x1e.pocketbackup.v1.VerifyRequest\x1a\x1c.pocketbackup.v1.VerifyEvent0\x01B9Z7github.com/pocketbackup/pocketbackup/shared/proto;protob\x06proto3"
 
 var (
 	file_shared_proto_backup_proto_rawDescOnce sync.Once
@@ -1172,7 +1437,7 @@ func file_shared_proto_backup_proto_rawDescGZIP() []byte {
 	return file_shared_proto_backup_proto_rawDescData
 }
 
-var file_shared_proto_backup_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_shared_proto_backup_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_shared_proto_backup_proto_goTypes = []any{
 	(*Empty)(nil),          // 0: pocketbackup.v1.Empty
 	(*BackupInfo)(nil),     // 1: pocketbackup.v1.BackupInfo
@@ -1191,40 +1456,47 @@ var file_shared_proto_backup_proto_goTypes = []any{
 	(*OpenMessage)(nil),    // 14: pocketbackup.v1.OpenMessage
 	(*ArchiveSummary)(nil), // 15: pocketbackup.v1.ArchiveSummary
 	(*ExtractRequest)(nil), // 16: pocketbackup.v1.ExtractRequest
-	nil,                    // 17: pocketbackup.v1.CreateRequest.ReplaceEntry
+	(*VerifyRequest)(nil),  // 17: pocketbackup.v1.VerifyRequest
+	(*VerifyResult)(nil),   // 18: pocketbackup.v1.VerifyResult
+	(*VerifyEvent)(nil),    // 19: pocketbackup.v1.VerifyEvent
+	nil,                    // 20: pocketbackup.v1.CreateRequest.ReplaceEntry
 }
 var file_shared_proto_backup_proto_depIdxs = []int32{
 	1,  // 0: pocketbackup.v1.ListResponse.backups:type_name -> pocketbackup.v1.BackupInfo
-	17, // 1: pocketbackup.v1.CreateRequest.replace:type_name -> pocketbackup.v1.CreateRequest.ReplaceEntry
+	20, // 1: pocketbackup.v1.CreateRequest.replace:type_name -> pocketbackup.v1.CreateRequest.ReplaceEntry
 	6,  // 2: pocketbackup.v1.CreateEvent.progress:type_name -> pocketbackup.v1.Progress
 	1,  // 3: pocketbackup.v1.CreateEvent.done:type_name -> pocketbackup.v1.BackupInfo
 	9,  // 4: pocketbackup.v1.CreateEvent.replaced_read:type_name -> pocketbackup.v1.ReplacedRead
 	10, // 5: pocketbackup.v1.UploadMessage.header:type_name -> pocketbackup.v1.UploadHeader
 	1,  // 6: pocketbackup.v1.OpenHeader.info:type_name -> pocketbackup.v1.BackupInfo
 	13, // 7: pocketbackup.v1.OpenMessage.header:type_name -> pocketbackup.v1.OpenHeader
-	3,  // 8: pocketbackup.v1.Backups.List:input_type -> pocketbackup.v1.ListRequest
-	5,  // 9: pocketbackup.v1.Backups.Stat:input_type -> pocketbackup.v1.KeyRequest
-	7,  // 10: pocketbackup.v1.Backups.Create:input_type -> pocketbackup.v1.CreateRequest
-	11, // 11: pocketbackup.v1.Backups.Upload:input_type -> pocketbackup.v1.UploadMessage
-	12, // 12: pocketbackup.v1.Backups.Open:input_type -> pocketbackup.v1.OpenRequest
-	5,  // 13: pocketbackup.v1.Backups.Delete:input_type -> pocketbackup.v1.KeyRequest
-	5,  // 14: pocketbackup.v1.Backups.Inspect:input_type -> pocketbackup.v1.KeyRequest
-	16, // 15: pocketbackup.v1.Backups.Extract:input_type -> pocketbackup.v1.ExtractRequest
-	2,  // 16: pocketbackup.v1.Backups.SetPinned:input_type -> pocketbackup.v1.PinRequest
-	4,  // 17: pocketbackup.v1.Backups.List:output_type -> pocketbackup.v1.ListResponse
-	1,  // 18: pocketbackup.v1.Backups.Stat:output_type -> pocketbackup.v1.BackupInfo
-	8,  // 19: pocketbackup.v1.Backups.Create:output_type -> pocketbackup.v1.CreateEvent
-	1,  // 20: pocketbackup.v1.Backups.Upload:output_type -> pocketbackup.v1.BackupInfo
-	14, // 21: pocketbackup.v1.Backups.Open:output_type -> pocketbackup.v1.OpenMessage
-	0,  // 22: pocketbackup.v1.Backups.Delete:output_type -> pocketbackup.v1.Empty
-	15, // 23: pocketbackup.v1.Backups.Inspect:output_type -> pocketbackup.v1.ArchiveSummary
-	6,  // 24: pocketbackup.v1.Backups.Extract:output_type -> pocketbackup.v1.Progress
-	1,  // 25: pocketbackup.v1.Backups.SetPinned:output_type -> pocketbackup.v1.BackupInfo
-	17, // [17:26] is the sub-list for method output_type
-	8,  // [8:17] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	6,  // 8: pocketbackup.v1.VerifyEvent.progress:type_name -> pocketbackup.v1.Progress
+	18, // 9: pocketbackup.v1.VerifyEvent.done:type_name -> pocketbackup.v1.VerifyResult
+	3,  // 10: pocketbackup.v1.Backups.List:input_type -> pocketbackup.v1.ListRequest
+	5,  // 11: pocketbackup.v1.Backups.Stat:input_type -> pocketbackup.v1.KeyRequest
+	7,  // 12: pocketbackup.v1.Backups.Create:input_type -> pocketbackup.v1.CreateRequest
+	11, // 13: pocketbackup.v1.Backups.Upload:input_type -> pocketbackup.v1.UploadMessage
+	12, // 14: pocketbackup.v1.Backups.Open:input_type -> pocketbackup.v1.OpenRequest
+	5,  // 15: pocketbackup.v1.Backups.Delete:input_type -> pocketbackup.v1.KeyRequest
+	5,  // 16: pocketbackup.v1.Backups.Inspect:input_type -> pocketbackup.v1.KeyRequest
+	16, // 17: pocketbackup.v1.Backups.Extract:input_type -> pocketbackup.v1.ExtractRequest
+	2,  // 18: pocketbackup.v1.Backups.SetPinned:input_type -> pocketbackup.v1.PinRequest
+	17, // 19: pocketbackup.v1.Backups.Verify:input_type -> pocketbackup.v1.VerifyRequest
+	4,  // 20: pocketbackup.v1.Backups.List:output_type -> pocketbackup.v1.ListResponse
+	1,  // 21: pocketbackup.v1.Backups.Stat:output_type -> pocketbackup.v1.BackupInfo
+	8,  // 22: pocketbackup.v1.Backups.Create:output_type -> pocketbackup.v1.CreateEvent
+	1,  // 23: pocketbackup.v1.Backups.Upload:output_type -> pocketbackup.v1.BackupInfo
+	14, // 24: pocketbackup.v1.Backups.Open:output_type -> pocketbackup.v1.OpenMessage
+	0,  // 25: pocketbackup.v1.Backups.Delete:output_type -> pocketbackup.v1.Empty
+	15, // 26: pocketbackup.v1.Backups.Inspect:output_type -> pocketbackup.v1.ArchiveSummary
+	6,  // 27: pocketbackup.v1.Backups.Extract:output_type -> pocketbackup.v1.Progress
+	1,  // 28: pocketbackup.v1.Backups.SetPinned:output_type -> pocketbackup.v1.BackupInfo
+	19, // 29: pocketbackup.v1.Backups.Verify:output_type -> pocketbackup.v1.VerifyEvent
+	20, // [20:30] is the sub-list for method output_type
+	10, // [10:20] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_shared_proto_backup_proto_init() }
@@ -1245,13 +1517,17 @@ func file_shared_proto_backup_proto_init() {
 		(*OpenMessage_Header)(nil),
 		(*OpenMessage_Chunk)(nil),
 	}
+	file_shared_proto_backup_proto_msgTypes[19].OneofWrappers = []any{
+		(*VerifyEvent_Progress)(nil),
+		(*VerifyEvent_Done)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_shared_proto_backup_proto_rawDesc), len(file_shared_proto_backup_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -31,6 +31,7 @@ const (
 	Backups_Inspect_FullMethodName   = "/pocketbackup.v1.Backups/Inspect"
 	Backups_Extract_FullMethodName   = "/pocketbackup.v1.Backups/Extract"
 	Backups_SetPinned_FullMethodName = "/pocketbackup.v1.Backups/SetPinned"
+	Backups_Verify_FullMethodName    = "/pocketbackup.v1.Backups/Verify"
 )
 
 // BackupsClient is the client API for Backups service.
@@ -52,6 +53,8 @@ type BackupsClient interface {
 	// SetPinned pins or unpins a stored backup and answers its info.
 	// Plugins older than it answer Unimplemented.
 	SetPinned(ctx context.Context, in *PinRequest, opts ...grpc.CallOption) (*BackupInfo, error)
+	// Verify streams progress messages and ends with the result.
+	Verify(ctx context.Context, in *VerifyRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[VerifyEvent], error)
 }
 
 type backupsClient struct {
@@ -182,6 +185,25 @@ func (c *backupsClient) SetPinned(ctx context.Context, in *PinRequest, opts ...g
 	return out, nil
 }
 
+func (c *backupsClient) Verify(ctx context.Context, in *VerifyRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[VerifyEvent], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Backups_ServiceDesc.Streams[4], Backups_Verify_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[VerifyRequest, VerifyEvent]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Backups_VerifyClient = grpc.ServerStreamingClient[VerifyEvent]
+
 // BackupsServer is the server API for Backups service.
 // All implementations must embed UnimplementedBackupsServer
 // for forward compatibility.
@@ -201,6 +223,8 @@ type BackupsServer interface {
 	// SetPinned pins or unpins a stored backup and answers its info.
 	// Plugins older than it answer Unimplemented.
 	SetPinned(context.Context, *PinRequest) (*BackupInfo, error)
+	// Verify streams progress messages and ends with the result.
+	Verify(*VerifyRequest, grpc.ServerStreamingServer[VerifyEvent]) error
 	mustEmbedUnimplementedBackupsServer()
 }
 
@@ -237,6 +261,9 @@ func (UnimplementedBackupsServer) Extract(*ExtractRequest, grpc.ServerStreamingS
 }
 func (UnimplementedBackupsServer) SetPinned(context.Context, *PinRequest) (*BackupInfo, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SetPinned not implemented")
+}
+func (UnimplementedBackupsServer) Verify(*VerifyRequest, grpc.ServerStreamingServer[VerifyEvent]) error {
+	return status.Errorf(codes.Unimplemented, "method Verify not implemented")
 }
 func (UnimplementedBackupsServer) mustEmbedUnimplementedBackupsServer() {}
 func (UnimplementedBackupsServer) testEmbeddedByValue()                 {}
@@ -389,6 +416,17 @@ func _Backups_SetPinned_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Backups_Verify_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(VerifyRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(BackupsServer).Verify(m, &grpc.GenericServerStream[VerifyRequest, VerifyEvent]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Backups_VerifyServer = grpc.ServerStreamingServer[VerifyEvent]
+
 // Backups_ServiceDesc is the grpc.ServiceDesc for Backups service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -436,6 +474,11 @@ var Backups_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Extract",
 			Handler:       _Backups_Extract_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "Verify",
+			Handler:       _Backups_Verify_Handler,
 			ServerStreams: true,
 		},
 	},

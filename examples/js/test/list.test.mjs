@@ -38,7 +38,11 @@ for (const { name, Client } of sdks) {
         assert.ok(Array.isArray(backups));
         const listed = backups.find((b) => b.key === key);
         assert.ok(listed, `${key} listed`);
-        assert.deepEqual(Object.keys(listed).sort(), ['key', 'modified', 'size']);
+        // PocketBase's fields, plus only what this project adds where known
+        // (the SDKs pass through fields they do not know).
+        const added = ['sha256', 'verifiedAt', 'verify', 'verifyFirstSeen'];
+        assert.deepEqual(Object.keys(listed).filter((k) => !added.includes(k)).sort(), ['key', 'modified', 'size']);
+        assert.match(listed.sha256, /^[0-9a-f]{64}$/, 'a created backup lists its SHA-256');
         assert.equal(typeof listed.size, 'number');
         assert.ok(!Number.isNaN(new Date(listed.modified).getTime()), `modified parses: ${listed.modified}`);
         assert.deepEqual(out[0].args[0], backups, 'the list is what the guide logs');

@@ -40,6 +40,10 @@ const checkerEnv = "POCKETBACKUP_CHECK_DATABASES"
 // checkerMemoryEnv carries the checker's memory budget in bytes.
 const checkerMemoryEnv = "POCKETBACKUP_CHECK_MEMORY"
 
+// checkerDeepEnv, when set, makes the checker run DeepCheck (a backup's
+// deep verification) instead of Verify, and print its Report as JSON.
+const checkerDeepEnv = "POCKETBACKUP_CHECK_DEEP"
+
 // Exit statuses of a checker that ran its check: checkerVerdict when it
 // found the databases broken (its standard output says why),
 // checkerOutOfMemory when the check needed more memory than its budget.
@@ -81,6 +85,9 @@ func CheckerChild() (exitCode int, isChecker bool) {
 		return 0, false
 	}
 	budget, _ := strconv.ParseInt(os.Getenv(checkerMemoryEnv), 10, 64)
+	if os.Getenv(checkerDeepEnv) != "" {
+		return runDeepChecker(dir, budget), true
+	}
 	return runChecker(dir, budget), true
 }
 
@@ -170,20 +177,28 @@ func TopLevelBytes(dir string) int64 {
 // a checker that dies otherwise, another error: either way the restore
 // stops before the app is touched.
 func VerifyInChild(ctx context.Context, dir string, lim Limits) (int, error) {
+	_, pid, err := runChild(ctx, dir, lim, nil, 4<<10)
+	return pid, err
+}
+
+// runChild runs a checker process on dir with env added, and returns what
+// it printed on success (at most outMax bytes), its PID and the error
+// VerifyInChild describes.
+func runChild(ctx context.Context, dir string, lim Limits, env []string, outMax int) (string, int, error) {
 	if !checkerCalled.Load() {
-		return 0, ErrNoChecker
+		return "", 0, ErrNoChecker
 	}
 	exe, err := selfExecutable()
 	if err != nil {
-		return 0, fmt.Errorf("database checker: %w", err)
+		return "", 0, fmt.Errorf("database checker: %w", err)
 	}
 	parent := ctx
 	ctx, cancel := context.WithTimeoutCause(ctx, lim.Timeout, errCheckTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, exe)
-	cmd.Env = append(os.Environ(), checkerEnv+"="+dir, checkerMemoryEnv+"="+strconv.FormatInt(lim.Memory, 10))
+	cmd.Env = append(append(os.Environ(), checkerEnv+"="+dir, checkerMemoryEnv+"="+strconv.FormatInt(lim.Memory, 10)), env...)
 	cmd.Dir = dir
-	out := &cappedBuffer{max: 4 << 10}
+	out := &cappedBuffer{max: outMax}
 	errOut := &cappedBuffer{max: 4 << 10}
 	cmd.Stdout, cmd.Stderr = out, errOut
 	cmd.WaitDelay = 5 * time.Second
@@ -194,26 +209,26 @@ func VerifyInChild(ctx context.Context, dir string, lim Limits) (int, error) {
 		err = cmd.Wait()
 	}
 	if ctxErr := parent.Err(); ctxErr != nil {
-		return pid, ctxErr
+		return "", pid, ctxErr
 	}
 	if errors.Is(context.Cause(ctx), errCheckTimeout) {
-		return pid, fmt.Errorf("%w: no verdict within %s, killed (pid %d)", ErrCheckerLimit, lim.Timeout, pid)
+		return "", pid, fmt.Errorf("%w: no verdict within %s, killed (pid %d)", ErrCheckerLimit, lim.Timeout, pid)
 	}
 	if pid == 0 {
-		return 0, fmt.Errorf("start database checker %s: %w", exe, err)
+		return "", 0, fmt.Errorf("start database checker %s: %w", exe, err)
 	}
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
-		return pid, nil
+		return out.String(), pid, nil
 	case errors.As(err, &exit) && exit.ExitCode() == checkerVerdict:
-		return pid, fmt.Errorf("%w: %s", ErrCheckFailed, strings.TrimSpace(out.String()))
+		return "", pid, fmt.Errorf("%w: %s", ErrCheckFailed, strings.TrimSpace(out.String()))
 	case errors.As(err, &exit) && exit.ExitCode() == checkerOutOfMemory,
 		strings.Contains(errOut.String(), "out of memory"): // the Go runtime's own
-		return pid, fmt.Errorf("%w: out of its %d MiB of memory (pid %d): %s", ErrCheckerLimit, lim.Memory>>20, pid,
+		return "", pid, fmt.Errorf("%w: out of its %d MiB of memory (pid %d): %s", ErrCheckerLimit, lim.Memory>>20, pid,
 			strings.TrimSpace(out.String()+" "+firstLine(errOut.String())))
 	default:
-		return pid, fmt.Errorf("database checker (pid %d): %w: %s", pid, err, strings.TrimSpace(errOut.String()))
+		return "", pid, fmt.Errorf("database checker (pid %d): %w: %s", pid, err, strings.TrimSpace(errOut.String()))
 	}
 }
 

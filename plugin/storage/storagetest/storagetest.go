@@ -32,7 +32,11 @@ import (
 //   - Commit never replaces an object: over an existing key it fails
 //     wrapping ErrExists and the existing object is untouched;
 //   - Abort after Commit or Abort does nothing and returns nil, so
-//     `defer w.Abort()` is safe; Write or Commit after either fails.
+//     `defer w.Abort()` is safe; Write or Commit after either fails;
+//   - a store whose writers are storage.DigestWriters returns the digest
+//     given from List and Stat, never lists where it keeps it, and forgets
+//     it with the object; an object written without one has no digest or
+//     its true one (the Digests subtests are skipped for other stores).
 func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 	t.Helper()
 	for _, tc := range []struct {
@@ -59,6 +63,8 @@ func Run(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"ListManyObjects", testListManyObjects},
 		{"Pins", testPins},
+		{"Digests", testDigests},
+		{"DigestRules", testDigestRules},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,158 @@
+package plugin
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/pocketbackup/pocketbackup/archive"
+	"github.com/pocketbackup/pocketbackup/plugin/storage"
+	"github.com/pocketbackup/pocketbackup/shared"
+)
+
+// Verify implements shared.Backups. The backup is read once from storage
+// (a local store's file in place, any other into ScratchDir) and hashed
+// on the way; then its structure, the hostile-archive rules and every
+// entry's CRC-32 are checked on that copy; a deep verify extracts it into
+// ScratchDir/data. A backup stored without a digest gets the one read
+// recorded, when its store can (storage.DigestRecorder).
+func (s *Service) Verify(ctx context.Context, req shared.VerifyRequest, progress shared.ProgressFunc) (shared.VerifyResult, error) {
+	defer releaseMemory()
+	if req.Mode != shared.VerifyQuick && req.Mode != shared.VerifyDeep {
+		return shared.VerifyResult{}, fmt.Errorf("verify: unknown mode %q: %w", req.Mode, shared.ErrInvalid)
+	}
+	if !filepath.IsAbs(req.ScratchDir) {
+		return shared.VerifyResult{}, fmt.Errorf("verify: scratch dir must be absolute: %w", shared.ErrInvalid)
+	}
+	st, o, release, err := s.object(ctx, "verify", req.StorageURL, req.Key)
+	if err != nil {
+		return shared.VerifyResult{}, err
+	}
+	defer release()
+	start := time.Now()
+	ra, sum, cleanup, err := s.readHashed(ctx, st, req.Key, o, req.ScratchDir, progress)
+	if err != nil {
+		return shared.VerifyResult{}, fmt.Errorf("verify %q: %w", req.Key, err)
+	}
+	defer cleanup()
+	res := shared.VerifyResult{SHA256: sum}
+	switch {
+	case o.SHA256 == "":
+		res.FirstSeen = true
+		if rec, ok := st.(storage.DigestRecorder); ok {
+			if err := rec.RecordSHA256(ctx, req.Key, o.Size, sum); err != nil {
+				s.log.Warn("recording a backup's digest failed", "key", req.Key, "error", err)
+			}
+		}
+	case o.SHA256 != sum:
+		res.Problem = errDigestMismatch(req.Key, o.SHA256, sum).Error()
+		return res, nil
+	}
+	summary, err := archive.Verify(ctx, ra, o.Size, s.limits, progressFunc(progress))
+	res.Entries, res.TotalBytes = summary.Entries, summary.TotalBytes
+	if err != nil {
+		return problemOr(res, err)
+	}
+	if req.Mode == shared.VerifyDeep {
+		dest := filepath.Join(req.ScratchDir, "data")
+		if err := os.Mkdir(dest, 0o700); err != nil {
+			return res, fmt.Errorf("verify %q: scratch: %w", req.Key, err)
+		}
+		if _, err := archive.ExtractWith(ctx, ra, o.Size, dest, archive.ExtractOptions{
+			Limits: s.limits, Progress: progressFunc(progress), Engine: s.engine}); err != nil {
+			return problemOr(res, err)
+		}
+		res.Extracted = dest
+	}
+	s.log.Info("backup verified", "key", req.Key, "mode", req.Mode, "bytes", o.Size,
+		"seconds", time.Since(start).Seconds(), "first_seen", res.FirstSeen)
+	return res, nil
+}
+
+// problemOr records an archive's rejection as the result's problem; any
+// other error (reading, cancelling) is returned as an error.
+func problemOr(res shared.VerifyResult, err error) (shared.VerifyResult, error) {
+	if errors.Is(err, archive.ErrInvalid) {
+		res.Problem = err.Error()
+		return res, nil
+	}
+	return res, err
+}
+
+// readHashed reads the stored object once, hashing it, and returns it as
+// a local io.ReaderAt: the store's own file when it is local, otherwise a
+// copy in dir, removed by cleanup.
+func (s *Service) readHashed(ctx context.Context, st storage.Store, key string, o storage.Object, dir string, progress shared.ProgressFunc) (io.ReaderAt, string, func(), error) {
+	report := func(n int64) {
+		if progress != nil {
+			progress(shared.Progress{Done: n, Total: o.Size})
+		}
+	}
+	if lf, ok := st.(storage.LocalFiler); ok {
+		if path, err := lf.LocalPath(ctx, key); err == nil {
+			if f, err := os.Open(path); err == nil {
+				sum, n, err := hashAll(ctx, f, report)
+				if err == nil && n != o.Size {
+					err = fmt.Errorf("read %d of %d bytes", n, o.Size)
+				}
+				if err != nil {
+					f.Close()
+					return nil, "", nil, err
+				}
+				return f, sum, func() { f.Close() }, nil
+			}
+		}
+	}
+	tmp, err := os.CreateTemp(dir, ".verify-*.zip")
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("temp file: %w", err)
+	}
+	cleanup := func() { tmp.Close(); _ = removeFile(tmp.Name()) }
+	r, err := st.NewRangeReader(ctx, key, 0, -1)
+	if err != nil {
+		cleanup()
+		return nil, "", nil, err
+	}
+	sum, n, err := hashAll(ctx, io.TeeReader(r, tmp), report)
+	err = errors.Join(err, r.Close())
+	if err == nil && n != o.Size {
+		err = fmt.Errorf("fetched %d of %d bytes", n, o.Size)
+	}
+	if err != nil {
+		cleanup()
+		return nil, "", nil, err
+	}
+	return tmp, sum, cleanup, nil
+}
+
+// hashAll reads r to its end and returns its lowercase hex SHA-256 and
+// length, reporting the bytes read now and then.
+func hashAll(ctx context.Context, r io.Reader, report func(int64)) (string, int64, error) {
+	h := sha256.New()
+	buf := make([]byte, 1<<20)
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return "", n, err
+		}
+		k, err := r.Read(buf)
+		h.Write(buf[:k])
+		n += int64(k)
+		if k > 0 && n%(16<<20) < int64(k) {
+			report(n)
+		}
+		if errors.Is(err, io.EOF) {
+			report(n)
+			return hex.EncodeToString(h.Sum(nil)), n, nil
+		}
+		if err != nil {
+			return "", n, err
+		}
+	}
+}
