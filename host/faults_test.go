@@ -355,6 +355,15 @@ func TestStorageFull(t *testing.T) {
 		return names
 	}
 
+	// The free-space check reads the real tmpfs and refuses at once.
+	status, body, hdr := e.do("POST", "/api/backups", e.superTok, "application/json", strings.NewReader(`{"name":"too_big.zip"}`))
+	assertAPIError(t, "create into a full store", status, body, hdr, 507)
+	if want := `"message":"Not enough free space in the backups folder: needs 1`; !strings.Contains(body, want) {
+		t.Fatalf("create into a full store: %s, want %s", strings.TrimSpace(body), want)
+	}
+	// A check that believes there is room (the space taken meanwhile by
+	// someone else): the create fails half-way, saying so, leaving nothing.
+	host.SetFreeSpace(e.host, func(string) (int64, uint64, error) { return 1 << 40, 1, nil })
 	if status, body, _ := e.do("POST", "/api/backups", e.superTok, "application/json", strings.NewReader(`{"name":"too_big.zip"}`)); status != 204 {
 		t.Fatal(status, body)
 	}
@@ -369,7 +378,7 @@ func TestStorageFull(t *testing.T) {
 	// An upload bigger than the store fails too, leaving nothing.
 	before := uploadTemps(t)
 	up, upType := multipartBody("file", "too_big_upload.zip", storedZip(t, 12<<20))
-	status, body, hdr := e.do("POST", "/api/backups/upload", e.superTok, upType, bytes.NewReader(up(t)))
+	status, body, hdr = e.do("POST", "/api/backups/upload", e.superTok, upType, bytes.NewReader(up(t)))
 	// The contract: 507 with exactly this message, in the error shape.
 	assertAPIError(t, "upload into a full store", status, body, hdr, 507)
 	if want := `"message":"Not enough free space in the backups storage."`; !strings.Contains(body, want) {

@@ -4,8 +4,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/pocketbackup/pocketbackup/host"
+	"github.com/pocketbackup/pocketbackup/host/cron"
 )
 
 // fakeDisk plays filesystems of chosen free space: paths under a listed
@@ -118,5 +120,32 @@ func TestFormatBytes(t *testing.T) {
 		if got := host.FormatBytes(n); got != want {
 			t.Errorf("formatBytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestScheduledBackupWithoutSpace: a scheduled backup that finds too
+// little room records why instead of failing half-way.
+func TestScheduledBackupWithoutSpace(t *testing.T) {
+	clock := cron.NewFakeClock(time.Date(2026, 3, 1, 2, 59, 0, 0, time.UTC))
+	e := newEnvWith(t, func(cfg *host.Config) { cfg.Settings = &memSettings{}; cfg.Clock = clock })
+	if status, body := e.patchSettings(`{"backups":{"cron":"0 3 * * *","cronMaxKeep":2}}`); status != 200 {
+		t.Fatal(status, body)
+	}
+	disk := &fakeDisk{}
+	host.SetFreeSpace(e.host, disk.space)
+	disk.set(diskRule{prefix: e.dataDir + "/backups", avail: 10, dev: 1})
+	if status, body, _ := e.do("POST", "/api/crons/__pbAutoBackup__", e.superTok, "", nil); status != 204 {
+		t.Fatal(status, body)
+	}
+	var last map[string]any
+	waitFor(t, "the run's outcome", func() bool {
+		last, _ = e.health()["lastOperation"].(map[string]any)
+		return last != nil
+	})
+	if last["ok"] != false || last["error"] != "Failed to create the scheduled backup: not enough free space." {
+		t.Fatalf("outcome %v", last)
+	}
+	if keys := e.keys(); len(keys) != 0 {
+		t.Fatalf("backups %v", keys)
 	}
 }

@@ -24,7 +24,7 @@ func (h *Host) preRestoreBackup(ctx context.Context, storageURL string) error {
 		return fmt.Errorf("pre-restore backup %q: %w", key, err)
 	}
 	h.log.Info("pre-restore backup stored", "key", key)
-	if err := h.rotatePreRestore(ctx, storageURL, h.currentSettings().Backups.PreRestoreMaxKeep); err != nil {
+	if err := h.rotatePreRestore(ctx, storageURL, h.currentSettings().Backups.preRestoreKeep()); err != nil {
 		h.log.Error("rotate pre-restore backups", "error", err)
 	}
 	return nil

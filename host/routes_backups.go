@@ -27,8 +27,9 @@ type backupJSON struct {
 	Key      string `json:"key"`
 	Size     int64  `json:"size"`
 	Modified string `json:"modified"`
-	// Pinned is beyond PocketBase (the SDKs ignore fields they do not know).
-	Pinned bool `json:"pinned"`
+	// Pinned is beyond PocketBase, sent only when true: an unpinned
+	// backup is listed exactly as PocketBase lists it.
+	Pinned bool `json:"pinned,omitempty"`
 	// SHA256 is the digest recorded when the backup was stored.
 	SHA256 string `json:"sha256,omitempty"`
 	// VerifiedAt and Verify are the last verification: when, and "ok" or

@@ -38,12 +38,26 @@ type BackupsSettings struct {
 	// PreRestoreBackup (beyond PocketBase) makes every restore first back
 	// up the current data as @pre_restore_<UTC time>.zip, unless its
 	// request says {"preRestoreBackup": false}.
-	PreRestoreBackup bool `json:"preRestoreBackup"`
-	// PreRestoreMaxKeep is how many @pre_restore_ backups are kept
-	// (newest first, pinned ones aside); 0 keeps them all.
-	PreRestoreMaxKeep int `json:"preRestoreMaxKeep"`
+	PreRestoreBackup bool `json:"preRestoreBackup,omitempty"`
 	// Verify, when set, are the backup drills (beyond PocketBase).
 	Verify *VerifySettings `json:"verify,omitempty"`
+	// PreRestoreMaxKeep is how many @pre_restore_ backups are kept
+	// (newest first, pinned ones aside); 0 keeps them all, nil is
+	// defaultPreRestoreKeep. The additions are left out of the document
+	// while unset, so PocketBase clients see PocketBase's settings.
+	PreRestoreMaxKeep *int `json:"preRestoreMaxKeep,omitempty"`
+}
+
+// defaultPreRestoreKeep is how many pre-restore backups are kept unless
+// set.
+const defaultPreRestoreKeep = 3
+
+// preRestoreKeep is PreRestoreMaxKeep or its default.
+func (b BackupsSettings) preRestoreKeep() int {
+	if b.PreRestoreMaxKeep == nil {
+		return defaultPreRestoreKeep
+	}
+	return *b.PreRestoreMaxKeep
 }
 
 // S3Settings names an S3-compatible bucket for backups.
@@ -60,7 +74,7 @@ type S3Settings struct {
 // defaultSettings are PocketBase's defaults: no schedule, keep 3; and
 // ours: no pre-restore backup unless asked, 3 of them kept.
 func defaultSettings() Settings {
-	return Settings{Backups: BackupsSettings{CronMaxKeep: 3, PreRestoreMaxKeep: 3}}
+	return Settings{Backups: BackupsSettings{CronMaxKeep: 3}}
 }
 
 // public returns s as clients may see it: the secret never leaves.
@@ -82,6 +96,10 @@ func (s Settings) applyPatch(body []byte) (Settings, error) {
 		// Its own copy: the patch must not write into s's.
 		v := *s.Backups.Verify
 		next.Backups.Verify = &v
+	}
+	if s.Backups.PreRestoreMaxKeep != nil {
+		n := *s.Backups.PreRestoreMaxKeep
+		next.Backups.PreRestoreMaxKeep = &n
 	}
 	if err := json.Unmarshal(body, &next); err != nil {
 		return s, jsonapi.BadRequest("")
@@ -125,7 +143,7 @@ func (s Settings) validate() error {
 	if b.CronMaxKeep < 0 {
 		fields["cronMaxKeep"] = jsonapi.FieldError{Code: "validation_min_greater_equal_than_required", Message: "Must be no less than 0."}
 	}
-	if b.PreRestoreMaxKeep < 0 {
+	if b.PreRestoreMaxKeep != nil && *b.PreRestoreMaxKeep < 0 {
 		fields["preRestoreMaxKeep"] = jsonapi.FieldError{Code: "validation_min_greater_equal_than_required", Message: "Must be no less than 0."}
 	}
 	if r := validateRetention(b.Retention); len(r) > 0 {

@@ -15,7 +15,7 @@ import (
 // itself and as no other kind, including the storage kinds that share a
 // gRPC code with an older kind.
 func TestErrorKindsRoundTrip(t *testing.T) {
-	kinds := []error{ErrNotFound, ErrExists, ErrBusy, ErrInvalid, ErrNoSpace, ErrUnavailable,
+	kinds := []error{ErrNotFound, ErrExists, ErrBusy, ErrInvalid, ErrNoSpace, ErrUnavailable, ErrUnsupported,
 		ErrNoBucket, ErrAccessDenied, ErrStorageUnreachable, context.Canceled, context.DeadlineExceeded}
 	for _, kind := range kinds {
 		got := FromStatus(ToStatus(fmt.Errorf("op: %w", kind)))
@@ -48,5 +48,13 @@ func TestDigestMismatchRoundTrip(t *testing.T) {
 	}
 	if got := FromStatus(ToStatus(fmt.Errorf("x: %w", ErrInvalid))); errors.Is(got, ErrDigestMismatch) {
 		t.Errorf("ErrInvalid came back as a digest mismatch")
+	}
+}
+
+// TestOldPluginAnswersUnsupported: a plugin older than an RPC answers
+// Unimplemented, which the host reads as ErrUnsupported.
+func TestOldPluginAnswersUnsupported(t *testing.T) {
+	if got := FromStatus(status.Error(codes.Unimplemented, "method SetPinned not implemented")); !errors.Is(got, ErrUnsupported) {
+		t.Fatalf("FromStatus = %v, want ErrUnsupported", got)
 	}
 }

@@ -42,6 +42,7 @@ func Run(t *testing.T, newTarget func(t *testing.T) Target) {
 		{"UploadRefused", testUploadRefused},
 		{"UploadExisting", testUploadExisting},
 		{"DeleteAndMissing", testDelete},
+		{"Pins", testPins},
 		{"InvalidKeys", testInvalidKeys},
 		{"InspectAndExtract", testInspectExtract},
 		{"InspectInvalid", testInspectInvalid},
