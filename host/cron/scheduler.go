@@ -22,6 +22,8 @@ var (
 type Job struct {
 	ID         string `json:"id"`
 	Expression string `json:"expression"`
+	// Next is when the loop starts the job next (UTC).
+	Next time.Time `json:"-"`
 }
 
 // Scheduler runs jobs on their schedules. Once started, it wakes at the
@@ -99,7 +101,7 @@ func (s *Scheduler) Jobs() []Job {
 	defer s.mu.Unlock()
 	out := make([]Job, 0, len(s.jobs))
 	for id, j := range s.jobs {
-		out = append(out, Job{ID: id, Expression: j.sched.String()})
+		out = append(out, Job{ID: id, Expression: j.sched.String(), Next: j.next})
 	}
 	slices.SortFunc(out, func(a, b Job) int { return cmp.Compare(a.ID, b.ID) })
 	return out
