@@ -42,10 +42,13 @@ function route() {
   unmount = onSettings ? settings.render(main) : backups.render(main, status);
 }
 
-onExpired((message) => showLogin(message));
+const AFTER_RESTORE = 'The app restarted with the restored data. Sign in again: the superusers are now those of the backup.';
+
+onExpired((message) => showLogin(status.restore ? AFTER_RESTORE : message));
 
 document.getElementById('sign-out').addEventListener('click', () => {
   session.clear();
+  status.forget();
   showLogin('You are signed out.');
 });
 

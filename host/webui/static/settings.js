@@ -52,7 +52,7 @@ class SettingsScreen {
     this.schedBtn = h('button', { type: 'submit', id: 'sched-save' }, 'Save schedule');
     this.cronBlock = h('div', { class: 'cron-block' }, this.cron.el, presets, this.keep.el);
     this.schedOn.input.addEventListener('change', () => this.syncSchedule());
-    const schedForm = h('form', { class: 'card', 'aria-labelledby': 'sched-title', novalidate: true },
+    const schedForm = h('form', { id: 'sched-form', class: 'card', 'aria-labelledby': 'sched-title', 'aria-busy': 'true', novalidate: true },
       h('h2', { id: 'sched-title' }, 'Scheduled backups'),
       this.schedOn.el, this.cronBlock, this.nextRun, this.retention, this.schedMsg,
       h('div', { class: 'actions' }, this.schedBtn));
@@ -68,12 +68,13 @@ class SettingsScreen {
     this.s3Msg = h('div', { id: 's3-message', role: 'status', class: 'message' });
     this.s3Btn = h('button', { type: 'submit', id: 's3-save' }, 'Save storage');
     this.testBtn = h('button', { type: 'button', id: 's3-test', class: 'secondary', onclick: () => this.testS3() }, 'Test connection');
-    const s3Form = h('form', { class: 'card', 'aria-labelledby': 's3-title', novalidate: true },
+    const s3Form = h('form', { id: 's3-form', class: 'card', 'aria-labelledby': 's3-title', 'aria-busy': 'true', novalidate: true },
       h('h2', { id: 's3-title' }, 'Backups storage'),
       this.s3On.el, this.endpoint.el, this.bucket.el, this.region.el, this.accessKey.el, this.secret.el, this.pathStyle.el,
       this.s3Msg, h('div', { class: 'actions' }, this.testBtn, this.s3Btn));
     s3Form.addEventListener('submit', (e) => { e.preventDefault(); this.saveS3(); });
 
+    this.forms = [schedForm, s3Form];
     this.loadMsg = h('p', { class: 'hint', role: 'status' }, 'Loading settings…');
     replace(this.main, h('h1', { class: 'visually-hidden' }, 'Settings'), this.loadMsg, h('div', { class: 'grid' }, schedForm, s3Form));
     this.load();
@@ -88,6 +89,7 @@ class SettingsScreen {
       const s = await api('GET', '/api/settings');
       this.fill(s);
       replace(this.loadMsg);
+      for (const f of this.forms) f.setAttribute('aria-busy', 'false');
     } catch (err) {
       if (err.status !== 401) replace(this.loadMsg, err.message);
       return;

@@ -50,13 +50,24 @@ export class Status {
     this.poll();
   }
 
+  // stop ends polling (at sign-out or when the token is refused). A
+  // restore being followed is kept: after the restart the app may want a
+  // new sign-in, and the page then goes on following it.
   stop() {
     this.active = false;
     clearTimeout(this.timer);
-    this.running = this.last = this.pending = this.finished = this.restore = null;
+    this.running = this.last = this.finished = null;
+    if (!this.restore) this.pending = null;
+    else this.restore.lastUp = 0; // no gap counted across a sign-in
     this.bar.hidden = true;
     this.shown = null;
     replace(this.banner);
+  }
+
+  // forget drops everything, a followed restore too (sign-out).
+  forget() {
+    this.stop();
+    this.pending = this.restore = this.restoreDone = null;
   }
 
   // begin records that this page started an operation (the server answered
@@ -105,9 +116,17 @@ export class Status {
       return;
     }
     if (!this.active) return;
-    if (this.restore && this.restore.downSince) {
-      this.restore.downMs += Date.now() - this.restore.downSince;
-      this.restore.downSince = 0;
+    if (this.restore) {
+      // Without a refused request seen, the longest gap between two
+      // answers bounds how long the API was down.
+      const now = Date.now();
+      const r = this.restore;
+      if (r.lastUp) r.maxGap = Math.max(r.maxGap || 0, now - r.lastUp);
+      r.lastUp = now;
+      if (r.downSince) {
+        r.downMs += now - r.downSince;
+        r.downSince = 0;
+      }
     }
     if (!('canBackup' in data)) {
       // The token is no longer a superuser's (expired, or a restore
@@ -119,6 +138,7 @@ export class Status {
       this.schedule(this.busy ? BUSY_MS : IDLE_MS);
       return;
     }
+    if (this.restore && !this.restore.lastUp) this.restore.lastUp = Date.now();
     const wasBusy = this.busy;
     this.running = data.operation || null;
     this.last = data.lastOperation || null;
@@ -135,7 +155,7 @@ export class Status {
     this.render();
     if (wasBusy && !this.busy) this.emit('done');
     else if (!wasBusy && this.busy) this.emit('busy');
-    this.schedule(this.busy ? BUSY_MS : IDLE_MS);
+    this.schedule(this.restore ? DOWN_MS : this.busy ? BUSY_MS : IDLE_MS);
   }
 
   sample(op) {
@@ -217,7 +237,9 @@ export class Status {
     const fin = parseDate(last.finished);
     if (fin) parts.push(` (${localTime(fin)})`);
     if (last.kind === 'restore' && rd && rd.key === last.key) {
-      parts.push(rd.sawDown ? ` The API was down for ${duration(rd.downMs)} during the restart.` : ' The app restarted too quickly for this page to see it down.');
+      parts.push(rd.sawDown
+        ? ` The API was down for ${duration(rd.downMs)} during the restart.`
+        : ` The API was down for less than ${duration(rd.maxGap || DOWN_MS)} during the restart.`);
     }
     const dismiss = h('button', {
       type: 'button', class: 'secondary small',
