@@ -284,4 +284,3 @@ func waitFile(t *testing.T, path string, size int) []byte {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
