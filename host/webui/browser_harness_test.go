@@ -28,6 +28,7 @@ const (
 	adminPassword = "webui-password-1"
 	axePath       = "testdata/axe/node_modules/axe-core/axe.min.js"
 	shotsDir      = "testdata/screenshots"
+	browserZone   = "America/New_York"
 )
 
 // requireBrowser returns chromium's path and axe-core's source, or skips
@@ -208,7 +209,9 @@ func newBrowser(t *testing.T, chromium, axe string) *browser {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.WindowSize(1280, 800),
-		chromedp.Flag("disable-gpu", true), chromedp.Flag("lang", "en-US"))
+		chromedp.Flag("disable-gpu", true), chromedp.Flag("lang", "en-US"),
+		// A zone other than UTC, so the page's two times differ.
+		chromedp.Env("TZ="+browserZone))
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() { cancel(); cancelAlloc() })

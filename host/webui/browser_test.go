@@ -213,7 +213,7 @@ func TestBrowserFlows(t *testing.T) {
 			chromedp.Click(chromedp.CSS("#sched-save")))
 		b.wait("the next run", `document.querySelector('#next-run').textContent.startsWith('Next run: ')`, 10*time.Second)
 		next := b.text("#next-run")
-		if !strings.Contains(next, " 00:00 UTC") || !strings.Contains(next, " in ") {
+		if !strings.Contains(next, " 00:00 UTC") || !strings.Contains(next, "07:00 PM in "+browserZone) {
 			t.Errorf("next run %q lacks UTC or the browser's zone", next)
 		}
 		var s struct {
