@@ -3,6 +3,9 @@ package webui_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"math/rand/v2"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -260,6 +263,41 @@ func TestBrowserFlows(t *testing.T) {
 		b.screen("settings-s3-saved")
 	})
 
+	run("a long create shows bytes done of total and the rate", func(t *testing.T) {
+		// A create into S3 behind a link of slowLinkRate, with
+		// incompressible ballast in the data directory, lasts seconds:
+		// long enough to watch its bytes and rate.
+		backend := s3mem.New()
+		if err := backend.CreateBucket("slow-bucket"); err != nil {
+			t.Fatal(err)
+		}
+		slow := httptest.NewServer(throttled(gofakes3.New(backend, gofakes3.WithAutoBucket(false)).Server(), slowLinkRate))
+		defer slow.Close()
+		dir := filepath.Join(a.dataDir, "storage")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeRandom(t, filepath.Join(dir, "ballast.bin"), ballastSize)
+		defer os.Remove(filepath.Join(dir, "ballast.bin"))
+		fill := func(sel, v string) chromedp.Action[chromedp.Void] {
+			return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+				return chromedp.Do(ctx, setValue(sel, ""), chromedp.SendKeys(chromedp.CSS(sel), v))
+			})
+		}
+		b.do(20*time.Second, fill("#s3-endpoint", slow.URL), fill("#s3-bucket", "slow-bucket"),
+			chromedp.Click(chromedp.CSS("#s3-enabled")), chromedp.Click(chromedp.CSS("#s3-save")))
+		b.wait("saved", `document.querySelector('#s3-message').textContent.includes('saved')`, 10*time.Second)
+		b.do(10*time.Second, chromedp.Click(chromedp.CSS("#nav-backups")))
+		b.wait("the bucket's empty list", `document.querySelector('#list-empty')`, 20*time.Second)
+		b.do(10*time.Second, chromedp.SendKeys(chromedp.CSS("#backup-name"), "big.zip"), chromedp.Click(chromedp.CSS("#create-backup")))
+		b.wait("bytes, percent and rate", `/^Creating backup big\.zip: .+ of .+ \(\d+%\), .+\/s$/.test((document.querySelector('.progress-label')||{}).textContent||'')`, 60*time.Second)
+		label := b.text(".progress-label")
+		t.Logf("progress: %s", label)
+		b.screen("progress")
+		b.wait("the bar at its end", `(document.querySelector('.progress-label')||{}).textContent === 'Backup created: big.zip'`, 120*time.Second)
+		b.wait("big.zip listed", listed("big.zip"), 20*time.Second)
+	})
+
 	run("an expired token returns to sign-in with a message", func(t *testing.T) {
 
 		eval[bool](b, `(localStorage.setItem('pocketbackup.token', 'not-a-token'), true)`)
@@ -282,5 +320,52 @@ func waitFile(t *testing.T, path string, size int) []byte {
 			t.Fatalf("download did not arrive at %s (dir: %v)", path, entries)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A create of ballastSize through a link of slowLinkRate takes seconds.
+const (
+	ballastSize  = 40 << 20
+	slowLinkRate = 16 << 20 // bytes per second
+)
+
+// throttled passes request bodies to h at most rate bytes a second: a
+// slow link to the storage, so that an operation can be watched.
+func throttled(h http.Handler, rate int) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = &slowReader{r: r.Body, rate: rate}
+		h.ServeHTTP(w, r)
+	})
+}
+
+type slowReader struct {
+	r    io.ReadCloser
+	rate int
+}
+
+func (s *slowReader) Read(p []byte) (int, error) {
+	if len(p) > 64<<10 {
+		p = p[:64<<10]
+	}
+	n, err := s.r.Read(p)
+	time.Sleep(time.Duration(n) * time.Second / time.Duration(s.rate))
+	return n, err
+}
+
+func (s *slowReader) Close() error { return s.r.Close() }
+
+// writeRandom writes size incompressible bytes to path.
+func writeRandom(t *testing.T, path string, size int) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.NewChaCha8([32]byte{1})
+	if _, err := io.CopyN(f, rng, int64(size)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
