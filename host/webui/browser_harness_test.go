@@ -303,16 +303,17 @@ func (b *browser) axeCheck(screen string) {
 	}
 }
 
-// screen checks the screen as it is (axe-core, no console errors, no
-// sideways scrolling on a phone) and saves it at 1280×800 and 390×844.
+// screen checks the screen as it is (axe-core at both sizes, no console
+// errors, no sideways scrolling on a phone) and saves it at 1280×800 and
+// 390×844.
 func (b *browser) screen(name string) {
 	b.t.Helper()
-	b.axeCheck(name)
 	if err := os.MkdirAll(shotsDir, 0o755); err != nil {
 		b.t.Fatal(err)
 	}
 	for _, vp := range []struct{ w, h int64 }{{1280, 800}, {390, 844}} {
 		b.do(10*time.Second, chromedp.EmulateViewport(vp.w, vp.h))
+		b.axeCheck(fmt.Sprintf("%s at %d px", name, vp.w))
 		if vp.w == 390 {
 			if wide := eval[bool](b, `document.documentElement.scrollWidth > window.innerWidth`); wide {
 				b.t.Errorf("%s scrolls sideways at 390 px", name)

@@ -203,7 +203,7 @@ export class Status {
         ? h('progress', { id: this.progressId, max: total, value: Math.min(done, total), 'aria-label': 'Operation progress' })
         : h('progress', { id: this.progressId, 'aria-label': 'Operation progress' });
     } else if (this.pending) {
-      label = `${VERBS[this.pending.kind] || this.pending.kind} ${this.pending.key || ''}: starting…`;
+      label = `${VERBS[this.pending.kind] || this.pending.kind}${this.pending.key ? ' ' + this.pending.key : ''}: starting…`;
       progress = h('progress', { id: this.progressId, 'aria-label': 'Operation progress' });
     } else if (this.finished && this.finished.ok) {
       label = `${DONE[this.finished.kind] || 'Done'}: ${this.last ? this.last.key : ''}`;
