@@ -27,8 +27,8 @@ func (h *Host) handleListCrons(w http.ResponseWriter, r *http.Request, _ httprou
 	out := make([]cronJob, 0, len(jobs))
 	for _, j := range jobs {
 		job := cronJob{ID: j.ID, Expression: j.Expression}
-		if !j.Next.IsZero() {
-			job.Next = formatTime(j.Next)
+		if next, ok := h.cron.NextRun(j.ID); ok && !next.IsZero() {
+			job.Next = formatTime(next)
 		}
 		out = append(out, job)
 	}

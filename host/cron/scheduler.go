@@ -22,8 +22,6 @@ var (
 type Job struct {
 	ID         string `json:"id"`
 	Expression string `json:"expression"`
-	// Next is when the loop starts the job next (UTC).
-	Next time.Time `json:"-"`
 }
 
 // Scheduler runs jobs on their schedules. Once started, it wakes at the
@@ -101,10 +99,22 @@ func (s *Scheduler) Jobs() []Job {
 	defer s.mu.Unlock()
 	out := make([]Job, 0, len(s.jobs))
 	for id, j := range s.jobs {
-		out = append(out, Job{ID: id, Expression: j.sched.String(), Next: j.next})
+		out = append(out, Job{ID: id, Expression: j.sched.String()})
 	}
 	slices.SortFunc(out, func(a, b Job) int { return cmp.Compare(a.ID, b.ID) })
 	return out
+}
+
+// NextRun returns when the loop starts job id next, in UTC; false when
+// there is no such job.
+func (s *Scheduler) NextRun(id string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, ok := s.jobs[id]
+	if !ok {
+		return time.Time{}, false
+	}
+	return j.next.UTC(), true
 }
 
 // Run starts job id now, in its own goroutine with ctx, and returns without

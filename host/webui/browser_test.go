@@ -193,8 +193,10 @@ func TestBrowserFlows(t *testing.T) {
 		// PB_SUPERUSER_PASSWORD set), so the page asks to sign in again.
 		b.wait("the sign-in after the restart", `(document.querySelector('#login-message')||{}).textContent?.includes('restarted with the restored data')`, 90*time.Second)
 		b.screen("restore-signin")
-		b.do(10*time.Second, chromedp.SendKeys(chromedp.CSS("#login-email"), adminEmail),
-			chromedp.SendKeys(chromedp.CSS("#login-password"), adminPassword), chromedp.Click(chromedp.CSS("#login-submit")))
+		if got := eval[string](b, `document.querySelector('#login-email').value`); got != adminEmail {
+			t.Errorf("e-mail not filled in again: %q", got)
+		}
+		b.do(10*time.Second, chromedp.SendKeys(chromedp.CSS("#login-password"), adminPassword), chromedp.Click(chromedp.CSS("#login-submit")))
 		b.wait("the restore's outcome after the restart", `(document.querySelector('#outcome')||{}).textContent?.includes('Backup restored: first.zip')`, 90*time.Second)
 		banner := b.text("#outcome")
 		if !strings.Contains(banner, "The API was down for ") {

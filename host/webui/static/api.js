@@ -26,9 +26,9 @@ export const session = {
     localStorage.setItem(TOKEN_KEY, token);
     localStorage.setItem(EMAIL_KEY, email || '');
   },
+  // clear drops the token; the e-mail stays to fill in the next sign-in.
   clear() {
     localStorage.removeItem(TOKEN_KEY);
-    localStorage.removeItem(EMAIL_KEY);
   },
 };
 

@@ -19,7 +19,7 @@ function showLogin(message) {
   status.stop();
   top.hidden = true;
   document.title = 'Sign in · Backups';
-  login.render(main, { message, onSignedIn: () => { location.hash = '#/backups'; showApp(); } });
+  login.render(main, { message, onSignedIn: showApp });
 }
 
 function showApp() {

@@ -5,7 +5,7 @@ import { h, replace } from './dom.js';
 // render shows the sign-in form in main; message (if any) says why.
 // onSignedIn runs after a successful sign-in.
 export function render(main, { message, onSignedIn }) {
-  const email = h('input', { id: 'login-email', type: 'email', name: 'email', autocomplete: 'username', required: true });
+  const email = h('input', { id: 'login-email', type: 'email', name: 'email', autocomplete: 'username', required: true, value: session.email });
   const password = h('input', { id: 'login-password', type: 'password', name: 'password', autocomplete: 'current-password', required: true });
   const error = h('p', { class: 'error', id: 'login-error', role: 'alert' });
   const button = h('button', { type: 'submit', id: 'login-submit' }, 'Sign in');
@@ -37,5 +37,5 @@ export function render(main, { message, onSignedIn }) {
     }
   });
   replace(main, form);
-  email.focus();
+  (email.value ? password : email).focus();
 }
