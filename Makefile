@@ -11,6 +11,8 @@ JS_STAMP  := $(JS_DIR)/node_modules/.package-lock.json
 EMU_DIR   := plugin/storage/testdata/emulators
 EMU_STAMP := $(EMU_DIR)/node_modules/.package-lock.json
 FAKE_GCS  := $(BIN)/tools/fake-gcs-server
+AXE_DIR   := host/webui/testdata/axe
+AXE_STAMP := $(AXE_DIR)/node_modules/.package-lock.json
 
 # Pinned code generators for `make proto` (protoc itself: Debian's protobuf-compiler 3.21).
 PROTOC_GEN_GO      := google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
@@ -20,7 +22,7 @@ PROTOC_GEN_GO_GRPC := google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
 # module, so it adds nothing to go.mod).
 FAKE_GCS_MODULE := github.com/fsouza/fake-gcs-server@v1.56.1
 
-.PHONY: all build run test tools accel npm emulators bench fuzz proto lint clean loadtest
+.PHONY: all build run test tools accel npm axe emulators bench fuzz proto lint clean loadtest
 
 all: build
 
@@ -33,12 +35,20 @@ build:
 # PB_SUPERUSER_EMAIL and PB_SUPERUSER_PASSWORD to choose the superuser;
 # otherwise one is created on first start and its password printed.
 run: build accel
+	@echo "Backups page: http://$(HTTP)/_/"
 	$(TESTHOST) serve --http=$(HTTP) --dir=$(DATA_DIR) --plugins=$(dir $(PLUGIN))
 
 # The JS SDKs, from the committed lock file.
 npm: $(JS_STAMP)
 $(JS_STAMP): $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
 	cd $(JS_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
+# axe-core for the backups page's browser tests (injected into the page
+# under test; never served), from its committed lock file.
+axe: $(AXE_STAMP)
+$(AXE_STAMP): $(AXE_DIR)/package.json $(AXE_DIR)/package-lock.json
+	cd $(AXE_DIR) && npm ci --no-audit --no-fund
 	touch $@
 
 # Storage protocol emulators for plugin/storage's tests: Azurite (Azure
@@ -55,13 +65,15 @@ $(FAKE_GCS):
 # libisal2), which the plugin loads at run time to deflate about twice as
 # fast; the tests run with both deflate engines. libisal-dev's header is
 # only for the test that checks the package's own declarations against it:
-# building needs no ISA-L package. Installed with apt when missing (CI runs
-# as root).
+# building needs no ISA-L package. Debian's chromium runs the backups page's
+# browser tests (host/webui), headless. Installed with apt when missing (CI
+# runs as root).
 HAVE_ISAL = { ldconfig -p 2>/dev/null || /sbin/ldconfig -p; } | grep -q 'libisal\.so\.2 '
 tools:
 	@missing=""; command -v unzip >/dev/null || missing="$$missing unzip"; \
 	$(HAVE_ISAL) || missing="$$missing libisal2"; \
 	[ -f /usr/include/isa-l/igzip_lib.h ] || missing="$$missing libisal-dev"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; fi
 
 # The optional accelerator for `make run` and `make bench`: without it (no
@@ -70,8 +82,8 @@ accel:
 	@$(HAVE_ISAL) || { apt-get update -qq && apt-get install -y -qq libisal2 >/dev/null; } || \
 		echo "libisal2 not installed: the plugin deflates with its pure-Go engine"
 
-test: build npm emulators tools lint
-	PB_REQUIRE_ISAL=1 PB_REQUIRE_EMULATORS=1 BENCH_SMOKE=1 $(GO) test -race -count=1 -timeout 9m ./...
+test: build npm axe emulators tools lint
+	PB_REQUIRE_ISAL=1 PB_REQUIRE_EMULATORS=1 PB_REQUIRE_BROWSER=1 BENCH_SMOKE=1 $(GO) test -race -count=1 -timeout 9m ./...
 
 bench: build accel
 	$(GO) run ./bench -bin=$(BIN) -size=$(or $(BENCH_SIZE),1.5GiB) $(BENCH_FLAGS)

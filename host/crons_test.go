@@ -74,7 +74,9 @@ func TestCronsRunAndRotate(t *testing.T) {
 		{name: "run no auth", method: "POST", path: "/api/crons/__pbAutoBackup__", wantStatus: 401, wantBody: bodyUnauthorized},
 		{name: "run non-superuser", method: "POST", path: "/api/crons/__pbAutoBackup__", token: "user", wantStatus: 403, wantBody: bodyForbidden},
 		{name: "run unknown", method: "POST", path: "/api/crons/nope", token: "super", wantStatus: 404, wantBody: bodyNotFound},
-		{name: "set schedule", method: "PATCH", path: "/api/settings", token: "super", contentType: "application/json", body: jsonBody(`{"backups":{"cron":"0 3 * * *","cronMaxKeep":2}}`), wantStatus: 200},
+		{name: "set schedule", method: "PATCH", path: "/api/settings", token: "super", contentType: "application/json", body: jsonBody(`{"backups":{"cron":"0 3 * * *","cronMaxKeep":2}}`), wantStatus: 200}, // Beyond PocketBase: each job's next run, for the backups page.
+		{name: "list shows the next run", method: "GET", path: "/api/crons", token: "super", wantStatus: 200,
+			wantBody: `[{"id":"__pbAutoBackup__","expression":"0 3 * * *","next":"2026-03-01 03:00:00.000Z"}]`},
 	})
 	e.createAndWait("manual_keep.zip")
 

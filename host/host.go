@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/pocketbackup/pocketbackup/host/auth"
 	"github.com/pocketbackup/pocketbackup/host/cron"
 	"github.com/pocketbackup/pocketbackup/host/internal/hclogslog"
+	"github.com/pocketbackup/pocketbackup/host/webui"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -92,6 +94,10 @@ type Config struct {
 	// check that needs more fails and the restore is refused. Zero means
 	// 512 MiB.
 	CheckMemory int64
+	// WebUIPath, when set, serves the backups page (package host/webui)
+	// below this path, which starts and ends with "/" (testhost: "/_/").
+	// The page's files are public; its API calls carry the token.
+	WebUIPath string
 }
 
 // DefaultStorageCheckTimeout is Config.StorageCheckTimeout's default. It
@@ -120,6 +126,8 @@ type Host struct {
 
 	// verified holds each backup's last verification.
 	verified *verifications
+	// webui serves the backups page below cfg.WebUIPath; nil when unset.
+	webui http.Handler
 
 	// beforeArchive, when set (tests only), runs after the snapshot and
 	// before the plugin archives: it lets a test hold an operation open.
@@ -148,6 +156,12 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("host: data dir: %w", err)
 	}
 	cfg.DataDir = dataDir
+	var page http.Handler
+	if cfg.WebUIPath != "" {
+		if page, err = webui.Handler(cfg.WebUIPath); err != nil {
+			return nil, fmt.Errorf("host: %w", err)
+		}
+	}
 	if cfg.StorageURL == "" {
 		cfg.StorageURL = "file://" + filepath.Join(dataDir, "backups")
 	}
@@ -206,6 +220,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		freeSpace: statfsSpace,
 		unlock:    unlock,
 		verified:  verified,
+		webui:     page,
 	}
 	if err := h.schedule(settings); err != nil {
 		cfg.Logger.Error("backup schedule not applied", "cron", settings.Backups.Cron, "error", err)

@@ -30,6 +30,10 @@ func (h *Host) Register(r *httprouter.Router) {
 	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete, http.MethodPatch} {
 		r.Handle(method, "/api/backups/*rest", h.dispatch)
 	}
+	if h.webui != nil {
+		r.Handler(http.MethodGet, h.cfg.WebUIPath+"*file", h.webui)
+		r.Handler(http.MethodHead, h.cfg.WebUIPath+"*file", h.webui)
+	}
 }
 
 // dispatch routes the requests below /api/backups/.

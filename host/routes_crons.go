@@ -16,6 +16,9 @@ import (
 type cronJob struct {
 	ID         string `json:"id"`
 	Expression string `json:"expression"`
+	// Next is the next scheduled run, in the contract's date format
+	// (beyond PocketBase: the page shows it in UTC and the browser's zone).
+	Next string `json:"next,omitempty"`
 }
 
 // handleListCrons answers GET /api/crons.
@@ -23,7 +26,11 @@ func (h *Host) handleListCrons(w http.ResponseWriter, r *http.Request, _ httprou
 	jobs := h.cron.Jobs()
 	out := make([]cronJob, 0, len(jobs))
 	for _, j := range jobs {
-		out = append(out, cronJob{ID: j.ID, Expression: j.Expression})
+		job := cronJob{ID: j.ID, Expression: j.Expression}
+		if next, ok := h.cron.NextRun(j.ID); ok && !next.IsZero() {
+			job.Next = formatTime(next)
+		}
+		out = append(out, job)
 	}
 	jsonapi.WriteJSON(w, http.StatusOK, out)
 }

@@ -67,7 +67,7 @@ func TestSettingsRoutes(t *testing.T) {
 			body:       jsonBody(`{"backups":{"cron":"0 3 * * *","cronMaxKeep":5,"s3":{"bucket":"b-bucket","region":"r","endpoint":"http://127.0.0.1:1","accessKey":"AK","secret":"TOPSECRET"}}}`),
 			wantStatus: 200, contains: []string{`"cron":"0 3 * * *"`, `"cronMaxKeep":5`, `"secret":""`}},
 		{name: "secret kept when omitted", method: "PATCH", path: "/api/settings", token: "super", contentType: "application/json", body: jsonBody(`{"backups":{"cronMaxKeep":4}}`), wantStatus: 200, contains: []string{`"cronMaxKeep":4`, `"cron":"0 3 * * *"`}},
-		{name: "crons listed", method: "GET", path: "/api/crons", token: "super", wantStatus: 200, wantBody: `[{"id":"__pbAutoBackup__","expression":"0 3 * * *"}]`},
+		{name: "crons listed", method: "GET", path: "/api/crons", token: "super", wantStatus: 200, contains: []string{`[{"id":"__pbAutoBackup__","expression":"0 3 * * *","next":"20`}},
 	})
 	if !strings.Contains(string(store.data), "TOPSECRET") || !strings.Contains(string(store.data), `"cronMaxKeep":4`) {
 		t.Fatalf("persisted settings = %s", store.data)

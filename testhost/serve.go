@@ -72,6 +72,7 @@ func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (er
 		StorageURL:    opts.StorageURL,
 		Auth:          authSvc,
 		Logger:        logger.With("logger", "host"),
+		WebUIPath:     webUIPath,
 	})
 	if err != nil {
 		return err
@@ -94,7 +95,7 @@ func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (er
 	}
 	handler := appHandler(router, reqLog)
 
-	fmt.Fprintf(stdout, "Server started at %s\n├─ REST API: %s/api/\n└─ Data:     %s\n", baseURL, baseURL, a.dataDir)
+	fmt.Fprintf(stdout, "Server started at %s\n├─ REST API: %s/api/\n├─ Backups:  %s%s\n└─ Data:     %s\n", baseURL, baseURL, baseURL, webUIPath, a.dataDir)
 	// Trusted proxies carry every client's connections: only the total
 	// cap applies to them.
 	limited := connlimit.Listen(ln, connlimit.Limits{
@@ -116,6 +117,10 @@ func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (er
 
 // holdMarker is what a host started with TESTHOST_STOP_BEFORE_RESTART=1
 // prints on stderr when it holds before its restart.
+// webUIPath is where testhost serves the backups page, as PocketBase
+// serves its admin UI.
+const webUIPath = "/_/"
+
 const holdMarker = "testhost: holding before the restart (TESTHOST_STOP_BEFORE_RESTART)"
 
 // holdThenExec is the restart of a host started for the end-to-end tests

@@ -105,6 +105,18 @@ func (s *Scheduler) Jobs() []Job {
 	return out
 }
 
+// NextRun returns when the loop starts job id next, in UTC; false when
+// there is no such job.
+func (s *Scheduler) NextRun(id string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, ok := s.jobs[id]
+	if !ok {
+		return time.Time{}, false
+	}
+	return j.next.UTC(), true
+}
+
 // Run starts job id now, in its own goroutine with ctx, and returns without
 // waiting for it: ErrUnknownJob when there is no such job, ErrJobRunning
 // (and nothing started) while a run of it is going on. Pass a ctx that

@@ -224,6 +224,13 @@ func TestReplaceReschedulesAtOnce(t *testing.T) {
 	if got := h.s.Jobs(); !slices.Equal(got, []cron.Job{{ID: "job", Expression: "*/2 * * * *"}}) {
 		t.Errorf("Jobs = %v", got)
 	}
+	// The next run follows the replacing expression from the last tick.
+	if next, ok := h.s.NextRun("job"); !ok || !next.Equal(time.Date(2026, 1, 1, 0, 6, 0, 0, time.UTC)) {
+		t.Errorf("NextRun = %v %v, want 2026-01-01 00:06 UTC", next, ok)
+	}
+	if next, ok := h.s.NextRun("never-added"); ok {
+		t.Errorf("NextRun of an unknown job = %v", next)
+	}
 }
 
 func TestRemoveStopsJob(t *testing.T) {

@@ -20,6 +20,14 @@ async function autoKeys(pb) {
   return (await keys(pb)).filter((k) => k.startsWith(autoPrefix)).sort();
 }
 
+// assertDailyAt3 checks the list holds only the job at 03:00 UTC. Beyond
+// PocketBase, a job also tells its next run (UTC), additively.
+function assertDailyAt3(jobs) {
+  assert.deepEqual(jobs.map(({ id, expression }) => ({ id, expression })), [{ id: autoBackupJob, expression: '0 3 * * *' }]);
+  const next = new Date(jobs[0].next.replace(' ', 'T'));
+  assert.ok(next > new Date() && next.getUTCHours() === 3 && next.getUTCMinutes() === 0, `next run ${jobs[0].next}`);
+}
+
 for (const { name, Client } of sdks) {
   describe(`scheduled backups with the ${name} SDK`, () => {
     let pb;
@@ -39,7 +47,7 @@ for (const { name, Client } of sdks) {
       const updated = await pb.settings.update({ backups: { cron: '0 3 * * *', cronMaxKeep: 2 } });
       assert.equal(updated.backups.cron, '0 3 * * *');
       assert.equal(updated.backups.cronMaxKeep, 2);
-      assert.deepEqual(await pb.crons.getFullList(), [{ id: autoBackupJob, expression: '0 3 * * *' }]);
+      assertDailyAt3(await pb.crons.getFullList());
 
       const manualBackup = await createAndWait(pb, manual);
       const note = await pb.collection('notes').create({ title: `cron (${name}) ${Date.now()}`, body: 'In every auto backup.' });
@@ -96,7 +104,7 @@ for (const { name, Client } of sdks) {
       assert.equal(outcome.ok, true, `restore outcome: ${JSON.stringify(outcome)}`);
       assert.equal((await pb.collection('notes').getOne(note.id)).title, note.title);
       await pb.collection('notes').delete(note.id);
-      assert.deepEqual(await pb.crons.getFullList(), [{ id: autoBackupJob, expression: '0 3 * * *' }]);
+      assertDailyAt3(await pb.crons.getFullList());
       assert.equal((await pb.settings.getAll()).backups.cronMaxKeep, 2);
 
       // Clearing the cron removes the job.

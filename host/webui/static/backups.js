@@ -1,0 +1,294 @@
+// backups.js: the backups screen: create, upload, and the list (newest
+// first) with download, restore, delete and, where the API offers them,
+// digest, verify and pin.
+import { api, upload, backupPath, fieldMessage } from './api.js';
+import { h, replace, size, parseDate, timeEl, localTime } from './dom.js';
+import { confirmAction } from './dialogs.js';
+
+// The create route's name rule (the contract's), checked before sending.
+const NAME_RE = /^[a-z0-9_-]+\.zip$/;
+const NAME_MAX = 150;
+export const NAME_RULE = 'Lowercase letters a–z, digits, "_" and "-", ending in ".zip"; at most 150 characters. Leave empty for an automatic name.';
+
+// nameProblem is why name breaks the rule, or "".
+export function nameProblem(name) {
+  if (name === '') return '';
+  if (name.length > NAME_MAX) return 'The name is longer than 150 characters.';
+  if (!NAME_RE.test(name)) return 'The name must use only a–z, 0–9, "_" and "-", and end in ".zip".';
+  return '';
+}
+
+export function render(main, status) {
+  const screen = new BackupsScreen(main, status);
+  screen.mount();
+  return () => screen.unmount();
+}
+
+class BackupsScreen {
+  constructor(main, status) {
+    this.main = main;
+    this.status = status;
+    this.items = null;
+    this.loading = false;
+    this.message = h('div', { id: 'backups-message', role: 'status', class: 'message' });
+  }
+
+  mount() {
+    const nameInput = h('input', {
+      id: 'backup-name', type: 'text', name: 'name', autocomplete: 'off', spellcheck: 'false',
+      autocapitalize: 'off', maxlength: NAME_MAX + 10, 'aria-describedby': 'backup-name-rule backup-name-error',
+      placeholder: 'pb_backup_….zip',
+    });
+    const nameError = h('p', { id: 'backup-name-error', class: 'error', role: 'alert' });
+    nameInput.addEventListener('input', () => {
+      const p = nameProblem(nameInput.value);
+      nameInput.setAttribute('aria-invalid', p ? 'true' : 'false');
+      replace(nameError, p);
+    });
+    this.createBtn = h('button', { type: 'submit', id: 'create-backup' }, 'Create backup');
+    const createForm = h('form', { class: 'card', 'aria-labelledby': 'create-title', novalidate: true },
+      h('h2', { id: 'create-title' }, 'New backup'),
+      h('label', { for: 'backup-name' }, 'Backup name (optional)'),
+      nameInput,
+      h('p', { id: 'backup-name-rule', class: 'hint' }, NAME_RULE),
+      nameError,
+      h('div', { class: 'actions' }, this.createBtn),
+    );
+    createForm.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.create(nameInput, nameError);
+    });
+
+    const fileInput = h('input', { id: 'upload-file', type: 'file', name: 'file', accept: '.zip,application/zip', 'aria-describedby': 'upload-hint' });
+    this.uploadBtn = h('button', { type: 'submit', id: 'upload-backup' }, 'Upload');
+    const uploadForm = h('form', { class: 'card', 'aria-labelledby': 'upload-title', novalidate: true },
+      h('h2', { id: 'upload-title' }, 'Upload a backup'),
+      h('label', { for: 'upload-file' }, 'Backup file (.zip)'),
+      fileInput,
+      h('p', { id: 'upload-hint', class: 'hint' }, 'A zip made by this app or by PocketBase. Its file name becomes the backup\'s name.'),
+      h('div', { class: 'actions' }, this.uploadBtn),
+    );
+    uploadForm.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.upload(fileInput);
+    });
+
+    this.refreshBtn = h('button', { type: 'button', id: 'refresh', class: 'secondary', onclick: () => this.load() }, 'Refresh');
+    this.list = h('div', { id: 'backup-list', 'aria-live': 'polite', 'aria-busy': 'false' });
+    const listSection = h('section', { class: 'card', 'aria-labelledby': 'list-title' },
+      h('div', { class: 'row' }, h('h2', { id: 'list-title' }, 'Backups'), this.refreshBtn),
+      this.list,
+    );
+    replace(this.main, h('h1', { class: 'visually-hidden' }, 'Backups'), this.message, listSection, h('div', { class: 'grid' }, createForm, uploadForm));
+    this.unsubscribe = this.status.subscribe((ev) => {
+      this.syncBusy();
+      if (ev === 'done') this.load();
+    });
+    this.syncBusy();
+    this.load();
+  }
+
+  unmount() { if (this.unsubscribe) this.unsubscribe(); }
+
+  syncBusy() {
+    const busy = this.status.busy;
+    this.createBtn.setAttribute('aria-disabled', busy ? 'true' : 'false');
+    for (const b of this.main.querySelectorAll('button[data-op]')) b.setAttribute('aria-disabled', busy ? 'true' : 'false');
+  }
+
+  say(text, isError) {
+    replace(this.message, text ? h('p', { class: isError ? 'error' : 'notice' }, text) : null);
+    this.message.setAttribute('role', isError ? 'alert' : 'status');
+  }
+
+  // refuse tells the person an operation already runs; true when it does.
+  refuse() {
+    if (!this.status.busy) return false;
+    this.say('Another backup or restore is running. Wait for it to finish.', true);
+    return true;
+  }
+
+  async load() {
+    if (this.loading) return;
+    this.loading = true;
+    this.list.setAttribute('aria-busy', 'true');
+    if (this.items === null) replace(this.list, h('p', { class: 'hint', id: 'list-loading' }, 'Loading backups…'));
+    this.refreshBtn.disabled = true;
+    try {
+      const items = await api('GET', '/api/backups');
+      this.items = Array.isArray(items) ? items : [];
+      this.items.sort((a, b) => String(b.modified).localeCompare(String(a.modified)) || String(a.key).localeCompare(String(b.key)));
+      this.renderList();
+    } catch (err) {
+      if (err.status !== 401) replace(this.list, h('p', { class: 'error', role: 'alert' }, err.message));
+    } finally {
+      this.loading = false;
+      this.refreshBtn.disabled = false;
+      this.list.setAttribute('aria-busy', 'false');
+    }
+  }
+
+  renderList() {
+    if (!this.items.length) {
+      replace(this.list, h('p', { class: 'empty', id: 'list-empty' }, 'No backups yet. Create one or upload a zip.'));
+      return;
+    }
+    const ul = h('ul', { class: 'backups' });
+    this.items.forEach((item, i) => ul.append(this.renderItem(item, i)));
+    replace(this.list, ul);
+    this.syncBusy();
+  }
+
+  renderItem(item, i) {
+    const nameId = `backup-${i}-name`;
+    const key = String(item.key);
+    const d = parseDate(item.modified);
+    const btn = (label, cls, op, fn) => h('button', {
+      type: 'button', class: cls, 'data-op': op || null, 'aria-describedby': nameId, onclick: fn,
+    }, label);
+    const meta = [h('span', { class: 'size' }, size(Number(item.size)))];
+    if (d) meta.push(' · ', timeEl(d));
+    const extra = [];
+    if (typeof item.sha256 === 'string' && item.sha256) {
+      extra.push(h('div', { class: 'digest' }, 'SHA-256: ', h('code', { title: item.sha256 }, item.sha256.slice(0, 16) + '…')));
+    }
+    if ('verify' in item || 'verifiedAt' in item) {
+      const when = parseDate(item.verifiedAt);
+      const state = item.verify ? String(item.verify) : 'not verified';
+      extra.push(h('div', { class: 'verify' }, 'Check: ', state, when ? [' (', localTime(when), ')'] : null));
+    }
+    if ('pinned' in item && item.pinned) extra.push(h('div', { class: 'pin' }, 'Pinned: kept by retention.'));
+    const actions = [
+      btn('Download', 'secondary', null, () => this.download(key)),
+      btn('Restore', 'secondary', 'restore', () => this.restore(key)),
+    ];
+    if ('verify' in item || 'verifiedAt' in item || 'sha256' in item) actions.push(btn('Verify', 'secondary', 'verify', () => this.verify(key)));
+    if ('pinned' in item) actions.push(btn(item.pinned ? 'Unpin' : 'Pin', 'secondary', null, () => this.pin(key, !item.pinned)));
+    actions.push(btn('Delete', 'danger', null, () => this.remove(key)));
+    return h('li', { class: 'backup' },
+      h('div', { class: 'backup-main' }, h('span', { class: 'name', id: nameId }, key), h('div', { class: 'meta' }, meta), extra),
+      h('div', { class: 'actions' }, actions));
+  }
+
+  async create(nameInput, nameError) {
+    const name = nameInput.value.trim();
+    const problem = nameProblem(name);
+    if (problem) {
+      replace(nameError, problem);
+      nameInput.focus();
+      return;
+    }
+    if (this.refuse()) return;
+    this.status.begin('create', name);
+    this.syncBusy();
+    try {
+      await api('POST', '/api/backups', name ? { name } : {});
+      nameInput.value = '';
+      this.say(name ? `Creating ${name}…` : 'Creating a backup…');
+    } catch (err) {
+      this.status.pending = null;
+      this.status.render();
+      const field = fieldMessage(err, ['name']);
+      if (field) replace(nameError, field);
+      this.say(err.message, true);
+    }
+    this.syncBusy();
+  }
+
+  async upload(fileInput) {
+    const file = fileInput.files && fileInput.files[0];
+    if (!file) {
+      this.say('Choose a .zip file to upload.', true);
+      fileInput.focus();
+      return;
+    }
+    if (this.uploading) {
+      this.say('An upload is already running.', true);
+      return;
+    }
+    this.uploading = true;
+    this.uploadBtn.disabled = true;
+    this.status.uploading({ name: file.name, sent: 0, total: file.size });
+    try {
+      await upload(file, (sent, total) => this.status.uploading({ name: file.name, sent, total }));
+      fileInput.value = '';
+      this.say(`Uploaded ${file.name}.`);
+      await this.load();
+    } catch (err) {
+      const field = fieldMessage(err, ['file']);
+      this.say(field && field !== err.message ? `${err.message} ${field}` : err.message, true);
+    } finally {
+      this.uploading = false;
+      this.uploadBtn.disabled = false;
+      this.status.uploading(null);
+    }
+  }
+
+  async download(key) {
+    try {
+      const res = await api('POST', '/api/files/token');
+      const a = h('a', { href: backupPath(key) + '?token=' + encodeURIComponent(res.token), download: key, hidden: true });
+      document.body.append(a);
+      a.click();
+      a.remove();
+    } catch (err) {
+      this.say(err.message, true);
+    }
+  }
+
+  async remove(key) {
+    const ok = await confirmAction({
+      title: 'Delete backup', message: `Delete ${key}? This cannot be undone.`, confirmLabel: 'Delete', danger: true,
+    });
+    if (!ok) return;
+    try {
+      await api('DELETE', backupPath(key));
+      this.say(`Deleted ${key}.`);
+      await this.load();
+    } catch (err) {
+      this.say(err.message, true);
+    }
+  }
+
+  async restore(key) {
+    if (this.refuse()) return;
+    const ok = await confirmAction({
+      title: 'Restore backup',
+      message: `Replace the app's data with ${key}? The app restarts; changes made since the backup are lost, and the superusers become those of the backup.`,
+      confirmLabel: 'Restore', danger: true, typed: key,
+    });
+    if (!ok || this.refuse()) return;
+    this.status.followRestore(key);
+    this.syncBusy();
+    try {
+      await api('POST', backupPath(key, '/restore'));
+      this.say(`Restoring ${key}…`);
+    } catch (err) {
+      this.status.pending = null;
+      this.status.restore = null;
+      this.status.render();
+      this.say(err.message, true);
+    }
+    this.syncBusy();
+  }
+
+  async verify(key) {
+    if (this.refuse()) return;
+    try {
+      await api('POST', backupPath(key, '/verify'));
+      this.status.begin('verify', key);
+      this.say(`Verifying ${key}…`);
+    } catch (err) {
+      this.say(err.message, true);
+    }
+  }
+
+  async pin(key, pinned) {
+    try {
+      await api('PATCH', backupPath(key), { pinned });
+      await this.load();
+    } catch (err) {
+      this.say(err.message, true);
+    }
+  }
+}
