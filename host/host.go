@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/pocketbackup/pocketbackup/host/auth"
 	"github.com/pocketbackup/pocketbackup/host/cron"
+	"github.com/pocketbackup/pocketbackup/host/metrics"
+	"github.com/pocketbackup/pocketbackup/host/notify"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -85,6 +88,14 @@ type Config struct {
 	// check that needs more fails and the restore is refused. Zero means
 	// 512 MiB.
 	CheckMemory int64
+	// MetricsAddr, when set, is a second listen address ("127.0.0.1:9090")
+	// where GET /metrics is served without authentication, for a scraper
+	// inside a private network. On the app's own address /metrics always
+	// needs a superuser's token.
+	MetricsAddr string
+	// SuperuserEmails lists the superusers' addresses, for e-mail alerts
+	// sent "to all superusers"; such alerts fail while it is nil.
+	SuperuserEmails func(ctx context.Context) ([]string, error)
 }
 
 // DefaultStorageCheckTimeout is Config.StorageCheckTimeout's default. It
@@ -117,6 +128,11 @@ type Host struct {
 	// uploadReserved, when set (tests only), runs once an upload holds its
 	// key, before its bytes go to the plugin.
 	uploadReserved func()
+
+	metrics       *metrics.Metrics
+	notifier      *notify.Notifier
+	fresh         freshness
+	metricsServer *http.Server // on Config.MetricsAddr; nil without one
 }
 
 // New checks cfg, verifies the plugin binary and starts the plugin.
@@ -146,6 +162,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
+	h := &Host{cfg: cfg, log: cfg.Logger, plugins: sup}
+	h.metrics = metrics.New(metrics.Probe{Running: h.runningForMetrics, FreeBytes: h.freeSpace, Logins: cfg.Auth.LoginStats})
+	sup.started = h.metrics.PluginStarted
 	if _, err := sup.Backups(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("host: %w", err), sup.Close())
 	}
@@ -162,16 +181,11 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		cfg.Logger.Error("settings unreadable; using defaults", "error", err)
 	}
 	hctx, cancel := context.WithCancel(context.Background())
-	h := &Host{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		plugins:  sup,
-		ops:      ops,
-		ctx:      hctx,
-		cancel:   cancel,
-		clock:    clock,
-		cron:     cron.New(clock, slog.New(slog.NewTextHandler(cfg.Logger.Named("cron").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}), nil))),
-		settings: settings,
+	h.ops, h.ctx, h.cancel, h.clock, h.settings = ops, hctx, cancel, clock, settings
+	h.cron = cron.New(clock, slog.New(slog.NewTextHandler(cfg.Logger.Named("cron").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}), nil)))
+	if err := h.startObserving(); err != nil {
+		cancel()
+		return nil, errors.Join(fmt.Errorf("host: %w", err), sup.Close())
 	}
 	if err := h.schedule(settings); err != nil {
 		cfg.Logger.Error("backup schedule not applied", "cron", settings.Backups.Cron, "error", err)
@@ -272,7 +286,12 @@ func (h *Host) Close() error {
 	h.cancel()
 	h.cron.Stop()
 	h.wg.Wait()
-	return h.plugins.Close()
+	h.notifier.Close()
+	var err error
+	if h.metricsServer != nil {
+		err = h.metricsServer.Close()
+	}
+	return errors.Join(err, h.plugins.Close())
 }
 
 // backups returns the plugin, relaunching it if it died.

@@ -59,7 +59,7 @@ func (h *Host) runRestore(storageURL, key string) {
 	if err := h.cfg.Shutdown(h.ctx); err != nil {
 		// The app may be half down: restart on the old data.
 		h.log.Error("app shutdown for restore failed; restarting on the old data", "error", err)
-		h.restartAfter(key, errors.Join(errors.New("app shutdown failed"), err))
+		h.restartAfter(key, atStage(stageShutdown, errors.Join(errors.New("app shutdown failed"), err)))
 		return
 	}
 	j, err := restore.Prepare(stateDir(h.cfg.DataDir), h.cfg.DataDir, filepath.Join(workDir, "staged"), filepath.Join(workDir, "old"), key, restoreKeep(h.cfg.Exclude))
@@ -68,7 +68,7 @@ func (h *Host) runRestore(storageURL, key string) {
 	}
 	if err != nil {
 		h.log.Error("restore swap failed; putting the old data back", "key", key, "error", err)
-		h.restartAfter(key, errors.Join(fmt.Errorf("swap: %w", err), restore.Abandon(stateDir(h.cfg.DataDir))))
+		h.restartAfter(key, atStage(stageSwap, errors.Join(fmt.Errorf("swap: %w", err), restore.Abandon(stateDir(h.cfg.DataDir)))))
 		return
 	}
 	// Recover, in the new process, verifies the databases, removes the
@@ -89,16 +89,16 @@ func (h *Host) stage(ctx context.Context, storageURL, key, dir string) error {
 	err = b.Extract(ctx, shared.ExtractRequest{StorageURL: storageURL, Key: key, DestDir: dir},
 		func(p shared.Progress) { h.ops.progress(p.Done, p.Total) })
 	if err != nil {
-		return fmt.Errorf("extract: %w", err)
+		return atStage(stageExtract, fmt.Errorf("extract: %w", err))
 	}
 	// The check runs in a process of its own (see RunChecker).
 	start := time.Now()
 	pid, err := sqlitesnap.VerifyInChild(ctx, dir, h.checkerLimits(dir))
 	if errors.Is(err, sqlitesnap.ErrCheckFailed) {
-		return fmt.Errorf("verify staged databases: %w: %w", shared.ErrInvalid, err)
+		return atStage(stageVerify, fmt.Errorf("verify staged databases: %w: %w", shared.ErrInvalid, err))
 	}
 	if err != nil {
-		return fmt.Errorf("verify staged databases: %w", err)
+		return atStage(stageVerify, fmt.Errorf("verify staged databases: %w", err))
 	}
 	h.log.Info("staged databases passed quick_check", "key", key, "checker_pid", pid, "seconds", time.Since(start).Seconds())
 	return nil
@@ -122,7 +122,11 @@ func (h *Host) finish(stage string, err error) {
 	if err != nil {
 		msg = publicError(stage, err)
 	}
+	run, _ := h.ops.snapshot()
 	h.ops.finish(msg)
+	if run != nil {
+		h.observe(*run, err, msg)
+	}
 	if _, last := h.ops.snapshot(); last != nil {
 		if err := saveOutcome(h.cfg.DataDir, last); err != nil {
 			h.log.Error("persist operation outcome", "error", err)

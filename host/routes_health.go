@@ -32,6 +32,10 @@ func (h *Host) handleHealth(w http.ResponseWriter, r *http.Request, _ httprouter
 		resp.Data["realIP"] = h.cfg.Auth.ClientIP(r)
 		resp.Data["possibleProxyHeader"] = h.cfg.Auth.Proxies().UntrustedHeader(r)
 		resp.Data["requireS3"] = false
+		resp.Data["lastGoodBackup"], resp.Data["stale"] = h.freshnessView()
+		if warn := h.spaceWarning(); warn != "" {
+			resp.Data["diskWarning"] = warn
+		}
 	}
 	jsonapi.WriteJSON(w, http.StatusOK, resp)
 }

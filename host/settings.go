@@ -30,6 +30,8 @@ type BackupsSettings struct {
 	Cron        string     `json:"cron"`
 	CronMaxKeep int        `json:"cronMaxKeep"`
 	S3          S3Settings `json:"s3"`
+	// Notify is where alerts go (an addition to PocketBase's section).
+	Notify NotifySettings `json:"notify"`
 }
 
 // S3Settings names an S3-compatible bucket for backups.
@@ -51,6 +53,7 @@ func defaultSettings() Settings {
 // public returns s as clients may see it: the secret never leaves.
 func (s Settings) public() Settings {
 	s.Backups.S3.Secret = ""
+	s.Backups.Notify = s.Backups.Notify.public()
 	return s
 }
 
@@ -58,12 +61,15 @@ func (s Settings) public() Settings {
 // replace, fields absent stay. An empty secret keeps the stored one.
 func (s Settings) applyPatch(body []byte) (Settings, error) {
 	next := s
+	next.Backups.Notify = s.Backups.Notify.clone()
 	if err := json.Unmarshal(body, &next); err != nil {
 		return s, jsonapi.BadRequest("")
 	}
 	if next.Backups.S3.Secret == "" {
 		next.Backups.S3.Secret = s.Backups.S3.Secret
 	}
+	next.Backups.Notify.keepSecrets(s.Backups.Notify)
+	next.Backups.Notify.normalize()
 	next.Backups.Cron = strings.TrimSpace(next.Backups.Cron)
 	return next, nil
 }
@@ -100,6 +106,9 @@ func (s Settings) validate() error {
 	s3 := validateS3(b.S3)
 	if len(s3) > 0 {
 		fields["s3"] = s3
+	}
+	if n := b.Notify.validate(); len(n) > 0 {
+		fields["notify"] = n
 	}
 	if len(fields) == 0 {
 		return nil

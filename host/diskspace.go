@@ -1,0 +1,74 @@
+package host
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pocketbackup/pocketbackup/host/metrics"
+)
+
+// freeBytes is the space available to the app on the filesystem of path.
+func freeBytes(path string) (uint64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return 0, fmt.Errorf("statfs: %w", err)
+	}
+	return st.Bavail * uint64(st.Bsize), nil
+}
+
+// localBackupsDir is the folder a file:// storage URL names, "" for any
+// other storage.
+func localBackupsDir(storageURL string) string {
+	if !strings.HasPrefix(storageURL, "file://") {
+		return ""
+	}
+	u, err := url.Parse(storageURL)
+	if err != nil {
+		return ""
+	}
+	return u.Path
+}
+
+// freeSpace is the free space of the data directory's filesystem and, for
+// local storage, of the backups folder's (metrics.VolumeData, VolumeBackups).
+func (h *Host) freeSpace() map[string]uint64 {
+	out := map[string]uint64{}
+	if free, err := freeBytes(h.cfg.DataDir); err == nil {
+		out[metrics.VolumeData] = free
+	}
+	if dir := localBackupsDir(h.storageURL()); dir != "" {
+		if free, err := freeBytes(dir); err == nil {
+			out[metrics.VolumeBackups] = free
+		}
+	}
+	return out
+}
+
+// spaceWarning is the /api/health warning when the next create or restore
+// would not fit, judged by the newest stored backup's size: a create needs
+// about that much in a local backups folder, a restore about twice that
+// in the data directory (the extracted copy and, for remote storage, the
+// downloaded archive). "" when both fit or nothing is known yet.
+func (h *Host) spaceWarning() string {
+	h.fresh.mu.Lock()
+	size, known := h.fresh.newestSize, h.fresh.listedOnce
+	h.fresh.mu.Unlock()
+	if !known || size <= 0 {
+		return ""
+	}
+	free := h.freeSpace()
+	var warn []string
+	if f, ok := free[metrics.VolumeBackups]; ok && f < uint64(size) {
+		warn = append(warn, fmt.Sprintf("the next backup may not fit in the backups folder (about %d bytes needed, %d free)", size, f))
+	}
+	if f, ok := free[metrics.VolumeData]; ok && f < 2*uint64(size) {
+		warn = append(warn, fmt.Sprintf("restoring the newest backup may not fit in the data directory (about %d bytes needed, %d free)", 2*size, f))
+	}
+	if len(warn) == 0 {
+		return ""
+	}
+	return "Low disk space: " + strings.Join(warn, "; ") + "."
+}
