@@ -133,6 +133,7 @@ type Host struct {
 	notifier      *notify.Notifier
 	fresh         freshness
 	metricsServer *http.Server // on Config.MetricsAddr; nil without one
+	metricsAddr   string       // the address it listens on
 }
 
 // New checks cfg, verifies the plugin binary and starts the plugin.
@@ -285,12 +286,12 @@ func (h *Host) PluginPID() int { return h.plugins.PID() }
 func (h *Host) Close() error {
 	h.cancel()
 	h.cron.Stop()
-	h.wg.Wait()
-	h.notifier.Close()
 	var err error
 	if h.metricsServer != nil {
 		err = h.metricsServer.Close()
 	}
+	h.wg.Wait()
+	h.notifier.Close()
 	return errors.Join(err, h.plugins.Close())
 }
 

@@ -45,7 +45,8 @@ func (h *Host) startObserving() error {
 				h.log.Error("metrics listener stopped", "error", err)
 			}
 		})
-		h.log.Info("metrics served without authentication", "addr", ln.Addr().String())
+		h.metricsAddr = ln.Addr().String()
+		h.log.Info("metrics served without authentication", "addr", h.metricsAddr)
 	}
 	notice := filepath.Join(stateDir(h.cfg.DataDir), restoreNoticeFile)
 	if _, err := os.Stat(notice); err == nil {
@@ -70,3 +71,7 @@ func (h *Host) runningForMetrics() (metrics.Running, bool) {
 	}
 	return metrics.Running{Operation: run.Kind, BytesDone: run.BytesDone, BytesTotal: run.BytesTotal}, true
 }
+
+// MetricsAddr is the address Config.MetricsAddr's listener bound ("" when
+// there is none): with port 0 in the config, the port chosen.
+func (h *Host) MetricsAddr() string { return h.metricsAddr }
