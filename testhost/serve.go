@@ -78,6 +78,10 @@ func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (er
 		StorageURL:   opts.StorageURL,
 		Auth:         authSvc,
 		Logger:       logger.Named("host"),
+		MetricsAddr:  opts.MetricsHTTP,
+		SuperuserEmails: func(ctx context.Context) ([]string, error) {
+			return superuserEmails(ctx, a.db)
+		},
 	})
 	if err != nil {
 		return err
