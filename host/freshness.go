@@ -104,15 +104,31 @@ func (h *Host) checkFreshness() {
 	h.sendEvent(*ev)
 }
 
-// watchFreshness runs the dead-man's switch until the host closes.
+// watchFreshness runs the dead-man's switch until the host closes. It
+// waits on the clock only while staleAfter is set (a settings change
+// wakes it through freshWake), so a host without the switch keeps no
+// timer.
 func (h *Host) watchFreshness() {
 	for {
 		h.checkFreshness()
+		var tick <-chan time.Time
+		if h.notifySettings().staleAfter() > 0 {
+			tick = h.clock.After(freshnessEvery)
+		}
 		select {
 		case <-h.ctx.Done():
 			return
-		case <-h.clock.After(freshnessEvery):
+		case <-tick:
+		case <-h.freshWake:
 		}
+	}
+}
+
+// wakeFreshness has the switch look again (the settings changed).
+func (h *Host) wakeFreshness() {
+	select {
+	case h.freshWake <- struct{}{}:
+	default: // a wake-up is pending already
 	}
 }
 

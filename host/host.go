@@ -132,6 +132,7 @@ type Host struct {
 	metrics       *metrics.Metrics
 	notifier      *notify.Notifier
 	fresh         freshness
+	freshWake     chan struct{} // wakes watchFreshness; buffered, 1
 	metricsServer *http.Server // on Config.MetricsAddr; nil without one
 	metricsAddr   string       // the address it listens on
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/pocketbackup/pocketbackup/host"
+	"github.com/pocketbackup/pocketbackup/host/notify"
 )
 
 // scrape reads GET /metrics with the superuser's token and parses it with
@@ -97,6 +98,10 @@ func TestMetricsRoutes(t *testing.T) {
 func TestMetricsCountOperations(t *testing.T) {
 	var settings memSettings
 	re := newRestoreEnvWith(t, nil, func(cfg *host.Config) { cfg.Settings = &settings })
+	hr := newHookReceiver(t, 200)
+	if status, body := re.patchSettings(`{"backups":{"notify":{"webhooks":[{"url":"` + hr.srv.URL + `"}]}}}`); status != 200 {
+		t.Fatal(status, body)
+	}
 	createOK := map[string]string{"operation": "create", "trigger": "manual", "result": "success"}
 	createFail := map[string]string{"operation": "create", "trigger": "manual", "result": "failure"}
 	restoreOK := map[string]string{"operation": "restore", "trigger": "manual", "result": "success"}
@@ -172,6 +177,12 @@ func TestMetricsCountOperations(t *testing.T) {
 	}
 	re.waitRestart()
 	next := re.restartHost()
+	if ev := hr.next(t); ev.Type != notify.EventFailed || ev.Key != "doomed.zip" {
+		t.Errorf("first event %+v, want the failed create", ev.Event)
+	}
+	if ev := hr.next(t); ev.Type != notify.EventRestoreCompleted || ev.Key != "one.zip" || ev.Operation != "restore" {
+		t.Errorf("second event %+v, want restore_completed", ev.Event)
+	}
 	afterRestore := next.scrape()
 	if v := metricValue(afterRestore, "pocketbackup_operations_total", restoreOK); v != 1 {
 		t.Errorf("successful restores = %v, want 1", v)
@@ -186,6 +197,12 @@ func TestMetricsCountOperations(t *testing.T) {
 	third := re.restartHost()
 	if v := metricValue(third.scrape(), "pocketbackup_operations_total", restoreOK); v != 0 {
 		t.Errorf("restores counted again by a later start: %v", v)
+	}
+	if status, _, _ := third.do("POST", "/api/settings/test/notify", third.superTok, "", nil); status != 200 {
+		t.Fatal(status)
+	}
+	if ev := hr.next(t); ev.Type != notify.EventTest {
+		t.Errorf("after the test event came %+v: the restore was notified twice", ev.Event)
 	}
 }
 

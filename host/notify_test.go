@@ -277,3 +277,55 @@ func TestDeadMansSwitch(t *testing.T) {
 		t.Errorf("a user sees %s", body)
 	}
 }
+
+// TestNotifyScheduledMissed: a scheduled backup that finds another
+// operation running past all its retries is reported as missed, with the
+// lock as its stage, and counted.
+func TestNotifyScheduledMissed(t *testing.T) {
+	clock := cron.NewFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	e := newEnvWith(t, func(cfg *host.Config) { cfg.Settings = &memSettings{}; cfg.Clock = clock })
+	hr := newHookReceiver(t, 200)
+	if status, body := e.patchSettings(`{"backups":{"cron":"@daily","cronMaxKeep":3,"notify":{"webhooks":[{"url":"` + hr.srv.URL + `"}]}}}`); status != 200 {
+		t.Fatal(status, body)
+	}
+	release, reached := make(chan struct{}), make(chan struct{})
+	host.SetBeforeArchive(e.host, func() { close(reached); <-release })
+	if status, body, _ := e.do("POST", "/api/backups", e.superTok, "application/json", strings.NewReader(`{"name":"long.zip"}`)); status != 204 {
+		t.Fatal(status, body)
+	}
+	<-reached
+	host.SetBeforeArchive(e.host, nil)
+	if status, body, _ := e.do("POST", "/api/crons/__pbAutoBackup__", e.superTok, "", nil); status != 204 {
+		t.Fatal(status, body)
+	}
+	// The scheduler waits for the next day; the run waits for its retry.
+	for !hasEvent(hr) {
+		if err := clock.BlockUntil(t.Context(), 2); err != nil {
+			t.Fatal(err)
+		}
+		if !host.CronRunning(e.host, host.AutoBackupJob) {
+			break
+		}
+		clock.Advance(10 * time.Second)
+		waitFor(t, "the run to retry or give up", func() bool {
+			return clock.Waiters() >= 2 || !host.CronRunning(e.host, host.AutoBackupJob)
+		})
+	}
+	ev := hr.next(t)
+	if ev.Type != notify.EventScheduledMissed || ev.Stage != "lock" || ev.Kind != "busy" || ev.Trigger != "scheduled" ||
+		!strings.HasPrefix(ev.Message, "Scheduled backup did not run") {
+		t.Fatalf("event %+v", ev.Event)
+	}
+	close(release)
+	e.waitIdle()
+	fams := e.scrape()
+	if v := metricValue(fams, "pocketbackup_operation_failures_total", map[string]string{"operation": "create", "stage": "lock", "kind": "busy"}); v != 1 {
+		t.Errorf("missed scheduled backups = %v, want 1", v)
+	}
+	if v := metricValue(fams, "pocketbackup_operations_total", map[string]string{"trigger": "scheduled", "result": "failure"}); v != 1 {
+		t.Errorf("failed scheduled = %v, want 1", v)
+	}
+}
+
+// hasEvent reports whether the receiver holds an event, without taking it.
+func hasEvent(hr *hookReceiver) bool { return len(hr.events) > 0 }

@@ -31,6 +31,7 @@ func (h *Host) startObserving() error {
 		h.log.Warn("last good backup unknown", "error", err)
 	}
 	h.fresh.lastGood, h.fresh.since = lastGood, h.clock.Now()
+	h.freshWake = make(chan struct{}, 1)
 	if h.cfg.MetricsAddr != "" {
 		ln, err := net.Listen("tcp", h.cfg.MetricsAddr)
 		if err != nil {

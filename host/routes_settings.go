@@ -57,6 +57,7 @@ func (h *Host) handlePatchSettings(w http.ResponseWriter, r *http.Request, _ htt
 		return
 	}
 	// A changed staleAfter is judged at once, after the lock is let go.
+	defer h.wakeFreshness()
 	defer h.checkFreshness()
 	h.settingsMu.Lock()
 	defer h.settingsMu.Unlock()
