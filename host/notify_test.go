@@ -289,6 +289,9 @@ func TestNotifyScheduledMissed(t *testing.T) {
 		t.Fatal(status, body)
 	}
 	release, reached := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	letGo := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(letGo) // registered after the env's: runs before its Close
 	host.SetBeforeArchive(e.host, func() { close(reached); <-release })
 	if status, body, _ := e.do("POST", "/api/backups", e.superTok, "application/json", strings.NewReader(`{"name":"long.zip"}`)); status != 204 {
 		t.Fatal(status, body)
@@ -298,25 +301,23 @@ func TestNotifyScheduledMissed(t *testing.T) {
 	if status, body, _ := e.do("POST", "/api/crons/__pbAutoBackup__", e.superTok, "", nil); status != 204 {
 		t.Fatal(status, body)
 	}
-	// The scheduler waits for the next day; the run waits for its retry.
-	for !hasEvent(hr) {
-		if err := clock.BlockUntil(t.Context(), 2); err != nil {
-			t.Fatal(err)
-		}
-		if !host.CronRunning(e.host, host.AutoBackupJob) {
-			break
-		}
-		clock.Advance(10 * time.Second)
-		waitFor(t, "the run to retry or give up", func() bool {
+	// The scheduler waits for the next day (one waiter); while the run
+	// waits for its retry there are two: let each retry's time pass until
+	// the run gives up.
+	for host.CronRunning(e.host, host.AutoBackupJob) {
+		waitFor(t, "the run to wait for its retry or give up", func() bool {
 			return clock.Waiters() >= 2 || !host.CronRunning(e.host, host.AutoBackupJob)
 		})
+		if clock.Waiters() >= 2 {
+			clock.Advance(10 * time.Second)
+		}
 	}
 	ev := hr.next(t)
 	if ev.Type != notify.EventScheduledMissed || ev.Stage != "lock" || ev.Kind != "busy" || ev.Trigger != "scheduled" ||
 		!strings.HasPrefix(ev.Message, "Scheduled backup did not run") {
 		t.Fatalf("event %+v", ev.Event)
 	}
-	close(release)
+	letGo()
 	e.waitIdle()
 	fams := e.scrape()
 	if v := metricValue(fams, "pocketbackup_operation_failures_total", map[string]string{"operation": "create", "stage": "lock", "kind": "busy"}); v != 1 {
@@ -326,6 +327,3 @@ func TestNotifyScheduledMissed(t *testing.T) {
 		t.Errorf("failed scheduled = %v, want 1", v)
 	}
 }
-
-// hasEvent reports whether the receiver holds an event, without taking it.
-func hasEvent(hr *hookReceiver) bool { return len(hr.events) > 0 }
