@@ -133,8 +133,8 @@ type Host struct {
 	notifier      *notify.Notifier
 	fresh         freshness
 	freshWake     chan struct{} // wakes watchFreshness; buffered, 1
-	metricsServer *http.Server // on Config.MetricsAddr; nil without one
-	metricsAddr   string       // the address it listens on
+	metricsServer *http.Server  // on Config.MetricsAddr; nil without one
+	metricsAddr   string        // the address it listens on
 }
 
 // New checks cfg, verifies the plugin binary and starts the plugin.
