@@ -327,3 +327,21 @@ func TestNotifyScheduledMissed(t *testing.T) {
 		t.Errorf("failed scheduled = %v, want 1", v)
 	}
 }
+
+// TestNotifySettingsOmittedUntilSet: the settings read exactly as
+// PocketBase's (the SDK examples check their keys) until alerts are set,
+// and again once they are all removed.
+func TestNotifySettingsOmittedUntilSet(t *testing.T) {
+	e := newEnv(t)
+	for _, patch := range []string{`{}`, `{"backups":{"cron":""}}`, `{"backups":{"notify":{"webhooks":[],"email":{"tls":"starttls"}}}}`} {
+		if status, body := e.patchSettings(patch); status != 200 || strings.Contains(body, "notify") {
+			t.Errorf("PATCH %s: %d %s", patch, status, body)
+		}
+	}
+	if status, body := e.patchSettings(`{"backups":{"notify":{"staleAfter":"26h"}}}`); status != 200 || !strings.Contains(body, `"notify":{`) {
+		t.Errorf("PATCH staleAfter: %d %s", status, body)
+	}
+	if status, body := e.patchSettings(`{"backups":{"notify":{"staleAfter":""}}}`); status != 200 || strings.Contains(body, "notify") {
+		t.Errorf("PATCH clearing staleAfter: %d %s", status, body)
+	}
+}

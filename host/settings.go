@@ -31,7 +31,9 @@ type BackupsSettings struct {
 	CronMaxKeep int        `json:"cronMaxKeep"`
 	S3          S3Settings `json:"s3"`
 	// Notify is where alerts go (an addition to PocketBase's section).
-	Notify NotifySettings `json:"notify"`
+	// Left out of the JSON while nothing is set, so that the section reads
+	// exactly as PocketBase's until alerts are configured.
+	Notify NotifySettings `json:"notify,omitzero"`
 }
 
 // S3Settings names an S3-compatible bucket for backups.

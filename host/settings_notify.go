@@ -43,6 +43,14 @@ type EmailSettings struct {
 	ToSuperusers bool     `json:"toSuperusers"`
 }
 
+// IsZero reports whether nothing is set (the TLS mode's default aside):
+// the settings JSON then leaves the section out.
+func (n NotifySettings) IsZero() bool {
+	e := n.Email
+	return len(n.Webhooks) == 0 && !n.OnSuccess && n.StaleAfter == "" && !e.Enabled && e.Host == "" && e.Port == 0 &&
+		e.Username == "" && e.Password == "" && e.From == "" && len(e.To) == 0 && !e.ToSuperusers
+}
+
 // Limits of the notify settings.
 const (
 	maxWebhooks      = 10
