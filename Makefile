@@ -102,6 +102,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzUploadBody$$' -fuzztime $(FUZZTIME) ./host/
 	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./host/retention/
 	$(GO) test -run '^$$' -fuzz '^FuzzDownloadHeaders$$' -fuzztime $(FUZZTIME) ./host/cli/
+	$(GO) test -run '^$$' -fuzz '^FuzzNotifySettings$$' -fuzztime $(FUZZTIME) ./host/
 	$(GO) test -run '^$$' -fuzz '^FuzzValidKey$$' -fuzztime $(FUZZTIME) ./shared/
 	$(GO) test -run '^$$' -fuzz '^FuzzValidChars$$' -fuzztime $(FUZZTIME) ./internal/safename/
 

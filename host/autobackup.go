@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pocketbackup/pocketbackup/host/jsonapi"
+	"github.com/pocketbackup/pocketbackup/host/metrics"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -44,7 +45,9 @@ func (h *Host) autoBackup(ctx context.Context) {
 	key, err := h.beginAutoBackup(ctx)
 	if err != nil {
 		h.log.Error("scheduled backup did not run", "error", err)
-		h.ops.record(KindCreate, key, publicError("Scheduled backup did not run", err))
+		msg := publicError("Scheduled backup did not run", err)
+		h.ops.record(KindCreate, key, msg)
+		h.observeMissed(key, err, msg)
 		return
 	}
 	storageURL, rule := h.storageURL(), h.currentSettings().Backups
@@ -73,7 +76,7 @@ func (h *Host) beginAutoBackup(ctx context.Context) (string, error) {
 		key := autoBackupPrefix + h.clock.Now().UTC().Format("20060102150405") + ".zip"
 		err := h.ensureNameFree(ctx, "name", key)
 		if err == nil {
-			if err = h.ops.begin(KindCreate, key); err == nil {
+			if err = h.ops.beginAs(KindCreate, metrics.TriggerScheduled, key); err == nil {
 				return key, nil
 			}
 		}

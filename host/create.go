@@ -41,7 +41,7 @@ func (h *Host) create(ctx context.Context, storageURL, key string) (err error) {
 	defer func() { err = errors.Join(err, os.RemoveAll(snapDir)) }()
 	snap, err := sqlitesnap.Take(ctx, h.cfg.DataDir, snapDir)
 	if err != nil {
-		return err
+		return atStage(stageSnapshot, err)
 	}
 	var stored *shared.BackupInfo
 	// The plugin says when it has read the frozen databases (they are
@@ -65,12 +65,13 @@ func (h *Host) create(ctx context.Context, storageURL, key string) (err error) {
 		relErr := errors.Join(earlyErr, snap.Release(ctx))
 		switch {
 		case relErr != nil && stored != nil:
+			relErr = atStage(stageSnapshot, relErr)
 			// Stored, but it may hold a torn database: it must not stay.
 			err = errors.Join(err, relErr, h.withPlugin(ctx, func(b shared.Backups) error {
 				return b.Delete(ctx, storageURL, key)
 			}))
 		case relErr != nil:
-			err = errors.Join(err, relErr)
+			err = errors.Join(err, atStage(stageSnapshot, relErr))
 		case stored != nil:
 			h.log.Info("backup stored", "key", stored.Key, "size", stored.Size)
 		}
@@ -102,7 +103,7 @@ func (h *Host) create(ctx context.Context, storageURL, key string) (err error) {
 		ReplacedRead: releaseEarly,
 	}, func(p shared.Progress) { h.ops.progress(p.Done, p.Total) })
 	if err != nil {
-		return fmt.Errorf("archive: %w", err)
+		return atStage(stageArchive, fmt.Errorf("archive: %w", err))
 	}
 	stored = &info
 	return nil

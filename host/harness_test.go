@@ -294,3 +294,10 @@ func newEnvAuth(t *testing.T) *auth.Service {
 	t.Helper()
 	return auth.New(&memStore{records: map[string]auth.Record{}}, []byte(strings.Repeat("s", 32)), []auth.Collection{auth.Superusers()})
 }
+
+// patchSettings sends PATCH /api/settings as the superuser.
+func (e *env) patchSettings(body string) (int, string) {
+	e.t.Helper()
+	status, got, _ := e.do("PATCH", "/api/settings", e.superTok, "application/json", strings.NewReader(body))
+	return status, got
+}

@@ -14,6 +14,8 @@ import (
 	"github.com/pocketbackup/pocketbackup/host/auth"
 	"github.com/pocketbackup/pocketbackup/host/cron"
 	"github.com/pocketbackup/pocketbackup/host/internal/hclogslog"
+	"github.com/pocketbackup/pocketbackup/host/metrics"
+	"github.com/pocketbackup/pocketbackup/host/notify"
 	"github.com/pocketbackup/pocketbackup/host/webui"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
@@ -98,6 +100,14 @@ type Config struct {
 	// below this path, which starts and ends with "/" (testhost: "/_/").
 	// The page's files are public; its API calls carry the token.
 	WebUIPath string
+	// MetricsAddr, when set, is a second listen address ("127.0.0.1:9090")
+	// where GET /metrics is served without authentication, for a scraper
+	// inside a private network. On the app's own address /metrics always
+	// needs a superuser's token.
+	MetricsAddr string
+	// SuperuserEmails lists the superusers' addresses, for e-mail alerts
+	// sent "to all superusers"; such alerts fail while it is nil.
+	SuperuserEmails func(ctx context.Context) ([]string, error)
 }
 
 // DefaultStorageCheckTimeout is Config.StorageCheckTimeout's default. It
@@ -141,6 +151,13 @@ type Host struct {
 
 	// unlock releases the data directory's lock (see lockDataDir), once.
 	unlock func()
+
+	metrics       *metrics.Metrics
+	notifier      *notify.Notifier
+	fresh         freshness
+	freshWake     chan struct{} // wakes watchFreshness; buffered, 1
+	metricsServer *http.Server  // on Config.MetricsAddr; nil without one
+	metricsAddr   string        // the address it listens on
 }
 
 // New checks cfg, verifies the plugin binary and starts the plugin.
@@ -185,6 +202,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		unlock()
 		return nil, fmt.Errorf("host: %w", err)
 	}
+	h := &Host{cfg: cfg, log: cfg.Logger, plugins: sup, freeSpace: statfsSpace}
+	h.metrics = metrics.New(metrics.Probe{Running: h.runningForMetrics, FreeBytes: h.volumesFree, Logins: cfg.Auth.LoginStats})
+	sup.started = h.metrics.PluginStarted
 	if _, err := sup.Backups(ctx); err != nil {
 		unlock()
 		return nil, errors.Join(fmt.Errorf("host: %w", err), sup.Close())
@@ -206,21 +226,13 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		cfg.Logger.Error("settings unreadable; using defaults", "error", err)
 	}
 	hctx, cancel := context.WithCancel(context.Background())
-	h := &Host{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		plugins:  sup,
-		ops:      ops,
-		ctx:      hctx,
-		cancel:   cancel,
-		clock:    clock,
-		cron:     cron.New(clock, cfg.Logger.With("logger", "host.cron")),
-		settings: settings,
-
-		freeSpace: statfsSpace,
-		unlock:    unlock,
-		verified:  verified,
-		webui:     page,
+	h.ops, h.ctx, h.cancel, h.clock, h.settings = ops, hctx, cancel, clock, settings
+	h.cron = cron.New(clock, cfg.Logger.With("logger", "host.cron"))
+	h.unlock, h.verified, h.webui = unlock, verified, page
+	if err := h.startObserving(); err != nil {
+		cancel()
+		unlock()
+		return nil, errors.Join(fmt.Errorf("host: %w", err), sup.Close())
 	}
 	if err := h.schedule(settings); err != nil {
 		cfg.Logger.Error("backup schedule not applied", "cron", settings.Backups.Cron, "error", err)
@@ -320,9 +332,14 @@ func (h *Host) PluginPID() int { return h.plugins.PID() }
 func (h *Host) Close() error {
 	h.cancel()
 	h.cron.Stop()
+	var err error
+	if h.metricsServer != nil {
+		err = h.metricsServer.Close()
+	}
 	h.wg.Wait()
+	h.notifier.Close()
 	defer h.unlock()
-	return h.plugins.Close()
+	return errors.Join(err, h.plugins.Close())
 }
 
 // backups returns the plugin, relaunching it if it died.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"github.com/pocketbackup/pocketbackup/host/metrics"
 )
 
 // Operation kinds.
@@ -22,6 +24,8 @@ type RunningOperation struct {
 	BytesTotal int64     `json:"bytesTotal"`
 	Started    time.Time `json:"-"`
 	StartedStr string    `json:"started"`
+	// Trigger is what started it (metrics.TriggerManual, …Scheduled).
+	Trigger string `json:"-"`
 }
 
 // Outcome is how the last operation ended.
@@ -68,6 +72,11 @@ var (
 // begin takes the lock for an operation on key. It fails with errOpBusy
 // when another operation runs and errKeyInUse when an upload holds key.
 func (o *operations) begin(kind, key string) error {
+	return o.beginAs(kind, metrics.TriggerManual, key)
+}
+
+// beginAs is begin for an operation started by trigger.
+func (o *operations) beginAs(kind, trigger, key string) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.running != nil {
@@ -77,7 +86,7 @@ func (o *operations) begin(kind, key string) error {
 		return errKeyInUse
 	}
 	start := o.now().UTC()
-	o.running = &RunningOperation{Kind: kind, Key: key, Started: start, StartedStr: formatTime(start)}
+	o.running = &RunningOperation{Kind: kind, Key: key, Started: start, StartedStr: formatTime(start), Trigger: trigger}
 	return nil
 }
 

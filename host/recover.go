@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/pocketbackup/pocketbackup/host/internal/sqlitesnap"
+	"github.com/pocketbackup/pocketbackup/internal/durable"
 	"github.com/pocketbackup/pocketbackup/internal/filestamp"
 	"github.com/pocketbackup/pocketbackup/restore"
 )
@@ -64,5 +65,12 @@ func recoverLocked(ctx context.Context, dataDir string, log *slog.Logger) error 
 		log.Error("restored data failed verification; the old data is back", "key", out.Key, "error", out.Err)
 		outcome.Error = "Failed to restore backup: the restored databases failed verification; the previous data was kept."
 	}
-	return saveOutcome(dataDir, outcome)
+	if err := saveOutcome(dataDir, outcome); err != nil {
+		return err
+	}
+	// The next Host reports it (metrics and the restore_completed event).
+	if err := durable.WriteFileAtomic(filepath.Join(stateDir(dataDir), restoreNoticeFile), nil, 0o600); err != nil {
+		log.Warn("restore notice not written; the restore will not be notified", "error", err)
+	}
+	return nil
 }

@@ -68,7 +68,7 @@ func (h *Host) runRestore(storageURL, key string, preBackup bool) {
 	if err := h.cfg.Shutdown(h.ctx); err != nil {
 		// The app may be half down: restart on the old data.
 		h.log.Error("app shutdown for restore failed; restarting on the old data", "error", err)
-		h.restartAfter(key, errors.Join(errors.New("app shutdown failed"), err))
+		h.restartAfter(key, atStage(stageShutdown, errors.Join(errors.New("app shutdown failed"), err)))
 		return
 	}
 	j, err := restore.PrepareChecked(stateDir(h.cfg.DataDir), h.cfg.DataDir, filepath.Join(workDir, "staged"), filepath.Join(workDir, "old"), key, restoreKeep(h.cfg.Exclude), checked)
@@ -77,7 +77,7 @@ func (h *Host) runRestore(storageURL, key string, preBackup bool) {
 	}
 	if err != nil {
 		h.log.Error("restore swap failed; putting the old data back", "key", key, "error", err)
-		h.restartAfter(key, errors.Join(fmt.Errorf("swap: %w", err), restore.Abandon(stateDir(h.cfg.DataDir))))
+		h.restartAfter(key, atStage(stageSwap, errors.Join(fmt.Errorf("swap: %w", err), restore.Abandon(stateDir(h.cfg.DataDir)))))
 		return
 	}
 	// Recover, in the new process, verifies the databases, removes the
@@ -100,7 +100,7 @@ func (h *Host) stage(ctx context.Context, storageURL, key, dir string) ([]filest
 	err = b.Extract(ctx, shared.ExtractRequest{StorageURL: storageURL, Key: key, DestDir: dir},
 		func(p shared.Progress) { h.ops.progress(p.Done, p.Total) })
 	if err != nil {
-		return nil, fmt.Errorf("extract: %w", err)
+		return nil, atStage(stageExtract, fmt.Errorf("extract: %w", err))
 	}
 	// The check runs in a process of its own (see RunChecker); the files
 	// are stamped meanwhile, on another core.
@@ -113,10 +113,10 @@ func (h *Host) stage(ctx context.Context, storageURL, key, dir string) ([]filest
 	pid, err := sqlitesnap.VerifyInChild(ctx, dir, h.checkerLimits(dir))
 	first := <-stamped
 	if errors.Is(err, sqlitesnap.ErrCheckFailed) {
-		return nil, fmt.Errorf("verify staged databases: %w: %w", shared.ErrInvalid, err)
+		return nil, atStage(stageVerify, fmt.Errorf("verify staged databases: %w: %w", shared.ErrInvalid, err))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("verify staged databases: %w", err)
+		return nil, atStage(stageVerify, fmt.Errorf("verify staged databases: %w", err))
 	}
 	// The check may have changed files (a WAL checkpointed and removed at
 	// close): what no longer matches its first stamp is stamped again, so
@@ -153,7 +153,11 @@ func (h *Host) finish(stage string, err error) {
 	if err != nil {
 		msg = publicError(stage, err)
 	}
+	run, _ := h.ops.snapshot()
 	h.ops.finish(msg)
+	if run != nil {
+		h.observe(*run, err, msg)
+	}
 	if _, last := h.ops.snapshot(); last != nil {
 		if err := saveOutcome(h.cfg.DataDir, last); err != nil {
 			h.log.Error("persist operation outcome", "error", err)

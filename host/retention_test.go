@@ -21,12 +21,6 @@ func (e *env) ageBackup(key string, at time.Time) {
 	}
 }
 
-func (e *env) patchSettings(body string) (int, string) {
-	e.t.Helper()
-	status, got, _ := e.do("PATCH", "/api/settings", e.superTok, "application/json", strings.NewReader(body))
-	return status, got
-}
-
 func TestRetentionSettings(t *testing.T) {
 	e := newEnvWith(t, func(cfg *host.Config) { cfg.Settings = &memSettings{} })
 	if status, body := e.patchSettings(`{"backups":{"retention":{"keepLast":1,"keepDaily":-1,"keepMonthly":-2}}}`); status != 400 ||

@@ -25,6 +25,9 @@ func (h *Host) Register(r *httprouter.Router) {
 	r.GET("/api/settings", guard(h.handleGetSettings))
 	r.PATCH("/api/settings", guard(h.handlePatchSettings))
 	r.POST("/api/settings/test/s3", guard(h.handleTestS3))
+	r.POST("/api/settings/test/notify", guard(h.handleTestNotify))
+	r.GET("/api/settings/notify/log", guard(h.handleNotifyLog))
+	r.GET("/metrics", guard(h.handleMetrics))
 	r.GET("/api/crons", guard(h.handleListCrons))
 	r.POST("/api/crons/:id", guard(h.handleRunCron))
 	for _, method := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodDelete, http.MethodPatch} {

@@ -67,6 +67,7 @@ func (h *Host) handleList(w http.ResponseWriter, r *http.Request, _ httprouter.P
 		return
 	}
 	sort.Slice(infos, func(i, j int) bool { return infos[i].Modified.After(infos[j].Modified) })
+	h.listed(infos)
 	out := make([]backupJSON, 0, len(infos))
 	for _, info := range infos {
 		out = append(out, h.backupItem(info))

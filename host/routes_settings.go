@@ -56,6 +56,9 @@ func (h *Host) handlePatchSettings(w http.ResponseWriter, r *http.Request, _ htt
 		jsonapi.Write(w, jsonapi.BadRequest(""))
 		return
 	}
+	// A changed staleAfter is judged at once, after the lock is let go.
+	defer h.wakeFreshness()
+	defer h.checkFreshness()
 	h.settingsMu.Lock()
 	defer h.settingsMu.Unlock()
 	next, err := h.settings.patched(body)

@@ -292,7 +292,9 @@ func (h *Host) upload(r *http.Request, mp *multipart.Part) error {
 	if err != nil {
 		return err
 	}
-	if _, err := b.Upload(r.Context(), h.storageURL(), key, body); err != nil {
+	start := h.clock.Now()
+	info, err := b.Upload(r.Context(), h.storageURL(), key, body)
+	if err != nil {
 		switch {
 		case part.err != nil:
 			h.log.Warn("upload body broke off", "key", key, "error", part.err)
@@ -310,6 +312,7 @@ func (h *Host) upload(r *http.Request, mp *multipart.Part) error {
 		return fmt.Errorf("upload %q: %w", key, err)
 	}
 	h.log.Info("backup uploaded", "key", key)
+	h.observeUpload(key, info.Size, h.clock.Now().Sub(start))
 	return nil
 }
 

@@ -46,6 +46,10 @@ type BackupsSettings struct {
 	// defaultPreRestoreKeep. The additions are left out of the document
 	// while unset, so PocketBase clients see PocketBase's settings.
 	PreRestoreMaxKeep *int `json:"preRestoreMaxKeep,omitempty"`
+	// Notify is where alerts go (an addition to PocketBase's section).
+	// Left out of the JSON while nothing is set, so that the section reads
+	// exactly as PocketBase's until alerts are configured.
+	Notify NotifySettings `json:"notify,omitzero"`
 }
 
 // defaultPreRestoreKeep is how many pre-restore backups are kept unless
@@ -80,6 +84,7 @@ func defaultSettings() Settings {
 // public returns s as clients may see it: the secret never leaves.
 func (s Settings) public() Settings {
 	s.Backups.S3.Secret = ""
+	s.Backups.Notify = s.Backups.Notify.public()
 	return s
 }
 
@@ -101,12 +106,15 @@ func (s Settings) applyPatch(body []byte) (Settings, error) {
 		n := *s.Backups.PreRestoreMaxKeep
 		next.Backups.PreRestoreMaxKeep = &n
 	}
+	next.Backups.Notify = s.Backups.Notify.clone()
 	if err := json.Unmarshal(body, &next); err != nil {
 		return s, jsonapi.BadRequest("")
 	}
 	if next.Backups.S3.Secret == "" {
 		next.Backups.S3.Secret = s.Backups.S3.Secret
 	}
+	next.Backups.Notify.keepSecrets(s.Backups.Notify)
+	next.Backups.Notify.normalize()
 	next.Backups.Cron = strings.TrimSpace(next.Backups.Cron)
 	if next.Backups.Verify != nil {
 		next.Backups.Verify.Cron = strings.TrimSpace(next.Backups.Verify.Cron)
@@ -155,6 +163,9 @@ func (s Settings) validate() error {
 	s3 := validateS3(b.S3)
 	if len(s3) > 0 {
 		fields["s3"] = s3
+	}
+	if n := b.Notify.validate(); len(n) > 0 {
+		fields["notify"] = n
 	}
 	if len(fields) == 0 {
 		return nil

@@ -33,6 +33,11 @@ type supervisor struct {
 	client  *goplugin.Client
 	backups shared.Backups
 	pending *handOverInfo // a plugin handed over by the process we replaced
+
+	// started, when set, learns each plugin taken into use: "launch",
+	// "restart" (launched after one died) or "reattach".
+	started  func(how string)
+	launched bool // a plugin was launched or reattached before
 }
 
 // newSupervisor finds and verifies the plugin binary and prepares the
@@ -166,6 +171,7 @@ func (s *supervisor) Backups(ctx context.Context) (shared.Backups, error) {
 		s.pending = nil
 		b, err := s.reattach(ctx, info)
 		if err == nil {
+			s.count("reattach")
 			return b, nil
 		}
 		s.log.Warn("could not reattach the plugin; launching a fresh one", "pid", info.Pid, "error", err)
@@ -200,7 +206,20 @@ func (s *supervisor) launch() (shared.Backups, error) {
 	}
 	s.client, s.backups = client, backups
 	s.log.Info("plugin started", "path", s.path, "pid", s.pid())
+	if s.launched {
+		s.count("restart")
+	} else {
+		s.count("launch")
+	}
 	return backups, nil
+}
+
+// count reports a plugin taken into use; s.mu is held.
+func (s *supervisor) count(how string) {
+	s.launched = true
+	if s.started != nil {
+		s.started(how)
+	}
 }
 
 // died reports whether the plugin that served b has exited, waiting up to

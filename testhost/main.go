@@ -5,7 +5,7 @@
 // backup plugin.
 //
 //	testhost serve [--http=127.0.0.1:8090] [--dir=./pb_data] [--plugins=./bin/plugins] [--storage=URL]
-//	               [--trusted-proxies=LIST] [--logs-max-days=5]
+//	               [--trusted-proxies=LIST] [--logs-max-days=5] [--metrics-http=ADDR]
 //	testhost superuser upsert EMAIL PASSWORD [--dir=./pb_data]
 //	testhost user upsert EMAIL PASSWORD [--dir=./pb_data]
 //	testhost backups list|create|upload|download|delete|verify|restore … (package host/cli)
@@ -81,6 +81,9 @@ Flags (environment fallback in brackets):
   --trusted-proxies=LIST  reverse proxies (addresses or CIDRs, comma separated) whose
                    X-Forwarded-For / X-Real-IP name the client [PB_TRUSTED_PROXIES] (default none)
   --logs-max-days=N  days request logs are kept; 0 logs no requests [PB_LOGS_MAX_DAYS] (default 5)
+  --metrics-http=ADDR  also serve GET /metrics here without authentication, for a scraper
+                   in a private network [PB_METRICS_HTTP] (default none: only on --http,
+                   for a superuser's token)
 `
 
 const upsertUsage = `Usage: testhost %s upsert EMAIL PASSWORD [flags]
@@ -176,6 +179,7 @@ type serveOptions struct {
 	StopBeforeRestart bool
 	TrustedProxies    clientip.Proxies
 	LogsMaxDays       int
+	MetricsHTTP       string
 
 	limits serverLimits // defaultLimits; tests change them
 }
@@ -194,6 +198,7 @@ func parseServeArgs(args []string, getenv func(string) string) (serveOptions, er
 	var proxies string
 	fs.StringVar(&proxies, "trusted-proxies", "", "")
 	fs.IntVar(&o.LogsMaxDays, "logs-max-days", defaultLogsDays, "")
+	fs.StringVar(&o.MetricsHTTP, "metrics-http", "", "")
 	positional, err := parseInterspersed(fs, args)
 	if err != nil {
 		return serveOptions{}, err
@@ -204,6 +209,7 @@ func parseServeArgs(args []string, getenv func(string) string) (serveOptions, er
 	if err := envFallback(fs, getenv, map[string]string{
 		"http": "PB_HTTP", "dir": "PB_DATA_DIR", "plugins": "PB_PLUGINS_DIR", "storage": "PB_BACKUPS_STORAGE",
 		"plugin-sha256": "PB_PLUGIN_SHA256", "trusted-proxies": "PB_TRUSTED_PROXIES", "logs-max-days": "PB_LOGS_MAX_DAYS",
+		"metrics-http": "PB_METRICS_HTTP",
 	}); err != nil {
 		return serveOptions{}, err
 	}

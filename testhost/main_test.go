@@ -72,6 +72,10 @@ func TestParseServeArgs(t *testing.T) {
 				o.TrustedProxies = clientip.New(netip.MustParsePrefix("::1/128"))
 				o.LogsMaxDays = 0
 			})},
+		{"metrics address from env", nil, map[string]string{"PB_METRICS_HTTP": "127.0.0.1:9091"},
+			with(func(o *serveOptions) { o.MetricsHTTP = "127.0.0.1:9091" })},
+		{"metrics address flag wins over env", []string{"--metrics-http=10.0.0.2:9090"}, map[string]string{"PB_METRICS_HTTP": "127.0.0.1:9091"},
+			with(func(o *serveOptions) { o.MetricsHTTP = "10.0.0.2:9090" })},
 		{"flags win over env", []string{"--trusted-proxies=10.0.0.1", "--logs-max-days=9"}, map[string]string{"PB_TRUSTED_PROXIES": "::1", "PB_LOGS_MAX_DAYS": "0"},
 			with(func(o *serveOptions) {
 				o.TrustedProxies = clientip.New(netip.MustParsePrefix("10.0.0.1/32"))

@@ -73,6 +73,10 @@ func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (er
 		Auth:          authSvc,
 		Logger:        logger.With("logger", "host"),
 		WebUIPath:     webUIPath,
+		MetricsAddr:   opts.MetricsHTTP,
+		SuperuserEmails: func(ctx context.Context) ([]string, error) {
+			return superuserEmails(ctx, a.db)
+		},
 	})
 	if err != nil {
 		return err

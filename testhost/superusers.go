@@ -165,6 +165,28 @@ func countSuperusers(ctx context.Context, db *sql.DB) (int, error) {
 	return n, nil
 }
 
+// superuserEmails lists the real superusers' addresses (e-mail alerts
+// "to all superusers").
+func superuserEmails(ctx context.Context, db *sql.DB) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT email FROM _superusers WHERE email != ? COLLATE NOCASE ORDER BY email`, installerEmail)
+	if err != nil {
+		return nil, fmt.Errorf("list superusers: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var email string
+		if err := rows.Scan(&email); err != nil {
+			return nil, fmt.Errorf("list superusers: %w", err)
+		}
+		out = append(out, email)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list superusers: %w", err)
+	}
+	return out, nil
+}
+
 // bootstrapSuperuser runs at start. With email and password (from the
 // environment) it upserts that superuser. Otherwise, when no real superuser
 // exists, it creates one with a random password and prints the credentials

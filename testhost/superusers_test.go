@@ -250,3 +250,23 @@ func TestBootstrapSuperuserHashedLater(t *testing.T) {
 		t.Fatalf("stored hash %q does not verify the password", rec.PasswordHash)
 	}
 }
+
+// TestSuperuserEmails: alerts "to all superusers" go to the real ones,
+// not to PocketBase's installer placeholder nor to plain users.
+func TestSuperuserEmails(t *testing.T) {
+	ctx := t.Context()
+	a := newTestApp(t)
+	for _, e := range []string{"b@example.com", "a@example.com", installerEmail} {
+		if _, err := a.db.ExecContext(ctx, `INSERT INTO _superusers (id, email, password, tokenKey, created, updated) VALUES (?, ?, 'h', ?, '', '')`,
+			newID(), e, auth.NewTokenKey()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := upsertAuthRecord(ctx, a.db, usersCollectionID, "user@example.com", "password123"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := superuserEmails(ctx, a.db)
+	if err != nil || strings.Join(got, ",") != "a@example.com,b@example.com" {
+		t.Fatalf("superuserEmails = %v, %v", got, err)
+	}
+}

@@ -83,17 +83,23 @@ func (s *Service) authWithPassword(c Collection) httprouter.Handle {
 			return
 		}
 		if s.limiter == nil {
-			s.login(w, r, c, form)
+			if s.login(w, r, c, form) {
+				s.stats.failures.Add(1)
+			}
 			return
 		}
 		held, wait, ok := s.takeTries(r, form.Identity)
 		if !ok {
+			s.stats.limited.Add(1)
 			writeTooMany(w, wait)
 			return
 		}
 		wrong := false
 		defer func() { held.done(wrong) }() // even if login panics
 		wrong = s.login(w, r, c, form)
+		if wrong {
+			s.stats.failures.Add(1)
+		}
 		if wrong && (held.pairLeft == 0 || held.clientLeft == 0) {
 			scope := "identity"
 			if held.clientLeft == 0 {

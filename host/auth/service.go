@@ -77,6 +77,7 @@ type Service struct {
 	proxies     clientip.Proxies // WithTrustedProxies'
 	limiter     *loginLimiter    // per client and identity; nil when logins are not limited
 	addrLimiter *loginLimiter    // per client; nil when off
+	stats       loginStats
 }
 
 // Option configures a Service.
