@@ -20,9 +20,9 @@ import (
 // they fail, and records the outcome for /api/health. The databases were
 // checked while staged, before the app stopped; only those that no longer
 // match the stamps taken then (recorded in the restore journal) are
-// checked again, so the app is not kept down re-reading what it checked. Call it at start,
-// before anything opens a file in dataDir. An error means the data
-// directory could not be settled: the app must not start.
+// checked again, so the app is not kept down re-reading what it checked.
+// Call it at start, before anything opens a file in dataDir. An error
+// means the data directory could not be settled: the app must not start.
 func Recover(ctx context.Context, dataDir string, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
