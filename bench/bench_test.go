@@ -130,7 +130,7 @@ func TestQuickSmoke(t *testing.T) {
 	if code := run(context.Background(), opts, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errOut.String())
 	}
-	for _, want := range []string{"Create throughput", "Peak RSS plugin — restore", "Restore: app serves the backup's rows", "Quick verify read vs restore staging", "Peak RSS plugin — verify"} {
+	for _, want := range []string{"Create throughput", "Peak RSS plugin — restore", "Restore: app serves the backup's rows", "Quick verify read vs restore staging", "Peak RSS plugin — verify", "SHA-256 of the backup"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no %q row in\n%s", want, out.String())
 		}

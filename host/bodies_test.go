@@ -3,6 +3,8 @@ package host_test
 import (
 	"archive/zip"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -88,13 +90,26 @@ func storeLeftovers(t testing.TB, dataDir string, keep ...string) []string {
 	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
+	sidecars := map[string]bool{}
+	for _, e := range entries {
+		sidecars[digestSidecar(e.Name())] = true
+	}
 	var extra []string
 	for _, e := range entries {
-		if !slices.Contains(keep, e.Name()) {
+		// A stored backup's digest sidecar belongs to it; one without its
+		// backup is a leftover.
+		if !slices.Contains(keep, e.Name()) && !sidecars[e.Name()] {
 			extra = append(extra, e.Name())
 		}
 	}
 	return extra
+}
+
+// digestSidecar is the name of the local store's digest sidecar of key
+// (see plugin/storage's local store).
+func digestSidecar(key string) string {
+	h := sha256.Sum256([]byte(key))
+	return ".sha256-" + hex.EncodeToString(h[:])
 }
 
 // multipartParts builds a multipart body from raw parts (header lines and
