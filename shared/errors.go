@@ -32,6 +32,14 @@ var (
 	// ErrStorageUnreachable means the storage could not be reached, or
 	// did not answer (or made no progress) within its deadline.
 	ErrStorageUnreachable = errors.New("storage unreachable or not answering")
+
+	// Failures to decrypt a backup encrypted at rest. Hosts that do not
+	// know them see ErrInvalid.
+
+	// ErrNoKey means the backup is encrypted and the plugin holds no key.
+	ErrNoKey = errors.New("the backup is encrypted and no encryption key is configured")
+	// ErrWrongKey means none of the plugin's keys decrypts the backup.
+	ErrWrongKey = errors.New("none of the configured encryption keys can decrypt the backup")
 )
 
 // errorDomain is the ErrorInfo domain of the kinds that share a gRPC code
@@ -49,6 +57,8 @@ var kindCodes = []struct {
 	{ErrNoBucket, codes.FailedPrecondition, "STORAGE_NO_BUCKET"},
 	{ErrStorageUnreachable, codes.Unavailable, "STORAGE_UNREACHABLE"},
 	{ErrAccessDenied, codes.PermissionDenied, "STORAGE_ACCESS_DENIED"},
+	{ErrNoKey, codes.InvalidArgument, "ENCRYPTION_NO_KEY"},
+	{ErrWrongKey, codes.InvalidArgument, "ENCRYPTION_WRONG_KEY"},
 	{ErrNotFound, codes.NotFound, ""},
 	{ErrExists, codes.AlreadyExists, ""},
 	{ErrBusy, codes.FailedPrecondition, ""},

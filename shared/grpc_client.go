@@ -19,6 +19,7 @@ type GRPCClient struct {
 }
 
 var _ Backups = (*GRPCClient)(nil)
+var _ StoredOpener = (*GRPCClient)(nil)
 
 // NewGRPCClient returns a client over conn.
 func NewGRPCClient(conn grpc.ClientConnInterface) *GRPCClient {
@@ -155,8 +156,17 @@ func (c *GRPCClient) uploadError(stream pb.Backups_UploadClient, sendErr error) 
 // Open implements Backups. The returned reader streams chunks as they come;
 // closing it cancels the stream.
 func (c *GRPCClient) Open(ctx context.Context, storageURL, key string, offset, length int64) (*Download, error) {
+	return c.open(ctx, &pb.OpenRequest{StorageUrl: storageURL, Key: key, Offset: offset, Length: length})
+}
+
+// OpenStored implements StoredOpener.
+func (c *GRPCClient) OpenStored(ctx context.Context, storageURL, key string, offset, length int64) (*Download, error) {
+	return c.open(ctx, &pb.OpenRequest{StorageUrl: storageURL, Key: key, Offset: offset, Length: length, Stored: true})
+}
+
+func (c *GRPCClient) open(ctx context.Context, req *pb.OpenRequest) (*Download, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	stream, err := c.client.Open(ctx, &pb.OpenRequest{StorageUrl: storageURL, Key: key, Offset: offset, Length: length})
+	stream, err := c.client.Open(ctx, req)
 	if err != nil {
 		cancel()
 		return nil, FromStatus(err)
@@ -293,9 +303,11 @@ func (c *GRPCClient) Extract(ctx context.Context, req ExtractRequest, progress P
 }
 
 func infoFromProto(b *pb.BackupInfo) BackupInfo {
-	return BackupInfo{Key: b.GetKey(), Size: b.GetSize(), Modified: time.Unix(0, b.GetModifiedUnixNano()).UTC()}
+	return BackupInfo{Key: b.GetKey(), Size: b.GetSize(), Modified: time.Unix(0, b.GetModifiedUnixNano()).UTC(),
+		Encrypted: b.GetEncrypted(), StoredSize: b.GetStoredSize()}
 }
 
 func infoToProto(b BackupInfo) *pb.BackupInfo {
-	return &pb.BackupInfo{Key: b.Key, Size: b.Size, ModifiedUnixNano: b.Modified.UnixNano()}
+	return &pb.BackupInfo{Key: b.Key, Size: b.Size, ModifiedUnixNano: b.Modified.UnixNano(),
+		Encrypted: b.Encrypted, StoredSize: b.StoredSize}
 }
