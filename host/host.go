@@ -14,6 +14,7 @@ import (
 
 	"github.com/pocketbackup/pocketbackup/host/auth"
 	"github.com/pocketbackup/pocketbackup/host/cron"
+	"github.com/pocketbackup/pocketbackup/internal/atrest"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -85,6 +86,14 @@ type Config struct {
 	// check that needs more fails and the restore is refused. Zero means
 	// 512 MiB.
 	CheckMemory int64
+	// EncryptionKeys turns encryption at rest on: the text of an age keys
+	// file, one identity ("AGE-SECRET-KEY-1…") a line, "#" comments and
+	// blank lines ignored, newest first. New backups are encrypted to the
+	// first identity; older ones decrypt with any (rotation: put the new
+	// key first, keep the old ones after it). The S3 secret in the
+	// settings is sealed with it too. Empty: off. It is handed to the
+	// plugin process at its start and never stored, logged or returned.
+	EncryptionKeys string
 }
 
 // DefaultStorageCheckTimeout is Config.StorageCheckTimeout's default. It
@@ -110,6 +119,8 @@ type Host struct {
 
 	settingsMu sync.RWMutex
 	settings   Settings
+	// keys seal the S3 secret in the saved settings; nil: encryption off.
+	keys *atrest.Keys
 
 	// beforeArchive, when set (tests only), runs after the snapshot and
 	// before the plugin archives: it lets a test hold an operation open.
@@ -142,10 +153,15 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if cfg.PluginEnv == nil {
 		cfg.PluginEnv = DefaultPluginEnv()
 	}
+	keys, err := parseEncryptionKeys(cfg.EncryptionKeys)
+	if err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
 	sup, err := newSupervisor(dataDir, cfg.PluginsDir, cfg.PluginName, cfg.PluginSHA256, cfg.PluginEnv, cfg.Logger.Named("plugin"))
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
+	sup.extraEnv = []string{envEncryptionKeys + "=" + keys.Text()}
 	if _, err := sup.Backups(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("host: %w", err), sup.Close())
 	}
@@ -157,9 +173,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if ops.last, err = loadOutcome(dataDir); err != nil {
 		cfg.Logger.Warn("last operation unreadable", "error", err)
 	}
-	settings, err := loadSettings(ctx, cfg.Settings)
+	settings, err := loadSettings(ctx, cfg.Settings, keys)
 	if err != nil {
-		cfg.Logger.Error("settings unreadable; using defaults", "error", err)
+		cfg.Logger.Error("settings unreadable", "error", err)
 	}
 	hctx, cancel := context.WithCancel(context.Background())
 	h := &Host{
@@ -172,6 +188,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		clock:    clock,
 		cron:     cron.New(clock, slog.New(slog.NewTextHandler(cfg.Logger.Named("cron").StandardWriter(&hclog.StandardLoggerOptions{InferLevels: true}), nil))),
 		settings: settings,
+		keys:     keys,
 	}
 	if err := h.schedule(settings); err != nil {
 		cfg.Logger.Error("backup schedule not applied", "cron", settings.Backups.Cron, "error", err)

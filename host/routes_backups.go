@@ -25,6 +25,8 @@ type backupJSON struct {
 	Key      string `json:"key"`
 	Size     int64  `json:"size"`
 	Modified string `json:"modified"`
+	// Encrypted is there only for backups encrypted at rest.
+	Encrypted bool `json:"encrypted,omitempty"`
 }
 
 // handleList answers GET /api/backups, newest first.
@@ -41,7 +43,7 @@ func (h *Host) handleList(w http.ResponseWriter, r *http.Request, _ httprouter.P
 	sort.Slice(infos, func(i, j int) bool { return infos[i].Modified.After(infos[j].Modified) })
 	out := make([]backupJSON, 0, len(infos))
 	for _, info := range infos {
-		out = append(out, backupJSON{Key: info.Key, Size: info.Size, Modified: formatTime(info.Modified)})
+		out = append(out, backupJSON{Key: info.Key, Size: info.Size, Modified: formatTime(info.Modified), Encrypted: info.Encrypted})
 	}
 	jsonapi.WriteJSON(w, http.StatusOK, out)
 }

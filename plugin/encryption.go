@@ -29,9 +29,9 @@ const describeWorkers = 8
 func cryptError(err error) error {
 	switch {
 	case errors.Is(err, atrest.ErrNoKey):
-		return fmt.Errorf("%w: %w", shared.ErrNoKey, err)
+		return shared.ErrNoKey
 	case errors.Is(err, atrest.ErrWrongKey):
-		return fmt.Errorf("%w: %w", shared.ErrWrongKey, err)
+		return shared.ErrWrongKey
 	case errors.Is(err, atrest.ErrCorrupt):
 		return fmt.Errorf("%w: %w", shared.ErrInvalid, err)
 	}

@@ -5,7 +5,7 @@
 // backup plugin.
 //
 //	testhost serve [--http=127.0.0.1:8090] [--dir=./pb_data] [--plugins=./bin/plugins] [--storage=URL]
-//	               [--trusted-proxies=LIST] [--logs-max-days=5]
+//	               [--trusted-proxies=LIST] [--logs-max-days=5] [--encryption-key-file=FILE]
 //	testhost superuser upsert EMAIL PASSWORD [--dir=./pb_data]
 //	testhost user upsert EMAIL PASSWORD [--dir=./pb_data]
 //
@@ -79,6 +79,9 @@ Flags (environment fallback in brackets):
   --trusted-proxies=LIST  reverse proxies (addresses or CIDRs, comma separated) whose
                    X-Forwarded-For / X-Real-IP name the client [PB_TRUSTED_PROXIES] (default none)
   --logs-max-days=N  days request logs are kept; 0 logs no requests [PB_LOGS_MAX_DAYS] (default 5)
+  --encryption-key-file=FILE  age identities (one a line, newest first) that turn encryption
+                   at rest on [PB_BACKUPS_ENCRYPTION_KEY_FILE]; or the identities themselves
+                   in PB_BACKUPS_ENCRYPTION_KEY (default: backups stored in clear)
 `
 
 const upsertUsage = `Usage: testhost %s upsert EMAIL PASSWORD [flags]
@@ -172,6 +175,8 @@ type serveOptions struct {
 	StopBeforeRestart bool
 	TrustedProxies    clientip.Proxies
 	LogsMaxDays       int
+	// EncryptionKeys is the text of the age keys (secret: never printed).
+	EncryptionKeys string
 
 	limits serverLimits // defaultLimits; tests change them
 }
@@ -190,6 +195,8 @@ func parseServeArgs(args []string, getenv func(string) string) (serveOptions, er
 	var proxies string
 	fs.StringVar(&proxies, "trusted-proxies", "", "")
 	fs.IntVar(&o.LogsMaxDays, "logs-max-days", defaultLogsDays, "")
+	var keyFile string
+	fs.StringVar(&keyFile, "encryption-key-file", "", "")
 	positional, err := parseInterspersed(fs, args)
 	if err != nil {
 		return serveOptions{}, err
@@ -200,7 +207,11 @@ func parseServeArgs(args []string, getenv func(string) string) (serveOptions, er
 	if err := envFallback(fs, getenv, map[string]string{
 		"http": "PB_HTTP", "dir": "PB_DATA_DIR", "plugins": "PB_PLUGINS_DIR", "storage": "PB_BACKUPS_STORAGE",
 		"plugin-sha256": "PB_PLUGIN_SHA256", "trusted-proxies": "PB_TRUSTED_PROXIES", "logs-max-days": "PB_LOGS_MAX_DAYS",
+		"encryption-key-file": "PB_BACKUPS_ENCRYPTION_KEY_FILE",
 	}); err != nil {
+		return serveOptions{}, err
+	}
+	if o.EncryptionKeys, err = encryptionKeys(keyFile, getenv("PB_BACKUPS_ENCRYPTION_KEY")); err != nil {
 		return serveOptions{}, err
 	}
 	if o.TrustedProxies, err = clientip.Parse(proxies); err != nil {
@@ -230,6 +241,26 @@ func parseServeArgs(args []string, getenv func(string) string) (serveOptions, er
 		}
 	}
 	return o, nil
+}
+
+// encryptionKeys returns the age keys' text from the key file, or from
+// the variable's value when there is no file; both is a usage error. The
+// text is checked by host.New.
+func encryptionKeys(file, value string) (string, error) {
+	switch {
+	case file != "" && value != "":
+		return "", usageErrorf("--encryption-key-file and PB_BACKUPS_ENCRYPTION_KEY: set only one")
+	case file == "":
+		return value, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", usageErrorf("--encryption-key-file: %v", err)
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return "", usageErrorf("--encryption-key-file: %s is empty", file)
+	}
+	return string(b), nil
 }
 
 // upsertOptions are the settings of the superuser/user upsert commands.

@@ -78,6 +78,8 @@ func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (er
 		StorageURL:   opts.StorageURL,
 		Auth:         authSvc,
 		Logger:       logger.Named("host"),
+		// Encryption at rest: the keys never reach data.db.
+		EncryptionKeys: opts.EncryptionKeys,
 	})
 	if err != nil {
 		return err
