@@ -27,15 +27,6 @@ func genKeys(t *testing.T) string {
 	return string(text)
 }
 
-func parseKeys(t *testing.T, text string) *atrest.Keys {
-	t.Helper()
-	k, err := atrest.ParseKeys([]byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 // markData writes the marker into the app's database and its files.
 func markData(t *testing.T, dataDir string) {
 	t.Helper()
@@ -245,5 +236,14 @@ func TestEncryptedRestoreRefusals(t *testing.T) {
 	if got := countNotes(t, dbPath); got != 50 {
 		t.Fatalf("data changed by a refused restore: %d notes", got)
 	}
-	_ = context.Background
+}
+
+// TestBadEncryptionKeysRefuseToStart: keys that do not parse stop the host
+// at start, with an error that does not quote them.
+func TestBadEncryptionKeysRefuseToStart(t *testing.T) {
+	bad := "AGE-SECRET-KEY-1NOTAREALKEYBUTSECRETLOOKING\n"
+	_, err := host.New(context.Background(), host.Config{DataDir: t.TempDir(), PluginsDir: pluginDir, Auth: newEnvAuth(t), EncryptionKeys: bad})
+	if err == nil || strings.Contains(err.Error(), "NOTAREALKEY") || !strings.Contains(err.Error(), "encryption keys") {
+		t.Fatalf("New with bad keys: %v", err)
+	}
 }

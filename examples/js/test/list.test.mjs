@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { guide } from '../lib/guide.mjs';
 import {
   sdks, login, hostA, createAndWait, ageBackup, deleteQuietly, recordConsole, storedZip, uniqueName,
+  encrypted,
 } from '../lib/helpers.mjs';
 
 const MiB = 1024 * 1024;
@@ -38,7 +39,13 @@ for (const { name, Client } of sdks) {
         assert.ok(Array.isArray(backups));
         const listed = backups.find((b) => b.key === key);
         assert.ok(listed, `${key} listed`);
-        assert.deepEqual(Object.keys(listed).sort(), ['key', 'modified', 'size']);
+        if (encrypted) {
+          // Encryption at rest adds one field, only to encrypted backups.
+          assert.deepEqual(Object.keys(listed).sort(), ['encrypted', 'key', 'modified', 'size']);
+          assert.equal(listed.encrypted, true);
+        } else {
+          assert.deepEqual(Object.keys(listed).sort(), ['key', 'modified', 'size']);
+        }
         assert.equal(typeof listed.size, 'number');
         assert.ok(!Number.isNaN(new Date(listed.modified).getTime()), `modified parses: ${listed.modified}`);
         assert.deepEqual(out[0].args[0], backups, 'the list is what the guide logs');
