@@ -113,7 +113,14 @@ func TestTextGen(t *testing.T) {
 // built binaries. It takes ~10 s and needs `make build`, so it only runs
 // with BENCH_SMOKE=1, which make test sets (BENCH_BIN: the bin directory,
 // default ../bin).
-func TestQuickSmoke(t *testing.T) {
+func TestQuickSmoke(t *testing.T) { quickSmoke(t, nil, nil) }
+
+// TestQuickSmokeEncrypted: the same run with encryption at rest.
+func TestQuickSmokeEncrypted(t *testing.T) {
+	quickSmoke(t, []string{"-encrypt"}, []string{"Create: stored as an age file"})
+}
+
+func quickSmoke(t *testing.T, flags, rows []string) {
 	if os.Getenv("BENCH_SMOKE") != "1" {
 		t.Skip("set BENCH_SMOKE=1 (after make build) to run the harness on a small data set")
 	}
@@ -121,7 +128,7 @@ func TestQuickSmoke(t *testing.T) {
 	if bin == "" {
 		bin = "../bin"
 	}
-	opts, err := parseFlags([]string{"-quick", "-bin=" + bin, "-tmp=" + t.TempDir()})
+	opts, err := parseFlags(append([]string{"-quick", "-bin=" + bin, "-tmp=" + t.TempDir()}, flags...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +136,7 @@ func TestQuickSmoke(t *testing.T) {
 	if code := run(context.Background(), opts, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errOut.String())
 	}
-	for _, want := range []string{"Create throughput", "Peak RSS plugin — restore", "Restore: app serves the backup's rows"} {
+	for _, want := range append([]string{"Create throughput", "Peak RSS plugin — restore", "Restore: app serves the backup's rows"}, rows...) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no %q row in\n%s", want, out.String())
 		}
