@@ -19,7 +19,9 @@ import (
 // ever sees the age file. Whether a stored backup is encrypted is read
 // from its first bytes (age's magic line), never from its name: the same
 // keys list both kinds, and a host without a key still lists, deletes and
-// (stored form) downloads encrypted backups.
+// (stored form) downloads encrypted backups. A listing reads those bytes
+// only when the plugin holds keys (once per object and plugin process):
+// without encryption a listing costs what it always did.
 
 // describeWorkers bounds the head reads a listing makes at once.
 const describeWorkers = 8
@@ -139,6 +141,10 @@ func (s *Service) describeAll(ctx context.Context, st storage.Store, url string,
 	sem := make(chan struct{}, describeWorkers)
 	var wg sync.WaitGroup
 	for i, o := range objs {
+		if s.keys == nil {
+			out[i] = toInfo(o)
+			continue
+		}
 		if h, ok := s.heads.get(headKey{url: url, key: o.Key, size: o.Size, modified: o.Modified}); ok && !h.encrypted {
 			out[i] = toInfo(o)
 			continue
