@@ -247,3 +247,19 @@ func TestBadEncryptionKeysRefuseToStart(t *testing.T) {
 		t.Fatalf("New with bad keys: %v", err)
 	}
 }
+
+// TestKeysComeOnlyFromConfig: a POCKETBACKUP_ENCRYPTION_KEYS in the host's
+// own environment (which the POCKETBACKUP_* rule would pass on) does not
+// reach the plugin: without Config.EncryptionKeys backups stay plain zips.
+func TestKeysComeOnlyFromConfig(t *testing.T) {
+	t.Setenv("POCKETBACKUP_ENCRYPTION_KEYS", genKeys(t))
+	e := newEnv(t)
+	e.createAndWait("plain.zip")
+	stored, err := os.ReadFile(filepath.Join(e.dataDir, "backups", "plain.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(stored, []byte("PK\x03\x04")) {
+		t.Fatalf("a host without keys stored %q…", stored[:min(len(stored), 22)])
+	}
+}
