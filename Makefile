@@ -105,6 +105,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzNotifySettings$$' -fuzztime $(FUZZTIME) ./host/
 	$(GO) test -run '^$$' -fuzz '^FuzzValidKey$$' -fuzztime $(FUZZTIME) ./shared/
 	$(GO) test -run '^$$' -fuzz '^FuzzValidChars$$' -fuzztime $(FUZZTIME) ./internal/safename/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseKeys$$' -fuzztime $(FUZZTIME) ./internal/atrest/
+	$(GO) test -run '^$$' -fuzz '^FuzzPlainSize$$' -fuzztime $(FUZZTIME) ./internal/atrest/
 
 # Load: 50 clients list and download for 60 s over loopback while creates
 # run back to back (host/load_test.go; go test runs a 3 s version).

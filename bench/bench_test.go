@@ -114,7 +114,14 @@ func TestTextGen(t *testing.T) {
 // built binaries. It takes ~10 s and needs `make build`, so it only runs
 // with BENCH_SMOKE=1, which make test sets (BENCH_BIN: the bin directory,
 // default ../bin).
-func TestQuickSmoke(t *testing.T) {
+func TestQuickSmoke(t *testing.T) { quickSmoke(t, nil, nil) }
+
+// TestQuickSmokeEncrypted: the same run with encryption at rest.
+func TestQuickSmokeEncrypted(t *testing.T) {
+	quickSmoke(t, []string{"-encrypt"}, []string{"Create: stored as an age file"})
+}
+
+func quickSmoke(t *testing.T, flags, rows []string) {
 	if os.Getenv("BENCH_SMOKE") != "1" {
 		t.Skip("set BENCH_SMOKE=1 (after make build) to run the harness on a small data set")
 	}
@@ -122,7 +129,7 @@ func TestQuickSmoke(t *testing.T) {
 	if bin == "" {
 		bin = "../bin"
 	}
-	opts, err := parseFlags([]string{"-quick", "-bin=" + bin, "-tmp=" + t.TempDir()})
+	opts, err := parseFlags(append([]string{"-quick", "-bin=" + bin, "-tmp=" + t.TempDir()}, flags...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +137,7 @@ func TestQuickSmoke(t *testing.T) {
 	if code := run(context.Background(), opts, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errOut.String())
 	}
-	for _, want := range []string{"Create throughput", "Peak RSS plugin — restore", "Restore: app serves the backup's rows", "Quick verify read vs restore staging", "Peak RSS plugin — verify", "SHA-256 of the backup"} {
+	for _, want := range append([]string{"Create throughput", "Peak RSS plugin — restore", "Restore: app serves the backup's rows", "Quick verify read vs restore staging", "Peak RSS plugin — verify", "SHA-256 of the backup"}, rows...) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no %q row in\n%s", want, out.String())
 		}

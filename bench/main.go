@@ -61,6 +61,8 @@ type options struct {
 	verbose bool
 	jsonOut string
 	compare string
+	// encrypt runs the host with encryption at rest (a new age key).
+	encrypt bool
 }
 
 // bench is one run.
@@ -110,6 +112,7 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.verbose, "v", false, "echo the testhost log to stderr")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&o.compare, "compare", "", "JSON of an earlier run (smaller data set): add rows checking peak RSS is not higher now")
+	fs.BoolVar(&o.encrypt, "encrypt", false, "run the host with encryption at rest (compare with a run without it)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -209,7 +212,14 @@ func (b *bench) run(ctx context.Context, stderr io.Writer) (err error) {
 		echo = stderr
 	}
 	b.progress("starting %s/testhost", bin)
-	if b.h, err = startTesthost(ctx, bin, b.dataDir, filepath.Join(b.root, "testhost.log"), echo); err != nil {
+	var keyFile string
+	if b.opts.encrypt {
+		if keyFile, err = writeKeyFile(b.root); err != nil {
+			return err
+		}
+		b.rep.note("encryption at rest: on (age X25519); the checks, baselines and upload use the plain zip downloaded through the API")
+	}
+	if b.h, err = startTesthost(ctx, bin, b.dataDir, filepath.Join(b.root, "testhost.log"), echo, keyFile); err != nil {
 		return err
 	}
 	defer func() {

@@ -88,6 +88,11 @@ func (b *bench) measureCreate(ctx context.Context) error {
 	}
 	first := pairs[0]
 	b.zipPath = filepath.Join(b.dataDir, "backups", backupKey)
+	if b.opts.encrypt {
+		if err := b.checkEncrypted(ctx); err != nil {
+			return err
+		}
+	}
 	zr, err := checkZip(ctx, b.zipPath)
 	if err != nil {
 		return fmt.Errorf("check zip: %w", err)

@@ -39,7 +39,7 @@ type testhost struct {
 
 // startTesthost starts bin/testhost serve on a free loopback port with the
 // real plugin, its output copied to logPath, and waits until it answers.
-func startTesthost(ctx context.Context, bin, dataDir, logPath string, echo io.Writer) (*testhost, error) {
+func startTesthost(ctx context.Context, bin, dataDir, logPath string, echo io.Writer, keyFile string) (*testhost, error) {
 	addr, err := freeLoopback()
 	if err != nil {
 		return nil, err
@@ -60,7 +60,11 @@ func startTesthost(ctx context.Context, bin, dataDir, logPath string, echo io.Wr
 	if out, err := exec.CommandContext(ctx, bin+"/testhost", "superuser", "upsert", benchEmail, benchPassword, "--dir="+dataDir).CombinedOutput(); err != nil {
 		return nil, errors.Join(fmt.Errorf("testhost superuser upsert: %w: %s", err, out), logFile.Close())
 	}
-	cmd := exec.Command(bin+"/testhost", "serve", "--http="+addr, "--dir="+dataDir, "--plugins="+bin+"/plugins")
+	args := []string{"serve", "--http=" + addr, "--dir=" + dataDir, "--plugins=" + bin + "/plugins"}
+	if keyFile != "" {
+		args = append(args, "--encryption-key-file="+keyFile)
+	}
+	cmd := exec.Command(bin+"/testhost", args...)
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
 		return nil, errors.Join(err, pr.Close(), pw.Close(), logFile.Close())

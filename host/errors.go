@@ -46,6 +46,12 @@ func (h *Host) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &apiErr):
 	case errors.Is(err, shared.ErrNotFound):
 		apiErr = jsonapi.NotFound()
+	case errors.Is(err, shared.ErrNoKey):
+		h.log.Warn("request refused: no encryption key", "method", r.Method, "path", r.URL.Path, "error", err)
+		apiErr = keyError(msgNoKey)
+	case errors.Is(err, shared.ErrWrongKey):
+		h.log.Warn("request refused: wrong encryption key", "method", r.Method, "path", r.URL.Path, "error", err)
+		apiErr = keyError(msgWrongKey)
 	case storageAPIError(err) != nil:
 		h.log.Error("request failed: backups storage", "method", r.Method, "path", r.URL.Path, "error", err)
 		apiErr = storageAPIError(err)
@@ -80,8 +86,12 @@ func publicError(stage string, err error) string {
 		return stage + ": checking the restored databases went over its time or memory limit; the data was not changed."
 	case errors.Is(err, shared.ErrDigestMismatch):
 		return stage + ": the backup's content does not match the SHA-256 recorded when it was stored (damaged or altered in storage); nothing was changed."
+	case errors.Is(err, shared.ErrNoKey):
+		return stage + ": the backup is encrypted and no encryption key is configured."
+	case errors.Is(err, shared.ErrWrongKey):
+		return stage + ": none of the configured encryption keys can decrypt the backup."
 	case errors.Is(err, shared.ErrInvalid):
-		return stage + ": the backup file is not a valid archive."
+		return stage + ": the backup file is not a valid archive (or its encryption is damaged)."
 	case errors.Is(err, shared.ErrUnavailable):
 		return stage + ": the backup plugin stopped; it is restarted on the next operation."
 	case errors.Is(err, context.Canceled):

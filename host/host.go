@@ -17,6 +17,7 @@ import (
 	"github.com/pocketbackup/pocketbackup/host/metrics"
 	"github.com/pocketbackup/pocketbackup/host/notify"
 	"github.com/pocketbackup/pocketbackup/host/webui"
+	"github.com/pocketbackup/pocketbackup/internal/atrest"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -108,6 +109,14 @@ type Config struct {
 	// SuperuserEmails lists the superusers' addresses, for e-mail alerts
 	// sent "to all superusers"; such alerts fail while it is nil.
 	SuperuserEmails func(ctx context.Context) ([]string, error)
+	// EncryptionKeys turns encryption at rest on: the text of an age keys
+	// file, one identity ("AGE-SECRET-KEY-1…") a line, "#" comments and
+	// blank lines ignored, newest first. New backups are encrypted to the
+	// first identity; older ones decrypt with any (rotation: put the new
+	// key first, keep the old ones after it). The S3 secret in the
+	// settings is sealed with it too. Empty: off. It is handed to the
+	// plugin process at its start and never stored, logged or returned.
+	EncryptionKeys string
 }
 
 // DefaultStorageCheckTimeout is Config.StorageCheckTimeout's default. It
@@ -133,6 +142,8 @@ type Host struct {
 
 	settingsMu sync.RWMutex
 	settings   Settings
+	// keys seal the S3 secret in the saved settings; nil: encryption off.
+	keys *atrest.Keys
 
 	// verified holds each backup's last verification.
 	verified *verifications
@@ -197,6 +208,11 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if cfg.PluginEnv == nil {
 		cfg.PluginEnv = DefaultPluginEnv()
 	}
+	keys, err := parseEncryptionKeys(cfg.EncryptionKeys)
+	if err != nil {
+		unlock()
+		return nil, fmt.Errorf("host: %w", err)
+	}
 	sup, err := newSupervisor(dataDir, cfg.PluginsDir, cfg.PluginName, cfg.PluginSHA256, cfg.PluginEnv, hclogslog.New(cfg.Logger).Named("host").Named("plugin"))
 	if err != nil {
 		unlock()
@@ -205,6 +221,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	h := &Host{cfg: cfg, log: cfg.Logger, plugins: sup, freeSpace: statfsSpace}
 	h.metrics = metrics.New(metrics.Probe{Running: h.runningForMetrics, FreeBytes: h.volumesFree, Logins: cfg.Auth.LoginStats})
 	sup.started = h.metrics.PluginStarted
+	sup.extraEnv = []string{envEncryptionKeys + "=" + keys.Text()}
 	if _, err := sup.Backups(ctx); err != nil {
 		unlock()
 		return nil, errors.Join(fmt.Errorf("host: %w", err), sup.Close())
@@ -221,14 +238,14 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if err != nil {
 		cfg.Logger.Warn("verification records unreadable; starting afresh", "error", err)
 	}
-	settings, err := loadSettings(ctx, cfg.Settings)
+	settings, err := loadSettings(ctx, cfg.Settings, keys)
 	if err != nil {
-		cfg.Logger.Error("settings unreadable; using defaults", "error", err)
+		cfg.Logger.Error("settings unreadable", "error", err)
 	}
 	hctx, cancel := context.WithCancel(context.Background())
 	h.ops, h.ctx, h.cancel, h.clock, h.settings = ops, hctx, cancel, clock, settings
 	h.cron = cron.New(clock, cfg.Logger.With("logger", "host.cron"))
-	h.unlock, h.verified, h.webui = unlock, verified, page
+	h.unlock, h.verified, h.webui, h.keys = unlock, verified, page, keys
 	if err := h.startObserving(); err != nil {
 		cancel()
 		unlock()

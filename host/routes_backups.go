@@ -38,6 +38,8 @@ type backupJSON struct {
 	VerifiedAt      string `json:"verifiedAt,omitempty"`
 	Verify          string `json:"verify,omitempty"`
 	VerifyFirstSeen bool   `json:"verifyFirstSeen,omitempty"`
+	// Encrypted is there only for backups encrypted at rest.
+	Encrypted bool `json:"encrypted,omitempty"`
 }
 
 // backupItem is info as the list shows it.
@@ -52,7 +54,7 @@ func (h *Host) backupItem(info shared.BackupInfo) backupJSON {
 // toBackupJSON is info as the list shows it, without the last
 // verification.
 func toBackupJSON(info shared.BackupInfo) backupJSON {
-	return backupJSON{Key: info.Key, Size: info.Size, Modified: formatTime(info.Modified), SHA256: info.SHA256, Pinned: info.Pinned}
+	return backupJSON{Key: info.Key, Size: info.Size, Modified: formatTime(info.Modified), SHA256: info.SHA256, Pinned: info.Pinned, Encrypted: info.Encrypted}
 }
 
 // handleList answers GET /api/backups, newest first.

@@ -54,6 +54,9 @@ func (h *Host) handleRestore(w http.ResponseWriter, r *http.Request, ps httprout
 		return err
 	})
 	switch {
+	case errors.Is(err, shared.ErrNoKey) || errors.Is(err, shared.ErrWrongKey):
+		h.writeError(w, r, err)
+		return
 	case errors.Is(err, shared.ErrNotFound) || errors.Is(err, shared.ErrInvalid):
 		h.log.Warn("restore refused", "key", key, "error", err)
 		jsonapi.Write(w, jsonapi.BadRequest(msgInvalidBackup))

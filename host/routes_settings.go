@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -67,7 +66,7 @@ func (h *Host) handlePatchSettings(w http.ResponseWriter, r *http.Request, _ htt
 		return
 	}
 	if h.cfg.Settings != nil {
-		data, err := json.Marshal(next)
+		data, err := marshalSettings(next, h.keys)
 		if err == nil {
 			err = h.cfg.Settings.SaveSettings(r.Context(), data)
 		}

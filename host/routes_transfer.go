@@ -17,6 +17,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"github.com/pocketbackup/pocketbackup/host/jsonapi"
+	"github.com/pocketbackup/pocketbackup/internal/atrest"
 	"github.com/pocketbackup/pocketbackup/internal/zipsig"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
@@ -36,7 +37,9 @@ func noDeadlines(w http.ResponseWriter) {
 }
 
 // handleDownload answers GET (and HEAD) /api/backups/{key}?token=FILE_TOKEN,
-// streaming from the plugin, with single Range requests answered 206.
+// streaming from the plugin, with single Range requests answered 206. An
+// encrypted backup is decrypted on the way (the plain zip, as always);
+// with ?format=encrypted the bytes as stored are sent instead.
 func (h *Host) handleDownload(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	rec, err := h.cfg.Auth.VerifyFileToken(r.Context(), r.URL.Query().Get("token"))
 	if err != nil || !rec.IsSuperuser() {
@@ -46,6 +49,11 @@ func (h *Host) handleDownload(w http.ResponseWriter, r *http.Request, ps httprou
 	key := ps.ByName("key")
 	if !shared.ValidKey(key) {
 		jsonapi.Write(w, jsonapi.NotFound())
+		return
+	}
+	stored, apiErr := downloadFormat(r)
+	if apiErr != nil {
+		jsonapi.Write(w, apiErr)
 		return
 	}
 	storageURL := h.storageURL()
@@ -58,8 +66,23 @@ func (h *Host) handleDownload(w http.ResponseWriter, r *http.Request, ps httprou
 		h.writeError(w, r, fmt.Errorf("download %q: %w", key, err))
 		return
 	}
+	contentType, fileName := "application/zip", key
+	if stored && info.Encrypted {
+		contentType, fileName = "application/octet-stream", key+".age"
+	}
+	if stored {
+		info.Size = info.Stored()
+	}
 	lastModified := info.Modified.UTC().Format(http.TimeFormat)
+	// The recorded digest is of the stored bytes: it describes what is
+	// sent only when those are sent. An encrypted backup sent decrypted
+	// gets no Repr-Digest, and an entity tag of its own (the plaintext is
+	// fixed by the ciphertext, so the tag stays strong).
+	sendsStored := stored || !info.Encrypted
 	etag := strongETag(info)
+	if etag != "" && !sendsStored {
+		etag = `"plain-` + etag[1:]
+	}
 	offset, length, partial := int64(0), info.Size, false
 	if rangeHeader := r.Header.Get("Range"); rangeHeader != "" && ifRangeMatches(r, lastModified, etag) {
 		var ok bool
@@ -71,12 +94,14 @@ func (h *Host) handleDownload(w http.ResponseWriter, r *http.Request, ps httprou
 		}
 	}
 	hdr := w.Header()
-	hdr.Set("Content-Type", "application/zip")
-	hdr.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": key}))
+	hdr.Set("Content-Type", contentType)
+	hdr.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": fileName}))
 	hdr.Set("Last-Modified", lastModified)
 	if etag != "" {
 		hdr.Set("ETag", etag)
-		hdr.Set("Repr-Digest", reprDigest(info.SHA256))
+		if sendsStored {
+			hdr.Set("Repr-Digest", reprDigest(info.SHA256))
+		}
 	}
 	hdr.Set("Accept-Ranges", "bytes")
 	hdr.Set("Content-Length", strconv.FormatInt(length, 10))
@@ -91,6 +116,10 @@ func (h *Host) handleDownload(w http.ResponseWriter, r *http.Request, ps httprou
 	}
 	var dl *shared.Download
 	err = h.withPlugin(r.Context(), func(b shared.Backups) (err error) {
+		if so, ok := b.(shared.StoredOpener); ok && stored {
+			dl, err = so.OpenStored(r.Context(), storageURL, key, offset, length)
+			return err
+		}
 		dl, err = b.Open(r.Context(), storageURL, key, offset, length)
 		return err
 	})
@@ -112,6 +141,18 @@ func (h *Host) handleDownload(w http.ResponseWriter, r *http.Request, ps httprou
 		// cannot take a short body for a whole backup.
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// downloadFormat reads ?format: "" (the plain zip) or "encrypted" (the
+// bytes as stored: an encrypted backup's age file, for off-site keeping).
+func downloadFormat(r *http.Request) (stored bool, _ *jsonapi.Error) {
+	switch r.URL.Query().Get("format") {
+	case "":
+		return false, nil
+	case "encrypted":
+		return true, nil
+	}
+	return false, jsonapi.BadRequest("The format must be empty or \"encrypted\".")
 }
 
 // sendBody writes the download's bytes. When the plugin handed over a
@@ -272,8 +313,8 @@ func (h *Host) upload(r *http.Request, mp *multipart.Part) error {
 	}
 	part := &partReader{r: mp}
 	body := bufio.NewReaderSize(part, 64<<10)
-	head, _ := body.Peek(zipsig.Len)
-	if !zipsig.Starts(head) {
+	head, _ := body.Peek(max(zipsig.Len, len(atrest.Magic)))
+	if !zipsig.Starts(head) && !atrest.IsEncrypted(head) {
 		return jsonapi.Validation("file", "validation_invalid_mime_type", "The file must be a zip archive (application/zip).")
 	}
 	// The key is the upload's until it ends, as a create's is: a create or
@@ -301,6 +342,12 @@ func (h *Host) upload(r *http.Request, mp *multipart.Part) error {
 			return jsonapi.BadRequest(msgMalformedMultipart)
 		case errors.Is(err, shared.ErrExists):
 			return nameTaken("file", key)
+		case errors.Is(err, shared.ErrNoKey):
+			h.log.Warn("upload refused: no encryption key", "key", key)
+			return jsonapi.Validation("file", "validation_encryption_no_key", msgNoKey)
+		case errors.Is(err, shared.ErrWrongKey):
+			h.log.Warn("upload refused: wrong encryption key", "key", key)
+			return jsonapi.Validation("file", "validation_encryption_wrong_key", msgWrongKey)
 		case errors.Is(err, shared.ErrNoSpace):
 			h.log.Error("upload: storage full", "key", key, "error", err)
 			return jsonapi.New(http.StatusInsufficientStorage, "Not enough free space in the backups storage.")

@@ -10,6 +10,7 @@ import (
 	"github.com/pocketbackup/pocketbackup/host/cron"
 	"github.com/pocketbackup/pocketbackup/host/jsonapi"
 	"github.com/pocketbackup/pocketbackup/host/retention"
+	"github.com/pocketbackup/pocketbackup/internal/atrest"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
 
@@ -211,8 +212,10 @@ func (s Settings) s3URL(prefix string) string {
 	})
 }
 
-// loadSettings reads the persisted settings, defaults when none.
-func loadSettings(ctx context.Context, store SettingsStore) (Settings, error) {
+// loadSettings reads the persisted settings, defaults when none. A sealed
+// S3 secret is opened with keys; one that cannot be (no key, another
+// key) is left empty, with an error saying so beside the settings.
+func loadSettings(ctx context.Context, store SettingsStore, keys *atrest.Keys) (Settings, error) {
 	s := defaultSettings()
 	if store == nil {
 		return s, nil
@@ -224,5 +227,22 @@ func loadSettings(ctx context.Context, store SettingsStore) (Settings, error) {
 	if err := json.Unmarshal(data, &s); err != nil {
 		return defaultSettings(), fmt.Errorf("parse settings: %w", err)
 	}
+	secret, err := keys.OpenSecret(s.Backups.S3.Secret)
+	s.Backups.S3.Secret = secret
+	if err != nil {
+		return s, fmt.Errorf("S3 secret (set it again): %w", err)
+	}
 	return s, nil
+}
+
+// marshalSettings is what is saved of s: the S3 secret sealed with keys
+// when there are keys, so a backup of the app's data.db does not carry it
+// in clear.
+func marshalSettings(s Settings, keys *atrest.Keys) ([]byte, error) {
+	sealed, err := keys.SealSecret(s.Backups.S3.Secret)
+	if err != nil {
+		return nil, fmt.Errorf("seal S3 secret: %w", err)
+	}
+	s.Backups.S3.Secret = sealed
+	return json.Marshal(s)
 }

@@ -27,7 +27,10 @@ type supervisor struct {
 	checksum  []byte   // expected SHA-256
 	socketDir string   // 0700, created by us
 	envAllow  []string // the host's environment variables the plugin gets
-	log       hclog.Logger
+	// extraEnv is set in the plugin's environment by the host itself
+	// ("NAME=value"), after and over what envAllow lets through.
+	extraEnv []string
+	log      hclog.Logger
 
 	mu      sync.Mutex
 	client  *goplugin.Client
@@ -189,6 +192,7 @@ func (s *supervisor) launch() (shared.Backups, error) {
 	// host's secrets (its superuser password, its own keys) stay out of
 	// the plugin, which handles hostile archives.
 	cmd.Env = append(pluginEnviron(os.Environ(), s.envAllow), goplugin.EnvUnixSocketDir+"="+s.socketDir)
+	cmd.Env = append(cmd.Env, s.extraEnv...)
 	client := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig:  shared.Handshake,
 		SkipHostEnv:      true,

@@ -24,8 +24,13 @@ func (s *Service) Inspect(ctx context.Context, storageURL, key string) (shared.A
 	defer release()
 	ra := &rangeReaderAt{ctx: ctx, store: st, key: key, size: o.Size}
 	defer ra.release()
-	sum, err := archive.Check(ra, o.Size, s.limits)
+	zr, zsize, err := s.plainArchive(ra, o.Size)
 	if err != nil {
+		return shared.ArchiveSummary{}, fmt.Errorf("inspect %q: %w", key, err)
+	}
+	sum, err := archive.Check(zr, zsize, s.limits)
+	if err != nil {
+		err = archiveError(err)
 		if errors.Is(err, archive.ErrInvalid) {
 			return shared.ArchiveSummary{}, fmt.Errorf("inspect %q: %w: %w", key, shared.ErrInvalid, err)
 		}
@@ -54,9 +59,14 @@ func (s *Service) Extract(ctx context.Context, req shared.ExtractRequest, progre
 		return err
 	}
 	defer func() { err = errors.Join(err, cleanup()) }()
-	sum, err := archive.ExtractWith(ctx, src, size, req.DestDir, archive.ExtractOptions{
+	zr, zsize, err := s.plainArchive(src, size)
+	if err != nil {
+		return fmt.Errorf("extract %q: %w", req.Key, err)
+	}
+	sum, err := archive.ExtractWith(ctx, zr, zsize, req.DestDir, archive.ExtractOptions{
 		Limits: s.limits, Progress: progressFunc(progress), Engine: s.engine, SyncEachFile: s.syncEachFile})
 	if err != nil {
+		err = archiveError(err)
 		if errors.Is(err, archive.ErrInvalid) {
 			return fmt.Errorf("extract %q: %w: %w", req.Key, shared.ErrInvalid, err)
 		}

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/pocketbackup/pocketbackup/archive"
+	"github.com/pocketbackup/pocketbackup/internal/atrest"
 	"github.com/pocketbackup/pocketbackup/plugin/storage"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
@@ -27,7 +28,19 @@ type Config struct {
 	// SyncEachFile makes a restore fsync file by file rather than with one
 	// syncfs(2); Serve sets it when POCKETBACKUP_FSYNC=each.
 	SyncEachFile bool
+	// Keys turn encryption at rest on: new backups are stored as age files
+	// to the first key, and encrypted ones are decrypted with any of them.
+	// Serve sets them from POCKETBACKUP_ENCRYPTION_KEYS, which the host
+	// fills from its own configuration (never from data.db); KeysErr is
+	// why that variable could not be parsed (the plugin then refuses
+	// every operation that needs a key rather than store in clear).
+	Keys    *atrest.Keys
+	KeysErr error
 }
+
+// EnvEncryptionKeys is the variable through which the host hands its age
+// identities (a keys file's text) to the plugin process it launches.
+const EnvEncryptionKeys = "POCKETBACKUP_ENCRYPTION_KEYS"
 
 // Serve runs the plugin until the host tells it to stop or goes away. It
 // never returns normally: go-plugin exits the process. It reads the
@@ -54,9 +67,15 @@ func Serve(cfg Config) {
 	signal.Ignore(syscall.SIGPIPE)
 	tuneGC()
 	go exitWhenOrphaned(log, os.Getppid())
-	log.Info("plugin started", "pid", os.Getpid(), "deflate", cfg.Engine.Name())
+	// Spawned programs need not see the keys.
+	_ = os.Unsetenv(EnvEncryptionKeys)
+	if cfg.KeysErr != nil {
+		log.Error("encryption keys unusable: operations needing them are refused", "error", cfg.KeysErr)
+	}
+	log.Info("plugin started", "pid", os.Getpid(), "deflate", cfg.Engine.Name(), "encryption", cfg.Keys != nil)
 
 	svc := NewService(cfg.Open, log)
+	svc.keys, svc.keysErr = cfg.Keys, cfg.KeysErr
 	svc.engine, svc.syncEachFile = cfg.Engine, cfg.SyncEachFile
 	goplugin.Serve(&goplugin.ServeConfig{
 		HandshakeConfig: shared.Handshake,
@@ -84,13 +103,17 @@ func exitWhenOrphaned(log hclog.Logger, parent int) {
 }
 
 // withEnv returns cfg with the switches getenv turns on: the documented
-// POCKETBACKUP_DEFLATE=go and POCKETBACKUP_FSYNC=each (README, "Speed").
+// POCKETBACKUP_DEFLATE=go and POCKETBACKUP_FSYNC=each (README, "Speed"),
+// and the host's encryption keys.
 func withEnv(cfg Config, getenv func(string) string) Config {
 	if getenv("POCKETBACKUP_DEFLATE") == "go" {
 		cfg.Engine = archive.EngineGo
 	}
 	if getenv("POCKETBACKUP_FSYNC") == "each" {
 		cfg.SyncEachFile = true
+	}
+	if text := getenv(EnvEncryptionKeys); text != "" {
+		cfg.Keys, cfg.KeysErr = atrest.ParseKeys([]byte(text))
 	}
 	return cfg
 }

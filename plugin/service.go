@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/pocketbackup/pocketbackup/archive"
+	"github.com/pocketbackup/pocketbackup/internal/atrest"
 	"github.com/pocketbackup/pocketbackup/plugin/storage"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
@@ -27,12 +28,24 @@ type Service struct {
 	// stores keeps the opened stores by URL (mem:// stores live only
 	// there), at most DefaultMaxStores of them.
 	stores *storeCache
+	// keys encrypt new backups and decrypt stored ones; nil: encryption
+	// off. keysErr, when set, is why the keys given cannot be used: every
+	// operation needing them fails rather than store in clear.
+	keys    *atrest.Keys
+	keysErr error
+	// heads caches whether stored objects are encrypted.
+	heads headCache
 }
 
 var (
-	_ shared.Backups = (*Service)(nil)
-	_ shared.Pinner  = (*Service)(nil)
+	_ shared.Backups      = (*Service)(nil)
+	_ shared.Pinner       = (*Service)(nil)
+	_ shared.StoredOpener = (*Service)(nil)
 )
+
+// SetKeys turns encryption at rest on (keys not nil) or off. Call it
+// before serving.
+func (s *Service) SetKeys(keys *atrest.Keys) { s.keys = keys }
 
 // NewService returns a Service opening stores with open.
 func NewService(open storage.Opener, log hclog.Logger) *Service {
@@ -72,21 +85,25 @@ func (s *Service) List(ctx context.Context, storageURL string) ([]shared.BackupI
 	if err != nil {
 		return nil, fmt.Errorf("list: %w", err)
 	}
-	out := make([]shared.BackupInfo, 0, len(objs))
-	for _, o := range objs {
-		out = append(out, toInfo(o))
+	out, err := s.describeAll(ctx, st, storageURL, objs)
+	if err != nil {
+		return nil, fmt.Errorf("list: %w", err)
 	}
 	return out, nil
 }
 
 // Stat implements shared.Backups.
 func (s *Service) Stat(ctx context.Context, storageURL, key string) (shared.BackupInfo, error) {
-	_, o, release, err := s.object(ctx, "stat", storageURL, key)
+	st, o, release, err := s.object(ctx, "stat", storageURL, key)
 	if err != nil {
 		return shared.BackupInfo{}, err
 	}
-	release()
-	return toInfo(o), nil
+	defer release()
+	info, err := s.describe(ctx, st, storageURL, o)
+	if err != nil {
+		return shared.BackupInfo{}, fmt.Errorf("stat %q: %w", key, err)
+	}
+	return info, nil
 }
 
 // SetPinned implements shared.Pinner for stores that keep pins
@@ -134,6 +151,10 @@ func (s *Service) Create(ctx context.Context, req shared.CreateRequest, progress
 	if !filepath.IsAbs(req.DataDir) {
 		return shared.BackupInfo{}, fmt.Errorf("create: data dir must be absolute: %w", shared.ErrInvalid)
 	}
+	keys, err := s.keysOrError()
+	if err != nil {
+		return shared.BackupInfo{}, fmt.Errorf("create %q: %w", req.Key, err)
+	}
 	st, release, err := s.store(ctx, req.StorageURL)
 	if err != nil {
 		return shared.BackupInfo{}, err
@@ -147,9 +168,22 @@ func (s *Service) Create(ctx context.Context, req shared.CreateRequest, progress
 	if err != nil {
 		return shared.BackupInfo{}, fmt.Errorf("create %q: %w", req.Key, err)
 	}
-	counted := newHashingWriter(w)
-	stats, err := archive.Write(ctx, counted, archive.Source{Root: req.DataDir, Replace: req.Replace, Exclude: req.Exclude},
+	counted := newHashingWriter(w) // the digest is of the stored bytes
+	var zw io.Writer = counted
+	var enc io.WriteCloser
+	if keys != nil {
+		if enc, err = keys.Encrypt(counted); err != nil {
+			return shared.BackupInfo{}, errors.Join(fmt.Errorf("create %q: %w", req.Key, err), w.Abort())
+		}
+		zw = enc
+	}
+	stats, err := archive.Write(ctx, zw, archive.Source{Root: req.DataDir, Replace: req.Replace, Exclude: req.Exclude},
 		archive.WriteOptions{Progress: progressFunc(progress), ReplacedRead: s.replacedRead(req, start), Engine: s.engine})
+	if err == nil && enc != nil {
+		if err = enc.Close(); err != nil {
+			err = fmt.Errorf("encrypt: %w", err)
+		}
+	}
 	if err != nil {
 		return shared.BackupInfo{}, errors.Join(fmt.Errorf("create %q: %w", req.Key, err), w.Abort())
 	}
@@ -162,7 +196,7 @@ func (s *Service) Create(ctx context.Context, req shared.CreateRequest, progress
 	elapsed := time.Since(start)
 	s.log.Info("backup created", "key", req.Key, "files", stats.Files, "bytes_in", stats.Bytes,
 		"bytes_out", counted.n, "seconds", elapsed.Seconds(), "mib_per_s", mibPerSecond(stats.Bytes, elapsed),
-		"deflate", s.engine.Name())
+		"deflate", s.engine.Name(), "encrypted", keys != nil)
 	return s.Stat(ctx, req.StorageURL, req.Key)
 }
 
@@ -191,8 +225,42 @@ func (s *Service) ensureFree(ctx context.Context, st storage.Store, key string) 
 	}
 }
 
-// Open implements shared.Backups.
+// Open implements shared.Backups: an encrypted backup is decrypted on the
+// way out, offset and length counting plaintext bytes.
 func (s *Service) Open(ctx context.Context, storageURL, key string, offset, length int64) (*shared.Download, error) {
+	st, o, release, err := s.object(ctx, "open", storageURL, key)
+	if err != nil {
+		return nil, err
+	}
+	info, err := s.describe(ctx, st, storageURL, o)
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("open %q: %w", key, err)
+	}
+	if !info.Encrypted {
+		release()
+		return s.OpenStored(ctx, storageURL, key, offset, length)
+	}
+	plain, size, closeSrc, err := s.openDecrypted(ctx, st, o)
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("open %q: %w", key, err)
+	}
+	info.Size = size
+	if offset < 0 || offset > size {
+		release()
+		return nil, errors.Join(fmt.Errorf("open %q: offset %d outside 0..%d: %w", key, offset, size, shared.ErrInvalid), closeSrc())
+	}
+	if length < 0 || offset+length > size {
+		length = size - offset
+	}
+	body := &sectionCloser{SectionReader: io.NewSectionReader(plain, offset, length), close: closeSrc}
+	return &shared.Download{Info: info, Offset: offset, Length: length,
+		ReadCloser: &releasingReader{ReadCloser: body, release: release}}, nil
+}
+
+// OpenStored implements shared.StoredOpener: the bytes as stored.
+func (s *Service) OpenStored(ctx context.Context, storageURL, key string, offset, length int64) (*shared.Download, error) {
 	st, o, release, err := s.object(ctx, "open", storageURL, key)
 	if err != nil {
 		return nil, err
@@ -236,6 +304,23 @@ func (s *Service) Delete(ctx context.Context, storageURL, key string) error {
 	}
 	return nil
 }
+
+// sectionCloser is a section of a decrypted object; Close closes what the
+// object is read from.
+type sectionCloser struct {
+	*io.SectionReader
+	close func() error
+}
+
+func (s *sectionCloser) Read(p []byte) (int, error) {
+	n, err := s.SectionReader.Read(p)
+	if err != nil && err != io.EOF {
+		err = archiveError(err)
+	}
+	return n, err
+}
+
+func (s *sectionCloser) Close() error { return s.close() }
 
 // releasingReader releases its store when closed.
 type releasingReader struct {

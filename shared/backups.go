@@ -17,6 +17,20 @@ type BackupInfo struct {
 	// SHA256 is the lowercase hex SHA-256 of the whole stored object,
 	// recorded when it was written; "" when the store has none for it.
 	SHA256 string
+	// Encrypted tells that the stored bytes are an age file (encryption at
+	// rest); Size is then the plaintext's, what a download returns.
+	Encrypted bool
+	// StoredSize is the size in storage; 0 from plugins that do not
+	// encrypt, where it is Size.
+	StoredSize int64
+}
+
+// Stored returns the size of the bytes in storage.
+func (b BackupInfo) Stored() int64 {
+	if b.StoredSize > 0 {
+		return b.StoredSize
+	}
+	return b.Size
 }
 
 // Progress reports how far a long operation has come. Total is 0 when it is
@@ -158,4 +172,12 @@ type Pinner interface {
 	// SetPinned pins or unpins key and returns its info: ErrNotFound for
 	// an unknown key, ErrUnsupported when the storage cannot keep a pin.
 	SetPinned(ctx context.Context, storageURL, key string, pinned bool) (BackupInfo, error)
+}
+
+// StoredOpener is implemented by plugins that encrypt backups at rest:
+// OpenStored streams a backup's bytes as stored (an encrypted backup not
+// decrypted), offset and length counting stored bytes. A plugin that does
+// not encrypt stores plain zips, which Open returns as they are.
+type StoredOpener interface {
+	OpenStored(ctx context.Context, storageURL, key string, offset, length int64) (*Download, error)
 }

@@ -41,6 +41,14 @@ var (
 	// recorded when it was stored (damaged or altered in storage). It
 	// wraps ErrInvalid, which older hosts see it as.
 	ErrDigestMismatch = fmt.Errorf("backup does not match its recorded SHA-256: %w", ErrInvalid)
+
+	// Failures to decrypt a backup encrypted at rest. Hosts that do not
+	// know them see ErrInvalid.
+
+	// ErrNoKey means the backup is encrypted and the plugin holds no key.
+	ErrNoKey = errors.New("the backup is encrypted and no encryption key is configured")
+	// ErrWrongKey means none of the plugin's keys decrypts the backup.
+	ErrWrongKey = errors.New("none of the configured encryption keys can decrypt the backup")
 )
 
 // errorDomain is the ErrorInfo domain of the kinds that share a gRPC code
@@ -59,6 +67,8 @@ var kindCodes = []struct {
 	{ErrNoBucket, codes.FailedPrecondition, "STORAGE_NO_BUCKET"},
 	{ErrStorageUnreachable, codes.Unavailable, "STORAGE_UNREACHABLE"},
 	{ErrAccessDenied, codes.PermissionDenied, "STORAGE_ACCESS_DENIED"},
+	{ErrNoKey, codes.InvalidArgument, "ENCRYPTION_NO_KEY"},
+	{ErrWrongKey, codes.InvalidArgument, "ENCRYPTION_WRONG_KEY"},
 	{ErrNotFound, codes.NotFound, ""},
 	{ErrExists, codes.AlreadyExists, ""},
 	{ErrBusy, codes.FailedPrecondition, ""},

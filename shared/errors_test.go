@@ -16,7 +16,7 @@ import (
 // gRPC code with an older kind.
 func TestErrorKindsRoundTrip(t *testing.T) {
 	kinds := []error{ErrNotFound, ErrExists, ErrBusy, ErrInvalid, ErrNoSpace, ErrUnavailable, ErrUnsupported,
-		ErrNoBucket, ErrAccessDenied, ErrStorageUnreachable, context.Canceled, context.DeadlineExceeded}
+		ErrNoBucket, ErrAccessDenied, ErrStorageUnreachable, ErrNoKey, ErrWrongKey, context.Canceled, context.DeadlineExceeded}
 	for _, kind := range kinds {
 		got := FromStatus(ToStatus(fmt.Errorf("op: %w", kind)))
 		for _, other := range kinds {

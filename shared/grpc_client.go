@@ -19,8 +19,9 @@ type GRPCClient struct {
 }
 
 var (
-	_ Backups = (*GRPCClient)(nil)
-	_ Pinner  = (*GRPCClient)(nil)
+	_ Backups      = (*GRPCClient)(nil)
+	_ Pinner       = (*GRPCClient)(nil)
+	_ StoredOpener = (*GRPCClient)(nil)
 )
 
 // NewGRPCClient returns a client over conn.
@@ -158,8 +159,17 @@ func (c *GRPCClient) uploadError(stream pb.Backups_UploadClient, sendErr error) 
 // Open implements Backups. The returned reader streams chunks as they come;
 // closing it cancels the stream.
 func (c *GRPCClient) Open(ctx context.Context, storageURL, key string, offset, length int64) (*Download, error) {
+	return c.open(ctx, &pb.OpenRequest{StorageUrl: storageURL, Key: key, Offset: offset, Length: length})
+}
+
+// OpenStored implements StoredOpener.
+func (c *GRPCClient) OpenStored(ctx context.Context, storageURL, key string, offset, length int64) (*Download, error) {
+	return c.open(ctx, &pb.OpenRequest{StorageUrl: storageURL, Key: key, Offset: offset, Length: length, Stored: true})
+}
+
+func (c *GRPCClient) open(ctx context.Context, req *pb.OpenRequest) (*Download, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	stream, err := c.client.Open(ctx, &pb.OpenRequest{StorageUrl: storageURL, Key: key, Offset: offset, Length: length})
+	stream, err := c.client.Open(ctx, req)
 	if err != nil {
 		cancel()
 		return nil, FromStatus(err)
@@ -305,11 +315,13 @@ func (c *GRPCClient) Extract(ctx context.Context, req ExtractRequest, progress P
 }
 
 func infoFromProto(b *pb.BackupInfo) BackupInfo {
-	return BackupInfo{Key: b.GetKey(), Size: b.GetSize(), Modified: time.Unix(0, b.GetModifiedUnixNano()).UTC(), SHA256: b.GetSha256(), Pinned: b.GetPinned()}
+	return BackupInfo{Key: b.GetKey(), Size: b.GetSize(), Modified: time.Unix(0, b.GetModifiedUnixNano()).UTC(), SHA256: b.GetSha256(), Pinned: b.GetPinned(),
+		Encrypted: b.GetEncrypted(), StoredSize: b.GetStoredSize()}
 }
 
 func infoToProto(b BackupInfo) *pb.BackupInfo {
-	return &pb.BackupInfo{Key: b.Key, Size: b.Size, ModifiedUnixNano: b.Modified.UnixNano(), Sha256: b.SHA256, Pinned: b.Pinned}
+	return &pb.BackupInfo{Key: b.Key, Size: b.Size, ModifiedUnixNano: b.Modified.UnixNano(), Sha256: b.SHA256, Pinned: b.Pinned,
+		Encrypted: b.Encrypted, StoredSize: b.StoredSize}
 }
 
 // Verify implements Backups. A plugin older than Verify answers

@@ -115,10 +115,15 @@ func (r *uploadReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// Open serves Backups.Open: a header, then ChunkSize chunks from one
-// reused buffer.
+// Open serves Backups.Open (StoredOpener.OpenStored when asked for the
+// stored bytes and the plugin has them): a header, then ChunkSize chunks
+// from one reused buffer.
 func (s *GRPCServer) Open(req *pb.OpenRequest, stream pb.Backups_OpenServer) error {
-	dl, err := s.Impl.Open(stream.Context(), req.GetStorageUrl(), req.GetKey(), req.GetOffset(), req.GetLength())
+	open := s.Impl.Open
+	if so, ok := s.Impl.(StoredOpener); ok && req.GetStored() {
+		open = so.OpenStored
+	}
+	dl, err := open(stream.Context(), req.GetStorageUrl(), req.GetKey(), req.GetOffset(), req.GetLength())
 	if err != nil {
 		return ToStatus(err)
 	}

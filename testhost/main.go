@@ -6,6 +6,7 @@
 //
 //	testhost serve [--http=127.0.0.1:8090] [--dir=./pb_data] [--plugins=./bin/plugins] [--storage=URL]
 //	               [--trusted-proxies=LIST] [--logs-max-days=5] [--metrics-http=ADDR]
+//	               [--encryption-key-file=FILE]
 //	testhost superuser upsert EMAIL PASSWORD [--dir=./pb_data]
 //	testhost user upsert EMAIL PASSWORD [--dir=./pb_data]
 //	testhost backups list|create|upload|download|delete|verify|restore … (package host/cli)
@@ -84,6 +85,9 @@ Flags (environment fallback in brackets):
   --metrics-http=ADDR  also serve GET /metrics here without authentication, for a scraper
                    in a private network [PB_METRICS_HTTP] (default none: only on --http,
                    for a superuser's token)
+  --encryption-key-file=FILE  age identities (one a line, newest first) that turn encryption
+                   at rest on [PB_BACKUPS_ENCRYPTION_KEY_FILE]; or the identities themselves
+                   in PB_BACKUPS_ENCRYPTION_KEY (default: backups stored in clear)
 `
 
 const upsertUsage = `Usage: testhost %s upsert EMAIL PASSWORD [flags]
@@ -180,6 +184,8 @@ type serveOptions struct {
 	TrustedProxies    clientip.Proxies
 	LogsMaxDays       int
 	MetricsHTTP       string
+	// EncryptionKeys is the text of the age keys (secret: never printed).
+	EncryptionKeys string
 
 	limits serverLimits // defaultLimits; tests change them
 }
@@ -199,6 +205,8 @@ func parseServeArgs(args []string, getenv func(string) string) (serveOptions, er
 	fs.StringVar(&proxies, "trusted-proxies", "", "")
 	fs.IntVar(&o.LogsMaxDays, "logs-max-days", defaultLogsDays, "")
 	fs.StringVar(&o.MetricsHTTP, "metrics-http", "", "")
+	var keyFile string
+	fs.StringVar(&keyFile, "encryption-key-file", "", "")
 	positional, err := parseInterspersed(fs, args)
 	if err != nil {
 		return serveOptions{}, err
@@ -209,8 +217,12 @@ func parseServeArgs(args []string, getenv func(string) string) (serveOptions, er
 	if err := envFallback(fs, getenv, map[string]string{
 		"http": "PB_HTTP", "dir": "PB_DATA_DIR", "plugins": "PB_PLUGINS_DIR", "storage": "PB_BACKUPS_STORAGE",
 		"plugin-sha256": "PB_PLUGIN_SHA256", "trusted-proxies": "PB_TRUSTED_PROXIES", "logs-max-days": "PB_LOGS_MAX_DAYS",
-		"metrics-http": "PB_METRICS_HTTP",
+		"metrics-http":        "PB_METRICS_HTTP",
+		"encryption-key-file": "PB_BACKUPS_ENCRYPTION_KEY_FILE",
 	}); err != nil {
+		return serveOptions{}, err
+	}
+	if o.EncryptionKeys, err = encryptionKeys(keyFile, getenv("PB_BACKUPS_ENCRYPTION_KEY")); err != nil {
 		return serveOptions{}, err
 	}
 	if o.TrustedProxies, err = clientip.Parse(proxies); err != nil {
@@ -240,6 +252,26 @@ func parseServeArgs(args []string, getenv func(string) string) (serveOptions, er
 		}
 	}
 	return o, nil
+}
+
+// encryptionKeys returns the age keys' text from the key file, or from
+// the variable's value when there is no file; both is a usage error. The
+// text is checked by host.New.
+func encryptionKeys(file, value string) (string, error) {
+	switch {
+	case file != "" && value != "":
+		return "", usageErrorf("--encryption-key-file and PB_BACKUPS_ENCRYPTION_KEY: set only one")
+	case file == "":
+		return value, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", usageErrorf("--encryption-key-file: %v", err)
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return "", usageErrorf("--encryption-key-file: %s is empty", file)
+	}
+	return string(b), nil
 }
 
 // upsertOptions are the settings of the superuser/user upsert commands.

@@ -36,6 +36,11 @@ func TestParseServeArgs(t *testing.T) {
 	defaults := serveOptions{HTTP: defaultHTTP, DataDir: mustAbs(t, defaultDataDir), PluginsDir: mustAbs(t, defaultPluginsDir),
 		LogsMaxDays: 5, limits: defaultLimits}
 	with := func(f func(*serveOptions)) serveOptions { o := defaults; f(&o); return o }
+	const keysText = "# a key\nAGE-SECRET-KEY-1EXAMPLEONLYNOTCHECKEDHERE\n"
+	keyFile := filepath.Join(t.TempDir(), "key.txt")
+	if err := os.WriteFile(keyFile, []byte(keysText), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name string
@@ -44,6 +49,12 @@ func TestParseServeArgs(t *testing.T) {
 		want serveOptions
 	}{
 		{"defaults", nil, nil, defaults},
+		{"encryption key file", []string{"--encryption-key-file=" + keyFile}, nil,
+			with(func(o *serveOptions) { o.EncryptionKeys = keysText })},
+		{"encryption key file from env", nil, map[string]string{"PB_BACKUPS_ENCRYPTION_KEY_FILE": keyFile},
+			with(func(o *serveOptions) { o.EncryptionKeys = keysText })},
+		{"encryption key itself from env", nil, map[string]string{"PB_BACKUPS_ENCRYPTION_KEY": keysText},
+			with(func(o *serveOptions) { o.EncryptionKeys = keysText })},
 		{"flags", []string{"--http=0.0.0.0:9000", "--dir=/srv/pb", "--plugins", "/opt/plugins", "-storage=mem://", "--plugin=p1", "--plugin-sha256=ab"},
 			nil, with(func(o *serveOptions) {
 				o.HTTP, o.DataDir, o.PluginsDir, o.StorageURL, o.PluginName, o.PluginSHA256 = "0.0.0.0:9000", "/srv/pb", "/opt/plugins", "mem://", "p1", "ab"
@@ -96,6 +107,10 @@ func TestParseServeArgs(t *testing.T) {
 }
 
 func TestParseServeArgsErrors(t *testing.T) {
+	emptyFile := filepath.Join(t.TempDir(), "empty.txt")
+	if err := os.WriteFile(emptyFile, []byte(" \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -114,6 +129,9 @@ func TestParseServeArgsErrors(t *testing.T) {
 		{"negative log days", []string{"--logs-max-days=-1"}, nil},
 		{"log days not a number", []string{"--logs-max-days=five"}, nil},
 		{"log days from env not a number", nil, map[string]string{"PB_LOGS_MAX_DAYS": "5d"}},
+		{"missing key file", []string{"--encryption-key-file=/nonexistent/key.txt"}, nil},
+		{"empty key file", []string{"--encryption-key-file=" + emptyFile}, nil},
+		{"key file and key", []string{"--encryption-key-file=" + emptyFile}, map[string]string{"PB_BACKUPS_ENCRYPTION_KEY": "AGE-SECRET-KEY-1X"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

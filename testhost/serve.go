@@ -77,6 +77,8 @@ func serve(ctx context.Context, opts serveOptions, stdout, stderr io.Writer) (er
 		SuperuserEmails: func(ctx context.Context) ([]string, error) {
 			return superuserEmails(ctx, a.db)
 		},
+		// Encryption at rest: the keys never reach data.db.
+		EncryptionKeys: opts.EncryptionKeys,
 	})
 	if err != nil {
 		return err

@@ -27,6 +27,8 @@ import (
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/pocketbackup/pocketbackup/internal/atrest"
 )
 
 // ballastSize is the incompressible file host B keeps in its data
@@ -67,7 +69,16 @@ type swapHost struct {
 // While working on scenarios: PB_JS_TESTS="test/a.test.mjs …" runs only
 // those files, and PB_JS_HOST_LOGS=1 prints the hosts' logs even when
 // everything passed.
-func TestSDKScenarios(t *testing.T) {
+func TestSDKScenarios(t *testing.T) { runSDKScenarios(t, false) }
+
+// TestSDKScenariosEncrypted runs every scenario again with encryption at
+// rest on in every host (host A takes its key from
+// PB_BACKUPS_ENCRYPTION_KEY, the others from --encryption-key-file): the
+// SDKs see no difference, and the scenarios that read storage directly
+// decrypt it with PB_AGE_DECRYPT and check it holds only ciphertext.
+func TestSDKScenariosEncrypted(t *testing.T) { runSDKScenarios(t, true) }
+
+func runSDKScenarios(t *testing.T, encrypted bool) {
 	if _, err := os.Stat("node_modules/bosbase"); err != nil {
 		t.Fatal("examples/js/node_modules is missing: run `make test` (it runs `npm ci` here) or `npm ci` in examples/js")
 	}
@@ -76,18 +87,24 @@ func TestSDKScenarios(t *testing.T) {
 		t.Fatal("node is required for the SDK scenarios: ", err)
 	}
 	bins := buildBinaries(t)
+	var keyFile string
+	var nodeEnv []string
+	if encrypted {
+		keyFile = writeKeyFile(t)
+		nodeEnv = []string{"PB_AGE_KEY_FILE=" + keyFile, "PB_AGE_DECRYPT=" + bins.agedecrypt}
+	}
 	s3URL := startFakeS3(t, s3Bucket)
 	a := startTestHost(t, bins, hostOptions{
 		name:  "a",
 		email: "sdk-admin@example.com", password: "sdk-password-123",
 		userEmail: "sdk-user@example.com", userPassword: "sdk-user-password-123",
-		plugin: stockPlugin,
+		plugin: stockPlugin, keyFile: keyFile, keyInEnv: true,
 	})
 	b := startTestHost(t, bins, hostOptions{
 		name:  "b",
 		email: "sdk-admin2@example.com", password: "sdk-password-456",
 		ballast: ballastSize,
-		plugin:  stockPlugin,
+		plugin:  stockPlugin, keyFile: keyFile,
 	})
 
 	// The plugin swap scenario: the same SDK scenario against a host with
@@ -97,7 +114,7 @@ func TestSDKScenarios(t *testing.T) {
 		o := hostOptions{
 			name:  "swap-" + p.plugin,
 			email: "sdk-swap@example.com", password: "sdk-swap-password-789",
-			plugin: p.plugin,
+			plugin: p.plugin, keyFile: keyFile,
 		}
 		var storageDir string
 		if p.storage == "manifest" {
@@ -130,6 +147,7 @@ func TestSDKScenarios(t *testing.T) {
 		"PB_S3_ENDPOINT="+s3URL, "PB_S3_BUCKET="+s3Bucket,
 		"PB_SWAP_HOSTS="+string(swapJSON),
 	)
+	cmd.Env = append(cmd.Env, nodeEnv...)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	t.Logf("node --test output (%s):\n%s", time.Since(start).Round(time.Second), out)
@@ -141,9 +159,24 @@ func TestSDKScenarios(t *testing.T) {
 	}
 }
 
-// binaries are testhost and the plugins directory it runs the plugin from.
+// binaries are testhost and the plugins directory it runs the plugin
+// from, and the scenarios' decryption tool.
 type binaries struct {
-	testhost, plugins string
+	testhost, plugins, agedecrypt string
+}
+
+// writeKeyFile writes a new age keys file and returns its path.
+func writeKeyFile(t *testing.T) string {
+	t.Helper()
+	text, err := atrest.GenerateKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "backups.agekey")
+	if err := os.WriteFile(path, text, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // buildBinaries builds testhost and both plugins, the stock one and the
@@ -152,8 +185,9 @@ type binaries struct {
 func buildBinaries(t *testing.T) binaries {
 	t.Helper()
 	dir := t.TempDir()
-	bins := binaries{testhost: filepath.Join(dir, "testhost"), plugins: filepath.Join(dir, "plugins")}
+	bins := binaries{testhost: filepath.Join(dir, "testhost"), plugins: filepath.Join(dir, "plugins"), agedecrypt: filepath.Join(dir, "agedecrypt")}
 	goBuild(t, bins.testhost, "../../testhost")
+	goBuild(t, bins.agedecrypt, "./agedecrypt")
 	for name, pkg := range map[string]string{
 		stockPlugin:    "../../plugin/cmd/pocketbackup-plugin",
 		manifestPlugin: "../../examples/storage-plugin",
@@ -194,6 +228,8 @@ type hostOptions struct {
 	ballast                 int64  // bytes of incompressible data in pb_data/storage
 	plugin                  string // --plugin: the binary in the plugins directory
 	storage                 string // --storage, when set
+	keyFile                 string // encryption at rest with these keys, when set
+	keyInEnv                bool   // the keys in PB_BACKUPS_ENCRYPTION_KEY, not --encryption-key-file
 }
 
 // testHost is a running bin/testhost.
@@ -230,8 +266,19 @@ func startTestHost(t *testing.T, bins binaries, o hostOptions) testHost {
 	if o.storage != "" {
 		args = append(args, "--storage="+o.storage)
 	}
+	env := []string{"PB_SUPERUSER_EMAIL=" + o.email, "PB_SUPERUSER_PASSWORD=" + o.password}
+	switch {
+	case o.keyFile != "" && o.keyInEnv:
+		text, err := os.ReadFile(o.keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env = append(env, "PB_BACKUPS_ENCRYPTION_KEY="+string(text))
+	case o.keyFile != "":
+		args = append(args, "--encryption-key-file="+o.keyFile)
+	}
 	cmd := exec.Command(bins.testhost, args...)
-	cmd.Env = append(os.Environ(), "PB_SUPERUSER_EMAIL="+o.email, "PB_SUPERUSER_PASSWORD="+o.password)
+	cmd.Env = append(os.Environ(), env...)
 	logFile, err := os.Create(filepath.Join(dir, "testhost.log"))
 	if err != nil {
 		t.Fatal(err)

@@ -68,6 +68,10 @@ type BackupInfo struct {
 	ModifiedUnixNano int64 `protobuf:"varint,3,opt,name=modified_unix_nano,json=modifiedUnixNano,proto3" json:"modified_unix_nano,omitempty"`
 	// Lowercase hex SHA-256 of the stored object; empty when not known.
 	Sha256 string `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// The stored bytes are an age file (encryption at rest); size is then
+	// the plaintext's, stored_size the bytes in storage.
+	Encrypted  bool  `protobuf:"varint,5,opt,name=encrypted,proto3" json:"encrypted,omitempty"`
+	StoredSize int64 `protobuf:"varint,6,opt,name=stored_size,json=storedSize,proto3" json:"stored_size,omitempty"`
 	// Pinned backups are never rotated nor deleted until unpinned.
 	Pinned        bool `protobuf:"varint,16,opt,name=pinned,proto3" json:"pinned,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -130,6 +134,20 @@ func (x *BackupInfo) GetSha256() string {
 		return x.Sha256
 	}
 	return ""
+}
+
+func (x *BackupInfo) GetEncrypted() bool {
+	if x != nil {
+		return x.Encrypted
+	}
+	return false
+}
+
+func (x *BackupInfo) GetStoredSize() int64 {
+	if x != nil {
+		return x.StoredSize
+	}
+	return 0
 }
 
 func (x *BackupInfo) GetPinned() bool {
@@ -742,7 +760,10 @@ type OpenRequest struct {
 	Key        string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
 	Offset     int64                  `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
 	// Negative: to the end.
-	Length        int64 `protobuf:"varint,4,opt,name=length,proto3" json:"length,omitempty"`
+	Length int64 `protobuf:"varint,4,opt,name=length,proto3" json:"length,omitempty"`
+	// The bytes as stored (an encrypted backup not decrypted); offset and
+	// length then count stored bytes.
+	Stored        bool `protobuf:"varint,5,opt,name=stored,proto3" json:"stored,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -803,6 +824,13 @@ func (x *OpenRequest) GetLength() int64 {
 		return x.Length
 	}
 	return 0
+}
+
+func (x *OpenRequest) GetStored() bool {
+	if x != nil {
+		return x.Stored
+	}
+	return false
 }
 
 type OpenHeader struct {
@@ -1316,13 +1344,16 @@ var File_shared_proto_backup_proto protoreflect.FileDescriptor
 const file_shared_proto_backup_proto_rawDesc = "" +
 	"\n" +
 	"\x19shared/proto/backup.proto\x12\x0fpocketbackup.v1\"\a\n" +
-	"\x05Empty\"\x90\x01\n" +
+	"\x05Empty\"\xcf\x01\n" +
 	"\n" +
 	"BackupInfo\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12,\n" +
 	"\x12modified_unix_nano\x18\x03 \x01(\x03R\x10modifiedUnixNano\x12\x16\n" +
-	"\x06sha256\x18\x04 \x01(\tR\x06sha256\x12\x16\n" +
+	"\x06sha256\x18\x04 \x01(\tR\x06sha256\x12\x1c\n" +
+	"\tencrypted\x18\x05 \x01(\bR\tencrypted\x12\x1f\n" +
+	"\vstored_size\x18\x06 \x01(\x03R\n" +
+	"storedSize\x12\x16\n" +
 	"\x06pinned\x18\x10 \x01(\bR\x06pinned\"W\n" +
 	"\n" +
 	"PinRequest\x12\x1f\n" +
@@ -1366,13 +1397,14 @@ const file_shared_proto_backup_proto_rawDesc = "" +
 	"\rUploadMessage\x127\n" +
 	"\x06header\x18\x01 \x01(\v2\x1d.pocketbackup.v1.UploadHeaderH\x00R\x06header\x12\x16\n" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x05\n" +
-	"\x03msg\"p\n" +
+	"\x03msg\"\x88\x01\n" +
 	"\vOpenRequest\x12\x1f\n" +
 	"\vstorage_url\x18\x01 \x01(\tR\n" +
 	"storageUrl\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x16\n" +
 	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12\x16\n" +
-	"\x06length\x18\x04 \x01(\x03R\x06length\"\x81\x01\n" +
+	"\x06length\x18\x04 \x01(\x03R\x06length\x12\x16\n" +
+	"\x06stored\x18\x05 \x01(\bR\x06stored\"\x81\x01\n" +
 	"\n" +
 	"OpenHeader\x12/\n" +
 	"\x04info\x18\x01 \x01(\v2\x1b.pocketbackup.v1.BackupInfoR\x04info\x12\x16\n" +

@@ -2,6 +2,7 @@
 // run, how to log in, how to wait for background work, and small tools to
 // build, read and fingerprint zips.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { utimesSync } from 'node:fs';
 import { join } from 'node:path';
@@ -148,6 +149,32 @@ export async function download(pb, key) {
 // sha256 is the hex SHA-256 of bytes.
 export function sha256(bytes) {
   return createHash('sha256').update(bytes).digest('hex');
+}
+
+// encrypted tells that the hosts run with encryption at rest (the Go
+// harness's encrypted variant): storage then holds age files, and
+// plainStored turns them back into the zips the API serves.
+export const encrypted = Boolean(process.env.PB_AGE_KEY_FILE);
+
+const ageMagic = Buffer.from('age-encryption.org/v1\n');
+
+// isCiphertext tells whether stored bytes are an age file with no zip
+// signature in their first MiB.
+export function isCiphertext(bytes) {
+  const head = Buffer.from(bytes).subarray(0, 1 << 20);
+  const zipSignatures = ['PK\x03\x04', 'PK\x01\x02', 'PK\x05\x06'].map((s) => Buffer.from(s, 'latin1'));
+  return head.subarray(0, ageMagic.length).equals(ageMagic) && !zipSignatures.some((sig) => head.includes(sig));
+}
+
+// plainStored returns bytes read from storage as the zip they hold: as
+// they are without encryption; with it, after checking they are
+// ciphertext, decrypted offline with the hosts' key file.
+export function plainStored(bytes) {
+  if (!encrypted) return Buffer.from(bytes);
+  if (!isCiphertext(bytes)) throw new Error('storage holds something else than an encrypted backup');
+  return execFileSync(process.env.PB_AGE_DECRYPT, [process.env.PB_AGE_KEY_FILE], {
+    input: bytes, maxBuffer: 1 << 30,
+  });
 }
 
 // backupFile is where host keeps backup key (its default file:// storage).

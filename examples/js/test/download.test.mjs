@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { guide } from '../lib/guide.mjs';
 import {
-  sdks, login, hostA, backupFile, createAndWait, deleteQuietly, recordConsole, sha256, uniqueName,
+  sdks, login, hostA, backupFile, plainStored, createAndWait, deleteQuietly, recordConsole, sha256, uniqueName,
 } from '../lib/helpers.mjs';
 
 for (const { name, Client } of sdks) {
@@ -28,7 +28,7 @@ for (const { name, Client } of sdks) {
       pb = await login(Client);
       downloadsDir = await mkdtemp(join(tmpdir(), 'pocketbackup-downloads-'));
       await createAndWait(pb, key);
-      expected = sha256(await readFile(backupFile(hostA, key)));
+      expected = sha256(plainStored(await readFile(backupFile(hostA, key))));
     });
     after(async () => {
       await deleteQuietly(pb, key);

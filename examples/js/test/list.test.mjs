@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { guide } from '../lib/guide.mjs';
 import {
   sdks, login, hostA, createAndWait, ageBackup, deleteQuietly, recordConsole, storedZip, uniqueName,
+  encrypted,
 } from '../lib/helpers.mjs';
 
 const MiB = 1024 * 1024;
@@ -41,7 +42,13 @@ for (const { name, Client } of sdks) {
         // PocketBase's fields, plus only what this project adds where known
         // (the SDKs pass through fields they do not know).
         const added = ['sha256', 'verifiedAt', 'verify', 'verifyFirstSeen'];
-        assert.deepEqual(Object.keys(listed).filter((k) => !added.includes(k)).sort(), ['key', 'modified', 'size']);
+        if (encrypted) {
+          // Encryption at rest adds one field, only to encrypted backups.
+          assert.deepEqual(Object.keys(listed).filter((k) => !added.includes(k)).sort(), ['encrypted', 'key', 'modified', 'size']);
+          assert.equal(listed.encrypted, true);
+        } else {
+          assert.deepEqual(Object.keys(listed).filter((k) => !added.includes(k)).sort(), ['key', 'modified', 'size']);
+        }
         assert.match(listed.sha256, /^[0-9a-f]{64}$/, 'a created backup lists its SHA-256');
         assert.equal(typeof listed.size, 'number');
         assert.ok(!Number.isNaN(new Date(listed.modified).getTime()), `modified parses: ${listed.modified}`);

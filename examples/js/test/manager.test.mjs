@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { BackupManager } from '../lib/guide.mjs';
 import {
-  sdks, login, hostA, ageBackup, apiError, backupFile, deleteQuietly, keys, msgValidation,
+  sdks, login, hostA, ageBackup, apiError, backupFile, plainStored, deleteQuietly, keys, msgValidation,
   recordConsole, sha256, uniqueName, waitIdle,
 } from '../lib/helpers.mjs';
 
@@ -33,7 +33,7 @@ for (const { name, Client } of sdks) {
         const url = await manager.download(second);
         assert.ok(url.startsWith(`${hostA.url}/api/backups/${second}?token=`), url);
         const body = Buffer.from(await (await fetch(url)).arrayBuffer());
-        assert.equal(sha256(body), sha256(await readFile(backupFile(hostA, second))));
+        assert.equal(sha256(body), sha256(plainStored(await readFile(backupFile(hostA, second)))));
 
         await manager.delete(first);
         await manager.delete(second);

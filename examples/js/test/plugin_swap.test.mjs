@@ -16,7 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   sdks, login, apiError, createAndWait, download, keys, sha256, swapHosts, uniqueName, waitForRestore,
-  zipEntries,
+  zipEntries, plainStored,
 } from '../lib/helpers.mjs';
 
 // stored returns what host's own storage holds for key ({size, sha256}),
@@ -25,7 +25,7 @@ function stored(host, key) {
   if (host.storage === 'file') {
     const path = join(host.dataDir, 'backups', key);
     if (!existsSync(path)) return null;
-    const bytes = readFileSync(path);
+    const bytes = plainStored(readFileSync(path));
     return { size: bytes.length, sha256: sha256(bytes) };
   }
   assert.equal(host.storage, 'manifest');
@@ -37,7 +37,8 @@ function stored(host, key) {
   const bytes = readFileSync(join(host.storageDir, ...entry.path.split('/')));
   assert.equal(bytes.length, entry.size, `${entry.path} has the manifest's size`);
   assert.equal(sha256(bytes), entry.sha256, `${entry.path} has the manifest's SHA-256`);
-  return { size: entry.size, sha256: entry.sha256 };
+  const plain = plainStored(bytes);
+  return { size: plain.length, sha256: sha256(plain) };
 }
 
 for (const host of swapHosts()) {
