@@ -395,3 +395,46 @@ func plugintestWriteRandom(t *testing.T, path string, n int) {
 		t.Fatal(err)
 	}
 }
+
+// TestVerifyEncrypted: a backup encrypted at rest verifies (quick and
+// deep) against its stored digest and its decrypted zip; damaged
+// ciphertext is a problem the result names, a missing key an error.
+func TestVerifyEncrypted(t *testing.T) {
+	ctx := context.Background()
+	keys := newKeys(t)
+	folder := filepath.Join(t.TempDir(), "backups")
+	url := "file://" + folder
+	dir := markedDataDir(t)
+	plugintestWriteRandom(t, filepath.Join(dir, "storage", "big.bin"), 300<<10)
+	svc := encryptedService(t, keys)
+	info := create(t, svc, url, "a.zip", dir)
+	stored, err := os.ReadFile(filepath.Join(folder, "a.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := bytes.Clone(stored)
+	flipped[len(flipped)/2] ^= 0x40
+	if err := os.WriteFile(filepath.Join(folder, "flipped.zip"), flipped, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	verify := func(b shared.Backups, key, mode string) (shared.VerifyResult, error) {
+		return b.Verify(ctx, shared.VerifyRequest{StorageURL: url, Key: key, Mode: mode, ScratchDir: t.TempDir()}, nil)
+	}
+	for _, mode := range []string{shared.VerifyQuick, shared.VerifyDeep} {
+		res, err := verify(svc, "a.zip", mode)
+		if err != nil || res.Problem != "" || res.SHA256 != info.SHA256 || res.Entries == 0 {
+			t.Fatalf("%s verify: %+v, %v; want ok with the stored digest %s", mode, res, err, info.SHA256)
+		}
+		if mode == shared.VerifyDeep {
+			if got, err := os.ReadFile(filepath.Join(res.Extracted, "data.db")); err != nil || !bytes.Contains(got, []byte(marker)) {
+				t.Fatalf("deep verify extracted data.db: %v", err)
+			}
+		}
+	}
+	if res, err := verify(svc, "flipped.zip", shared.VerifyQuick); err != nil || res.Problem == "" {
+		t.Fatalf("flipped ciphertext: %+v, %v; want a problem", res, err)
+	}
+	if _, err := verify(encryptedService(t, nil), "a.zip", shared.VerifyQuick); !errors.Is(err, shared.ErrNoKey) {
+		t.Fatalf("no key: %v, want ErrNoKey", err)
+	}
+}

@@ -54,7 +54,13 @@ func (s *Service) Verify(ctx context.Context, req shared.VerifyRequest, progress
 		res.Problem = errDigestMismatch(req.Key, o.SHA256, sum).Error()
 		return res, nil
 	}
-	summary, err := archive.Verify(ctx, ra, o.Size, s.limits, progressFunc(progress))
+	// The digest is of the stored bytes; the archive checks read the zip,
+	// decrypted when the backup is encrypted at rest.
+	zr, zsize, err := s.plainArchive(ra, o.Size)
+	if err != nil {
+		return problemOr(res, err)
+	}
+	summary, err := archive.Verify(ctx, zr, zsize, s.limits, progressFunc(progress))
 	res.Entries, res.TotalBytes = summary.Entries, summary.TotalBytes
 	if err != nil {
 		return problemOr(res, err)
@@ -64,7 +70,7 @@ func (s *Service) Verify(ctx context.Context, req shared.VerifyRequest, progress
 		if err := os.Mkdir(dest, 0o700); err != nil {
 			return res, fmt.Errorf("verify %q: scratch: %w", req.Key, err)
 		}
-		if _, err := archive.ExtractWith(ctx, ra, o.Size, dest, archive.ExtractOptions{
+		if _, err := archive.ExtractWith(ctx, zr, zsize, dest, archive.ExtractOptions{
 			Limits: s.limits, Progress: progressFunc(progress), Engine: s.engine}); err != nil {
 			return problemOr(res, err)
 		}
@@ -75,10 +81,12 @@ func (s *Service) Verify(ctx context.Context, req shared.VerifyRequest, progress
 	return res, nil
 }
 
-// problemOr records an archive's rejection as the result's problem; any
-// other error (reading, cancelling) is returned as an error.
+// problemOr records an archive's rejection, or damaged encryption, as the
+// result's problem; any other error (reading, cancelling, no key or a
+// wrong one) is returned as an error.
 func problemOr(res shared.VerifyResult, err error) (shared.VerifyResult, error) {
-	if errors.Is(err, archive.ErrInvalid) {
+	err = archiveError(err)
+	if errors.Is(err, archive.ErrInvalid) || errors.Is(err, shared.ErrInvalid) {
 		res.Problem = err.Error()
 		return res, nil
 	}
