@@ -93,7 +93,7 @@ func storageKind(err error) string {
 // observe records a finished operation in the metrics and sends its event.
 func (h *Host) observe(run RunningOperation, err error, publicMsg string) {
 	now := h.clock.Now()
-	took := now.Sub(run.Started)
+	took := now.Sub(run.Started.Time)
 	trigger := run.Trigger
 	if trigger == "" {
 		trigger = metrics.TriggerManual
@@ -144,8 +144,7 @@ func (h *Host) observeUpload(key string, size int64, took time.Duration) {
 // observeRecovered reports the restore that the previous process swapped
 // in and Recover settled at this start (its outcome is o).
 func (h *Host) observeRecovered(o *Outcome) {
-	started, _ := time.Parse("2006-01-02 15:04:05.000Z", o.Started)
-	finished, _ := time.Parse("2006-01-02 15:04:05.000Z", o.Finished)
+	started, finished := o.Started.Time, o.Finished.Time
 	if o.OK {
 		h.metrics.Succeeded(KindRestore, metrics.TriggerManual, finished.Sub(started), 0, finished)
 		h.sendEvent(notify.Event{Type: notify.EventRestoreCompleted, Operation: KindRestore, Key: o.Key})

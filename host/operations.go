@@ -1,7 +1,9 @@
 package host
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -18,24 +20,23 @@ const (
 // RunningOperation is the create or restore in progress, as /api/health
 // shows it to superusers.
 type RunningOperation struct {
-	Kind       string    `json:"kind"`
-	Key        string    `json:"key"`
-	BytesDone  int64     `json:"bytesDone"`
-	BytesTotal int64     `json:"bytesTotal"`
-	Started    time.Time `json:"-"`
-	StartedStr string    `json:"started"`
+	Kind       string  `json:"kind"`
+	Key        string  `json:"key"`
+	BytesDone  int64   `json:"bytesDone"`
+	BytesTotal int64   `json:"bytesTotal"`
+	Started    APITime `json:"started"`
 	// Trigger is what started it (metrics.TriggerManual, …Scheduled).
 	Trigger string `json:"-"`
 }
 
 // Outcome is how the last operation ended.
 type Outcome struct {
-	Kind     string `json:"kind"`
-	Key      string `json:"key"`
-	OK       bool   `json:"ok"`
-	Error    string `json:"error,omitempty"`
-	Started  string `json:"started"`
-	Finished string `json:"finished"`
+	Kind     string  `json:"kind"`
+	Key      string  `json:"key"`
+	OK       bool    `json:"ok"`
+	Error    string  `json:"error,omitempty"`
+	Started  APITime `json:"started"`
+	Finished APITime `json:"finished"`
 	// Verify is what a verify operation found (verify only).
 	Verify *VerifyOutcome `json:"verify,omitempty"`
 }
@@ -86,7 +87,7 @@ func (o *operations) beginAs(kind, trigger, key string) error {
 		return errKeyInUse
 	}
 	start := o.now().UTC()
-	o.running = &RunningOperation{Kind: kind, Key: key, Started: start, StartedStr: formatTime(start), Trigger: trigger}
+	o.running = &RunningOperation{Kind: kind, Key: key, Started: APITime{start}, Trigger: trigger}
 	return nil
 }
 
@@ -135,8 +136,8 @@ func (o *operations) finish(publicErr string) {
 		Key:      o.running.Key,
 		OK:       publicErr == "",
 		Error:    publicErr,
-		Started:  o.running.StartedStr,
-		Finished: formatTime(o.now().UTC()),
+		Started:  o.running.Started,
+		Finished: APITime{o.now()},
 	}
 	o.running = nil
 }
@@ -156,7 +157,7 @@ func (o *operations) finishVerify(publicErr string, v *VerifyOutcome) {
 func (o *operations) record(kind, key, publicErr string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	now := formatTime(o.now().UTC())
+	now := APITime{o.now()}
 	o.last = &Outcome{Kind: kind, Key: key, OK: false, Error: publicErr, Started: now, Finished: now}
 }
 
@@ -191,7 +192,34 @@ func (o *operations) snapshot() (*RunningOperation, *Outcome) {
 	return run, last
 }
 
-// formatTime is PocketBase's JSON date format.
+// apiTimeLayout is PocketBase's JSON date format (always UTC).
+const apiTimeLayout = "2006-01-02 15:04:05.000Z"
+
+// formatTime is t in PocketBase's JSON date format.
 func formatTime(t time.Time) string {
-	return t.UTC().Format("2006-01-02 15:04:05.000Z")
+	return t.UTC().Format(apiTimeLayout)
+}
+
+// APITime is a time that reads and writes itself in JSON as PocketBase
+// does ("2006-01-02 15:04:05.000Z", UTC), so that one value serves both
+// the code (durations, metrics) and the API.
+type APITime struct{ time.Time }
+
+// MarshalJSON implements json.Marshaler.
+func (t APITime) MarshalJSON() ([]byte, error) {
+	return json.Marshal(formatTime(t.Time))
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *APITime) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("time: %w", err)
+	}
+	parsed, err := time.Parse(apiTimeLayout, s)
+	if err != nil {
+		return fmt.Errorf("time: %w", err)
+	}
+	t.Time = parsed
+	return nil
 }

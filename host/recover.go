@@ -46,7 +46,7 @@ func Recover(ctx context.Context, dataDir string, log *slog.Logger) error {
 // recoverLocked is Recover for a caller that holds the data directory's
 // lock.
 func recoverLocked(ctx context.Context, dataDir string, log *slog.Logger) error {
-	out, err := restore.RecoverChecked(stateDir(dataDir), func(dir string, checked []filestamp.Stamp) error {
+	out, err := restore.ResumeChecked(stateDir(dataDir), func(dir string, checked []filestamp.Stamp) error {
 		again, err := sqlitesnap.VerifyChanged(ctx, dir, checked)
 		log.Info("restored databases verified", "stamped", len(checked), "checked_again", again)
 		return err
@@ -58,7 +58,7 @@ func recoverLocked(ctx context.Context, dataDir string, log *slog.Logger) error 
 		return nil
 	}
 	outcome := &Outcome{Kind: KindRestore, Key: out.Key, OK: out.Restored,
-		Started: formatTime(out.Started), Finished: formatTime(out.Finished)}
+		Started: APITime{out.Started}, Finished: APITime{out.Finished}}
 	if out.Restored {
 		log.Info("restore completed", "key", out.Key)
 	} else {

@@ -8,7 +8,7 @@
 // Finish or Rollback removes the journal. Moves are renames within one
 // filesystem, so each is atomic, and because all old entries leave before
 // any new one arrives, the state after any crash can be read off the
-// filesystem: Recover completes the swap (roll forward), idempotently.
+// filesystem: Resume completes the swap (roll forward), idempotently.
 // The data directory itself is never moved: it may be a mount point.
 //
 // Durable means fsynced: every file the package writes, and every folder
@@ -18,7 +18,7 @@
 //
 // The journal may also carry stamps of the staged files the caller
 // verified before the swap (PrepareChecked): renames keep a file's
-// identity, so the verification at start (RecoverChecked) can tell what
+// identity, so the verification at start (ResumeChecked) can tell what
 // changed since and check only that, while the app is down.
 //
 // This package is pure filesystem code: it knows nothing of HTTP, plugins

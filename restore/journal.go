@@ -27,7 +27,7 @@ type Journal struct {
 	NewList []string  `json:"newList"` // entries of Staged to move in
 	Started time.Time `json:"started"`
 	// Checked stamps the staged files the caller verified before the
-	// swap (see PrepareChecked); Recover hands them to its verification,
+	// swap (see PrepareChecked); Resume hands them to its verification,
 	// which need not check again what still matches them.
 	Checked []filestamp.Stamp `json:"checked,omitempty"`
 

@@ -146,8 +146,8 @@ func checkRecoveries(t *testing.T, k int, disk *simFS, prepared, refuse bool, co
 		if refuse {
 			verify = refuseNewDB(d)
 		}
-		var out Outcome
-		if !d.run(r, func() { out, err = recoverOn(d, simState, verify, nil) }) {
+		var out Resolution
+		if !d.run(r, func() { out, err = resumeOn(d, simState, verify, nil) }) {
 			checkSettled(t, d, out, err, refuse, want, what, "cut after %d, recovery completed", k)
 			return
 		}
@@ -155,14 +155,14 @@ func checkRecoveries(t *testing.T, k int, disk *simFS, prepared, refuse bool, co
 		if refuse {
 			verify = refuseNewDB(d)
 		}
-		out, err = recoverOn(d, simState, verify, nil)
+		out, err = resumeOn(d, simState, verify, nil)
 		checkSettled(t, d, out, err, refuse, want, what, "cut after %d, recovery cut after %d, recovered", k, r)
 	}
 }
 
 // checkSettled checks a completed recovery, then deletes the leftovers as
 // the host does, cuts the power once more and recovers: nothing changes.
-func checkSettled(t *testing.T, d *simFS, out Outcome, err error, refuse bool, want map[string]string, what, format string, args ...any) {
+func checkSettled(t *testing.T, d *simFS, out Resolution, err error, refuse bool, want map[string]string, what, format string, args ...any) {
 	t.Helper()
 	fail := func(msg string, a ...any) {
 		t.Helper()
@@ -184,7 +184,7 @@ func checkSettled(t *testing.T, d *simFS, out Outcome, err error, refuse bool, w
 	// goes again.
 	removeAllDurably(t, d, simWork)
 	d = d.powerCut()
-	again, err := recoverOn(d, simState, nil, nil)
+	again, err := resumeOn(d, simState, nil, nil)
 	if err != nil || again.Found {
 		fail("recovery after a settled one and a cut: %+v, %v (the journal came back)", again, err)
 	}

@@ -137,9 +137,9 @@ func TestSwapAndRecoverWithoutCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertTree(t, l.dataDir, newTree, "the backup's")
-	out, err := restore.Recover(l.stateDir, nil, nil)
+	out, err := restore.Resume(l.stateDir, nil, nil)
 	if err != nil || !out.Found || !out.Restored || out.Key != "b.zip" {
-		t.Fatalf("Recover = %+v, %v", out, err)
+		t.Fatalf("Resume = %+v, %v", out, err)
 	}
 	assertTree(t, l.dataDir, newTree, "the backup's")
 	if _, err := os.Stat(filepath.Join(l.stateDir, restore.JournalFile)); !errors.Is(err, os.ErrNotExist) {
@@ -149,9 +149,9 @@ func TestSwapAndRecoverWithoutCrash(t *testing.T) {
 	if got := readTree(t, l.old); !maps.Equal(got, withoutKept(oldTree)) {
 		t.Fatalf("old folder holds %v", got)
 	}
-	out, err = restore.Recover(l.stateDir, nil, nil)
+	out, err = restore.Resume(l.stateDir, nil, nil)
 	if err != nil || out.Found {
-		t.Fatalf("second Recover = %+v, %v", out, err)
+		t.Fatalf("second Resume = %+v, %v", out, err)
 	}
 }
 
@@ -171,9 +171,9 @@ func TestRecoverRollsBackWhenVerifyFails(t *testing.T) {
 		}
 		return nil
 	}
-	out, err := restore.Recover(l.stateDir, refuse, nil)
+	out, err := restore.Resume(l.stateDir, refuse, nil)
 	if err != nil || !out.Found || out.Restored || out.Err == nil {
-		t.Fatalf("Recover = %+v, %v", out, err)
+		t.Fatalf("Resume = %+v, %v", out, err)
 	}
 	assertTree(t, l.dataDir, oldTree, "the old data")
 }
@@ -208,9 +208,9 @@ func TestRecoverCheckedGetsTheStagingStamps(t *testing.T) {
 			}
 			return nil
 		}
-		out, err := restore.RecoverChecked(l.stateDir, verify, nil)
+		out, err := restore.ResumeChecked(l.stateDir, verify, nil)
 		if err != nil || !out.Found || out.Restored == tamper {
-			t.Fatalf("tampered %v: RecoverChecked = %+v, %v", tamper, out, err)
+			t.Fatalf("tampered %v: ResumeChecked = %+v, %v", tamper, out, err)
 		}
 		if len(got) != 1 || got[0] != stamp {
 			t.Fatalf("verify got stamps %+v, want %+v", got, stamp)
@@ -225,9 +225,9 @@ func TestRecoverCheckedGetsTheStagingStamps(t *testing.T) {
 
 func TestNoJournalMeansOldData(t *testing.T) {
 	l := newLayout(t)
-	out, err := restore.Recover(l.stateDir, nil, nil)
+	out, err := restore.Resume(l.stateDir, nil, nil)
 	if err != nil || out.Found {
-		t.Fatalf("Recover = %+v, %v", out, err)
+		t.Fatalf("Resume = %+v, %v", out, err)
 	}
 	assertTree(t, l.dataDir, oldTree, "the old data")
 }
@@ -241,8 +241,8 @@ func TestAbandonBeforeSwap(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertTree(t, l.dataDir, oldTree, "the old data")
-	if out, err := restore.Recover(l.stateDir, nil, nil); err != nil || out.Found {
-		t.Fatalf("Recover after Abandon = %+v, %v", out, err)
+	if out, err := restore.Resume(l.stateDir, nil, nil); err != nil || out.Found {
+		t.Fatalf("Resume after Abandon = %+v, %v", out, err)
 	}
 }
 
@@ -287,11 +287,11 @@ func TestCrashHelper(t *testing.T) {
 			t.Fatal(err)
 		}
 	case "recover":
-		if _, err := restore.Recover(l.stateDir, nil, hook); err != nil {
+		if _, err := restore.Resume(l.stateDir, nil, hook); err != nil {
 			t.Fatal(err)
 		}
 	case "recover-refuse":
-		if _, err := restore.Recover(l.stateDir, refuseNew, hook); err != nil {
+		if _, err := restore.Resume(l.stateDir, refuseNew, hook); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -346,7 +346,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 			l := newLayout(t)
 			root := filepath.Dir(l.dataDir)
 			crashAt(t, root, "swap", step)
-			out, err := restore.Recover(l.stateDir, nil, nil)
+			out, err := restore.Resume(l.stateDir, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -358,7 +358,7 @@ func TestCrashAtEveryStep(t *testing.T) {
 				return
 			}
 			if !out.Restored {
-				t.Fatalf("Recover = %+v", out)
+				t.Fatalf("Resume = %+v", out)
 			}
 			assertTree(t, l.dataDir, newTree, "the backup's")
 		})
@@ -403,7 +403,7 @@ func testCrashesDuringRecovery(t *testing.T, swapStep, mode string, want map[str
 	}
 	var steps []string
 	probe := copyLayout(t, base)
-	if _, err := restore.Recover(probe.stateDir, verify, func(s string) { steps = append(steps, s) }); err != nil {
+	if _, err := restore.Resume(probe.stateDir, verify, func(s string) { steps = append(steps, s) }); err != nil {
 		t.Fatal(err)
 	}
 	if len(steps) < 2 {
@@ -413,9 +413,9 @@ func testCrashesDuringRecovery(t *testing.T, swapStep, mode string, want map[str
 		t.Run(step, func(t *testing.T) {
 			l := copyLayout(t, base)
 			crashAt(t, filepath.Dir(l.dataDir), mode, step)
-			out, err := restore.Recover(l.stateDir, verify, nil)
+			out, err := restore.Resume(l.stateDir, verify, nil)
 			if err != nil || !out.Found || out.Restored != (verify == nil) || (out.Err == nil) != (verify == nil) {
-				t.Fatalf("Recover = %+v, %v", out, err)
+				t.Fatalf("Resume = %+v, %v", out, err)
 			}
 			assertTree(t, l.dataDir, want, what)
 		})
@@ -456,8 +456,8 @@ func copyLayout(t *testing.T, l layout) layout {
 	return layout{dataDir: rebase(l.dataDir), stateDir: rebase(l.stateDir), staged: rebase(l.staged), old: rebase(l.old)}
 }
 
-func ExampleRecover() {
-	out, err := restore.Recover(os.TempDir()+"/no-such-state-dir", nil, nil)
+func ExampleResume() {
+	out, err := restore.Resume(os.TempDir()+"/no-such-state-dir", nil, nil)
 	fmt.Println(out.Found, err)
 	// Output: false <nil>
 }

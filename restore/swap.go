@@ -33,8 +33,8 @@ func Prepare(stateDir, dataDir, staged, old, key string, keep []string) (*Journa
 }
 
 // PrepareChecked is Prepare for a staged tree whose files the caller has
-// verified and stamped: the stamps go into the journal, and Recover passes
-// them to its verification (see RecoverChecked).
+// verified and stamped: the stamps go into the journal, and Resume passes
+// them to its verification (see ResumeChecked).
 func PrepareChecked(stateDir, dataDir, staged, old, key string, keep []string, checked []filestamp.Stamp) (*Journal, error) {
 	return prepareOn(osFS{}, stateDir, dataDir, staged, old, key, keep, checked)
 }

@@ -7,8 +7,8 @@ import (
 	"github.com/pocketbackup/pocketbackup/internal/filestamp"
 )
 
-// Outcome is what Recover did.
-type Outcome struct {
+// Resolution is what Resume did.
+type Resolution struct {
 	// Found is false when there was no journal: nothing to do.
 	Found bool
 	Key   string
@@ -29,37 +29,39 @@ type Verify func(dataDir string) error
 // that it checks again only what no longer matches them.
 type VerifyChecked func(dataDir string, checked []filestamp.Stamp) error
 
-// Recover finishes whatever restore a journal in stateDir describes. Call it
+// Resume finishes whatever restore a journal in stateDir describes (the
+// filesystem part of a host's recovery at start: package host wraps it with
+// the database checks and the outcome it records for the app). Call it
 // at start, before anything opens files in the data directory. It completes
 // the swap, verifies it, and on failure puts the old data back. The
 // journal is removed once the data directory is settled; the old (or the
 // refused new) entries stay in the journal's folders for the caller to
 // delete. An error means the data directory could not be settled and
 // nothing should open it.
-func Recover(stateDir string, verify Verify, hook Hook) (Outcome, error) {
-	return recoverOn(osFS{}, stateDir, verify, hook)
+func Resume(stateDir string, verify Verify, hook Hook) (Resolution, error) {
+	return resumeOn(osFS{}, stateDir, verify, hook)
 }
 
-// RecoverChecked is Recover with a verification that is given the
+// ResumeChecked is Resume with a verification that is given the
 // journal's stamps (see PrepareChecked).
-func RecoverChecked(stateDir string, verify VerifyChecked, hook Hook) (Outcome, error) {
-	return recoverCheckedOn(osFS{}, stateDir, verify, hook)
+func ResumeChecked(stateDir string, verify VerifyChecked, hook Hook) (Resolution, error) {
+	return resumeCheckedOn(osFS{}, stateDir, verify, hook)
 }
 
-func recoverOn(fsys fileSystem, stateDir string, verify Verify, hook Hook) (Outcome, error) {
+func resumeOn(fsys fileSystem, stateDir string, verify Verify, hook Hook) (Resolution, error) {
 	var v VerifyChecked
 	if verify != nil {
 		v = func(dataDir string, _ []filestamp.Stamp) error { return verify(dataDir) }
 	}
-	return recoverCheckedOn(fsys, stateDir, v, hook)
+	return resumeCheckedOn(fsys, stateDir, v, hook)
 }
 
-func recoverCheckedOn(fsys fileSystem, stateDir string, verify VerifyChecked, hook Hook) (Outcome, error) {
+func resumeCheckedOn(fsys fileSystem, stateDir string, verify VerifyChecked, hook Hook) (Resolution, error) {
 	j, err := readJournal(fsys, stateDir)
 	if err != nil || j == nil {
-		return Outcome{}, err
+		return Resolution{}, err
 	}
-	out := Outcome{Found: true, Key: j.Key, Started: j.Started}
+	out := Resolution{Found: true, Key: j.Key, Started: j.Started}
 	swapErr := Swap(j, hook)
 	if swapErr == nil && verify != nil {
 		swapErr = verify(j.DataDir, j.Checked)
