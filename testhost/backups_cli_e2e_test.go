@@ -16,6 +16,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // cliResult is one run of "testhost backups …".
@@ -25,9 +26,14 @@ type cliResult struct {
 }
 
 // runBackupsCLI runs the built binary's backups command against p (nil:
-// no app), with stdin and extra environment.
+// no app), with stdin and extra environment. With env nil it passes p's
+// token (a login costs a bcrypt hash per run); any env, even empty, makes
+// the command log in with the e-mail and password.
 func runBackupsCLI(t *testing.T, bin string, p *proc, stdin string, env []string, args ...string) cliResult {
 	t.Helper()
+	if p != nil && env == nil && p.token != "" {
+		args = append(args, "--token="+p.token)
+	}
 	cmd := exec.Command(bin, append([]string{"backups"}, args...)...)
 	cmd.Env = append(os.Environ(), "PB_SUPERUSER_EMAIL="+e2eEmail, "PB_SUPERUSER_PASSWORD="+e2ePassword)
 	if p != nil {
@@ -100,7 +106,7 @@ func TestBackupsCLIOnline(t *testing.T) {
 	p := startProc(t, bin, pluginsDir, filepath.Join(t.TempDir(), "pb_data"), freeLoopback(t))
 	work := t.TempDir()
 
-	runBackupsCLI(t, bin, p, "", nil, "list").want(t, 0, "No backups yet")
+	runBackupsCLI(t, bin, p, "", []string{}, "list").want(t, 0, "No backups yet")
 	runBackupsCLI(t, bin, p, "", nil, "create", "first.zip", "--wait").want(t, 0, "Backup first.zip: done")
 	r := runBackupsCLI(t, bin, p, "", nil, "list", "--json")
 	r.want(t, 0)
@@ -109,8 +115,6 @@ func TestBackupsCLIOnline(t *testing.T) {
 		t.Fatalf("list --json: %v %s", err, r.stdout)
 	}
 	runBackupsCLI(t, bin, p, "", nil, "list").want(t, 0, "KEY", "first.zip", "UTC")
-	// Without --wait the create answers at once; a second name is free.
-	runBackupsCLI(t, bin, p, "", nil, "create", "second.zip").want(t, 0, "in the background")
 	// A name the API refuses: its reason and exit 1.
 	runBackupsCLI(t, bin, p, "", nil, "create", "Bad Name!").want(t, 1, "Must be in a valid format")
 
@@ -144,13 +148,24 @@ func TestBackupsCLIOnline(t *testing.T) {
 
 	// Credentials: a token works, a bad one and none are refused.
 	runBackupsCLI(t, bin, p, "", []string{"PB_SUPERUSER_PASSWORD="}, "list", "--token", p.token).want(t, 0, "first.zip")
-	runBackupsCLI(t, bin, p, "", nil, "list", "--token", "not-a-token").want(t, 1, "401")
+	runBackupsCLI(t, bin, p, "", []string{}, "list", "--token", "not-a-token").want(t, 1, "401")
 	runBackupsCLI(t, bin, p, "", []string{"PB_SUPERUSER_EMAIL=", "PB_SUPERUSER_PASSWORD="}, "list").want(t, 2, "no credentials")
 	runBackupsCLI(t, bin, p, "", []string{"PB_SUPERUSER_PASSWORD="}, "list").want(t, 2, "no password")
 	runBackupsCLI(t, bin, p, "", []string{"PB_SUPERUSER_PASSWORD=wrong-password"}, "list").want(t, 1, "Failed to authenticate")
 	runBackupsCLI(t, bin, p, "", nil, "list", "--url", "ftp://x").want(t, 2, "--url")
 	runBackupsCLI(t, bin, p, "", nil, "lsit").want(t, 2, "unknown command")
 	runBackupsCLI(t, bin, p, "", nil, "download").want(t, 2, "takes 1 argument")
+
+	// Without --wait a create answers at once and runs on in the app.
+	runBackupsCLI(t, bin, p, "", nil, "create", "second.zip").want(t, 0, "in the background")
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if last, _ := p.health()["lastOperation"].(map[string]any); last["key"] == "second.zip" && last["ok"] == true {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the background create did not finish: %v", p.health())
+		}
+	}
 }
 
 // TestBackupsCLIRestoreWait restores through the command and follows the
@@ -163,7 +178,7 @@ func TestBackupsCLIRestoreWait(t *testing.T) {
 	runBackupsCLI(t, bin, p, "", nil, "create", "snap.zip", "--wait").want(t, 0, "done")
 	p.call("POST", "/api/collections/notes/records", map[string]string{"title": "after"}, nil)
 
-	r := runBackupsCLI(t, bin, p, "snap.zip\n", nil, "restore", "snap.zip", "--wait", "--json")
+	r := runBackupsCLI(t, bin, p, "snap.zip\n", []string{}, "restore", "snap.zip", "--wait", "--json")
 	r.want(t, 0, "Type the backup's name")
 	var res struct {
 		Status      string
@@ -176,7 +191,7 @@ func TestBackupsCLIRestoreWait(t *testing.T) {
 	if titles := p.noteTitles(); strings.Join(titles, ",") != "before" {
 		t.Fatalf("notes after the restore: %v", titles)
 	}
-	runBackupsCLI(t, bin, p, "", nil, "restore", "snap.zip", "--wait", "--yes").want(t, 0, "The API was down", "Restore of snap.zip: done")
+	runBackupsCLI(t, bin, p, "", []string{}, "restore", "snap.zip", "--wait", "--yes").want(t, 0, "The API was down", "Restore of snap.zip: done")
 }
 
 // cutProxy forwards to an app and cuts the first download response
