@@ -59,7 +59,12 @@ func (h *Host) spaceWarning() string {
 	if !known || size <= 0 {
 		return ""
 	}
-	free := h.freeSpace()
+	return spaceWarningFor(size, h.freeSpace())
+}
+
+// spaceWarningFor is spaceWarning's judgement for a newest backup of size
+// bytes and the free space per volume.
+func spaceWarningFor(size int64, free map[string]uint64) string {
 	var warn []string
 	if f, ok := free[metrics.VolumeBackups]; ok && f < uint64(size) {
 		warn = append(warn, fmt.Sprintf("the next backup may not fit in the backups folder (about %d bytes needed, %d free)", size, f))
