@@ -14,7 +14,9 @@ import (
 // help texts.
 func TestNamesFollowConventions(t *testing.T) {
 	m := metrics.New(metrics.Probe{
-		Running:   func() (metrics.Running, bool) { return metrics.Running{Operation: "create", BytesDone: 1, BytesTotal: 2}, true },
+		Running: func() (metrics.Running, bool) {
+			return metrics.Running{Operation: "create", BytesDone: 1, BytesTotal: 2}, true
+		},
 		FreeBytes: func() map[string]uint64 { return map[string]uint64{metrics.VolumeData: 1} },
 		Logins:    func() (uint64, uint64) { return 1, 1 },
 	})
