@@ -35,7 +35,12 @@ func (h *Host) spaceWarning() string {
 	if !known || size <= 0 {
 		return ""
 	}
-	free := h.volumesFree()
+	return spaceWarningFor(size, h.volumesFree())
+}
+
+// spaceWarningFor is spaceWarning's judgement for a newest backup of size
+// bytes and the free space per volume.
+func spaceWarningFor(size int64, free map[string]uint64) string {
 	var warn []string
 	if f, ok := free[metrics.VolumeBackups]; ok && f < uint64(size) {
 		warn = append(warn, fmt.Sprintf("the next backup may not fit in the backups folder (about %d bytes needed, %d free)", size, f))

@@ -54,6 +54,7 @@ func (h *Host) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		apiErr = keyError(msgWrongKey)
 	case storageAPIError(err) != nil:
 		h.log.Error("request failed: backups storage", "method", r.Method, "path", r.URL.Path, "error", err)
+		h.metrics.StorageError(storageKind(err))
 		apiErr = storageAPIError(err)
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client went away; nobody reads the answer.

@@ -116,7 +116,8 @@ func TestHealthRoute(t *testing.T) {
 	public := `{"code":200,"message":"API is healthy.","data":{}}`
 	super := func(realIP, proxyHeader string) string {
 		return `{"code":200,"message":"API is healthy.","data":{"canBackup":true,"operation":null,"lastOperation":null,` +
-			`"realIP":"` + realIP + `","possibleProxyHeader":"` + proxyHeader + `","requireS3":false}}`
+			`"realIP":"` + realIP + `","possibleProxyHeader":"` + proxyHeader + `","requireS3":false,` +
+			`"lastGoodBackup":"","stale":false}}`
 	}
 	xff := map[string]string{"X-Forwarded-For": "203.0.113.7"}
 	runScenarios(t, e, []scenario{

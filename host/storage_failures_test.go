@@ -151,4 +151,8 @@ func TestUnreachableStorageAnswers503(t *testing.T) {
 		t.Fatalf("list: %d %s, want 503", status, got)
 	}
 	assertJSONEqual(t, got, `{"status":503,"message":"The backups storage could not be reached or did not answer in time.","data":{}}`)
+	// Counted: the list above, and the listing the scrape itself makes.
+	if v := metricValue(e.scrape(), "pocketbackup_storage_errors_total", map[string]string{"kind": "unreachable"}); v != 2 {
+		t.Errorf("storage errors = %v, want 2", v)
+	}
 }
