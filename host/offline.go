@@ -32,6 +32,9 @@ type OfflineConfig struct {
 	// ScratchDir holds the plugin's socket naming and Verify's extraction
 	// when DataDir is empty.
 	ScratchDir string
+	// EncryptionKeys: as in Config (an offline create stores its backup
+	// encrypted; restore and verify decrypt).
+	EncryptionKeys string
 	// Logger receives the host's and the plugin's logs.
 	Logger *slog.Logger
 	// CheckTimeout and CheckMemory: as in Config.
@@ -88,10 +91,15 @@ func OpenOffline(ctx context.Context, cfg OfflineConfig) (_ *Offline, err error)
 			}
 		}
 	}
+	keys, err := parseEncryptionKeys(cfg.EncryptionKeys)
+	if err != nil {
+		return nil, fmt.Errorf("offline: %w", err)
+	}
 	sup, err := newSupervisor(socketKey, cfg.PluginsDir, cfg.PluginName, cfg.PluginSHA256, cfg.PluginEnv, hclogslog.New(cfg.Logger).Named("host").Named("plugin"))
 	if err != nil {
 		return nil, fmt.Errorf("offline: %w", err)
 	}
+	sup.extraEnv = []string{envEncryptionKeys + "=" + keys.Text()}
 	if _, err := sup.Backups(ctx); err != nil {
 		return nil, errors.Join(fmt.Errorf("offline: %w", err), sup.Close())
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/pocketbackup/pocketbackup/host"
+	"github.com/pocketbackup/pocketbackup/shared"
 )
 
 // TestDataDirLock: a running host holds its data directory; a second host
@@ -122,5 +123,58 @@ func TestOfflineCreateRestoreVerify(t *testing.T) {
 	}
 	if _, err := v.Verify(ctx, "file://"+bad, "flipped.zip", true, bad); err == nil {
 		t.Error("deep verify of an archive with a flipped byte passed")
+	}
+}
+
+// TestOfflineEncrypted: with the app's keys an offline create stores an
+// age file and an offline restore decrypts it; without them the restore
+// is refused naming the missing key, and the data is left as it was.
+func TestOfflineEncrypted(t *testing.T) {
+	ctx := context.Background()
+	keys := genKeys(t)
+	dataDir := t.TempDir()
+	makeDatabase(t, filepath.Join(dataDir, "data.db"), 20)
+	store := t.TempDir()
+	storageURL := "file://" + store
+	off, err := host.OpenOffline(ctx, host.OfflineConfig{DataDir: dataDir, PluginsDir: pluginDir, EncryptionKeys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := off.Create(ctx, storageURL, "enc.zip"); err != nil {
+		t.Fatal(err)
+	}
+	if err := off.Close(); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := os.ReadFile(filepath.Join(store, "enc.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertStoredCiphertext(t, stored)
+	addNotes(t, filepath.Join(dataDir, "data.db"), 5)
+
+	noKey, err := host.OpenOffline(ctx, host.OfflineConfig{DataDir: dataDir, PluginsDir: pluginDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := noKey.Restore(ctx, storageURL, "enc.zip"); !errors.Is(err, shared.ErrNoKey) {
+		t.Errorf("restore without the key: %v, want ErrNoKey", err)
+	}
+	if err := noKey.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := countNotes(t, filepath.Join(dataDir, "data.db")); n != 25 {
+		t.Fatalf("after the refused restore: %d notes, want the 25 there were", n)
+	}
+	withKey, err := host.OpenOffline(ctx, host.OfflineConfig{DataDir: dataDir, PluginsDir: pluginDir, EncryptionKeys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer withKey.Close()
+	if err := withKey.Restore(ctx, storageURL, "enc.zip"); err != nil {
+		t.Fatal(err)
+	}
+	if n := countNotes(t, filepath.Join(dataDir, "data.db")); n != 20 {
+		t.Fatalf("after the restore: %d notes, want the backup's 20", n)
 	}
 }

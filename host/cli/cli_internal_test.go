@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pocketbackup/pocketbackup/internal/atrest"
 )
 
 // The real host does not send digests or ETags yet (another issue adds
@@ -216,4 +218,61 @@ func FuzzDownloadHeaders(f *testing.F) {
 			t.Fatalf("negative start %d from %q", n, h)
 		}
 	})
+}
+
+// TestDecryptCommand: a backup in its stored (age) form decrypts back to
+// the zip with the app's keys; with another key it fails naming the key
+// problem and leaves no output behind.
+func TestDecryptCommand(t *testing.T) {
+	dir := t.TempDir()
+	writeKeys := func(name string) (string, *atrest.Keys) {
+		text, err := atrest.GenerateKeys()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys, err := atrest.ParseKeys(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, text, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path, keys
+	}
+	keyFile, keys := writeKeys("app.agekey")
+	otherFile, _ := writeKeys("other.agekey")
+	plain := bytes.Repeat([]byte("PK\x03\x04 a zip's bytes "), 10000)
+	var stored bytes.Buffer
+	enc, err := keys.Encrypt(&stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := enc.Write(plain); err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(dir, "b.zip.age")
+	if err := os.WriteFile(in, stored.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	if code, out := runCmd(t, "", "decrypt", in, "--encryption-key-file="+otherFile); code != ExitFailed || !strings.Contains(out, "none of the") {
+		t.Fatalf("wrong key: exit %d: %s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "b.zip")); !os.IsNotExist(err) {
+		t.Fatalf("a failed decryption left an output: %v", err)
+	}
+	if code, out := runCmd(t, "", "decrypt", in); code != ExitUsage {
+		t.Fatalf("no key file: exit %d: %s", code, out)
+	}
+	if code, out := runCmd(t, "", "decrypt", in, "--encryption-key-file="+keyFile); code != ExitOK {
+		t.Fatalf("decrypt: exit %d: %s", code, out)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "b.zip"))
+	if err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("decrypted %d bytes, want the %d plain ones (%v)", len(got), len(plain), err)
+	}
 }

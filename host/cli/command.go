@@ -132,6 +132,7 @@ backup or restore is running (try again when it ends), 130 stopped waiting
 		newDeleteCommand(e, conn),
 		newVerifyCommand(e, conn),
 		newRestoreCommand(e, conn),
+		newDecryptCommand(e),
 	)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	return cmd

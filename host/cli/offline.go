@@ -27,6 +27,9 @@ type offlineFlags struct {
 	Plugins      string
 	Plugin       string
 	PluginSHA256 string
+	// KeyFile holds the age identities of encryption at rest, read for
+	// each offline run (never a flag's value itself: it is a secret).
+	KeyFile string
 }
 
 func (f *offlineFlags) add(cmd *cobra.Command, e env) {
@@ -38,14 +41,15 @@ func (f *offlineFlags) add(cmd *cobra.Command, e env) {
 	fs.StringVar(&f.Plugin, "plugin", "", "with --offline: the plugin's file name in that folder (default: its only executable)")
 	fs.StringVar(&f.PluginSHA256, "plugin-sha256", "", "with --offline: the plugin's expected SHA-256 [PB_PLUGIN_SHA256] (default: NAME.sha256)")
 	fs.StringVar(&f.Storage, "storage", "", "with --offline: the backups storage URL [PB_BACKUPS_STORAGE] (default file://DIR/backups)")
+	fs.StringVar(&f.KeyFile, "encryption-key-file", "", "with --offline: the app's age identities, for backups encrypted at rest [PB_BACKUPS_ENCRYPTION_KEY_FILE]")
 }
 
 // resolve applies the environment to the flags not given.
 func (f *offlineFlags) resolve() {
-	for name, p := range map[string]*string{"dir": &f.Dir, "plugins": &f.Plugins, "plugin-sha256": &f.PluginSHA256, "storage": &f.Storage} {
+	for name, p := range map[string]*string{"dir": &f.Dir, "plugins": &f.Plugins, "plugin-sha256": &f.PluginSHA256, "storage": &f.Storage, "encryption-key-file": &f.KeyFile} {
 		if !f.cmd.Flags().Changed(name) {
 			if v := f.e.get(map[string]string{"dir": "PB_DATA_DIR", "plugins": "PB_PLUGINS_DIR",
-				"plugin-sha256": "PB_PLUGIN_SHA256", "storage": "PB_BACKUPS_STORAGE"}[name]); v != "" {
+				"plugin-sha256": "PB_PLUGIN_SHA256", "storage": "PB_BACKUPS_STORAGE", "encryption-key-file": "PB_BACKUPS_ENCRYPTION_KEY_FILE"}[name]); v != "" {
 				*p = v
 			}
 		}
@@ -67,9 +71,13 @@ func (f *offlineFlags) storageURL() (string, error) {
 // open starts the plugin on dataDir ("" for none) with a progress display.
 func (f *offlineFlags) open(ctx context.Context, dataDir, scratch string, prog progress) (*host.Offline, error) {
 	log := slog.New(slog.NewTextHandler(f.e.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	keys, err := readKeyFile(f.KeyFile)
+	if err != nil {
+		return nil, err
+	}
 	off, err := host.OpenOffline(ctx, host.OfflineConfig{
 		DataDir: dataDir, PluginsDir: f.Plugins, PluginName: f.Plugin, PluginSHA256: f.PluginSHA256,
-		Exclude: f.e.Exclude, ScratchDir: scratch, Logger: log, Progress: prog.Set,
+		Exclude: f.e.Exclude, ScratchDir: scratch, Logger: log, Progress: prog.Set, EncryptionKeys: keys,
 	})
 	if errors.Is(err, host.ErrDataDirInUse) {
 		return nil, fmt.Errorf("%w: stop the app first, or use the command without --offline to go through the running app", err)
