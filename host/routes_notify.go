@@ -1,11 +1,8 @@
 package host
 
 import (
-	"bytes"
 	"io"
-	"mime"
 	"net/http"
-	"strings"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -35,12 +32,7 @@ func (h *Host) handleTestNotify(w http.ResponseWriter, r *http.Request, _ httpro
 		jsonapi.Write(w, jsonapi.BadRequest(""))
 		return
 	}
-	patch := []byte("{}")
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); len(bytes.TrimSpace(raw)) > 0 &&
-		(ct == "" || ct == "application/json" || strings.HasSuffix(ct, "+json")) {
-		patch = raw
-	}
-	s, err := h.currentSettings().patched(patch)
+	s, err := h.currentSettings().patched(settingsPatchOf(r, raw))
 	if err != nil {
 		jsonapi.Write(w, err)
 		return

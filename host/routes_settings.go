@@ -108,12 +108,7 @@ func (h *Host) handleTestS3(w http.ResponseWriter, r *http.Request, _ httprouter
 		jsonapi.Write(w, jsonapi.Validation("filesystem", "validation_in_invalid", "Must be a valid value."))
 		return
 	}
-	patch := []byte("{}")
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); len(bytes.TrimSpace(raw)) > 0 &&
-		(ct == "" || ct == "application/json" || strings.HasSuffix(ct, "+json")) {
-		patch = raw
-	}
-	s, err := h.currentSettings().patched(patch)
+	s, err := h.currentSettings().patched(settingsPatchOf(r, raw))
 	if err != nil {
 		jsonapi.Write(w, err)
 		return
@@ -176,4 +171,14 @@ func probeHint(err error) string {
 	default:
 		return "could not write, read back and delete a test object (check the endpoint, region, bucket and credentials)."
 	}
+}
+
+// settingsPatchOf is a test route's body as a settings patch to try
+// unsaved values with: the body when it is JSON, "{}" otherwise.
+func settingsPatchOf(r *http.Request, raw []byte) []byte {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if len(bytes.TrimSpace(raw)) > 0 && (ct == "" || ct == "application/json" || strings.HasSuffix(ct, "+json")) {
+		return raw
+	}
+	return []byte("{}")
 }
