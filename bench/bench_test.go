@@ -32,7 +32,7 @@ func TestParseSize(t *testing.T) {
 
 func TestLogFields(t *testing.T) {
 	// A plugin line as testhost's slog text handler writes it.
-	line := `time=2026-12-06T09:14:02.117Z level=INFO msg="backup created" logger=host.plugin.pocketbackup-plugin @module=pocketbackup-plugin bytes_out=3.5067136e+07 files=2002 key=bench.zip seconds=0.338737295`
+	line := `time=2026-12-06T09:14:02.117Z level=INFO msg="backup created" logger=host name=plugin.pocketbackup-plugin @module=pocketbackup-plugin bytes_out=3.5067136e+07 files=2002 key=bench.zip seconds=0.338737295`
 	if v, ok := logFloat(line, "seconds"); !ok || v != 0.338737295 {
 		t.Errorf("seconds = %v, %v", v, ok)
 	}

@@ -29,7 +29,7 @@
 //
 // Config.Logger and Recover take a *slog.Logger, as host/auth and
 // host/cron do; the plugin's lines, which go-plugin reads as hclog, reach
-// it with their levels and attributes (logger=host.plugin).
+// it with their levels and attributes (name=plugin.…).
 //
 // # Serving the routes
 //

@@ -60,7 +60,7 @@ type Config struct {
 	// Auth authenticates requests; required.
 	Auth *auth.Service
 	// Logger receives the host's and the plugin's logs (the plugin's
-	// with the attribute logger=host.plugin); nil discards them.
+	// with the attribute name=plugin.…); nil discards them.
 	Logger *slog.Logger
 	// Shutdown stops the app before a restore swaps its data in: stop
 	// serving and close every database and file in DataDir, then return.
@@ -213,7 +213,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		unlock()
 		return nil, fmt.Errorf("host: %w", err)
 	}
-	sup, err := newSupervisor(dataDir, cfg.PluginsDir, cfg.PluginName, cfg.PluginSHA256, cfg.PluginEnv, hclogslog.New(cfg.Logger).Named("host").Named("plugin"))
+	sup, err := newSupervisor(dataDir, cfg.PluginsDir, cfg.PluginName, cfg.PluginSHA256, cfg.PluginEnv, hclogslog.New(cfg.Logger).Named("plugin"))
 	if err != nil {
 		unlock()
 		return nil, fmt.Errorf("host: %w", err)

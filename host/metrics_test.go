@@ -194,6 +194,7 @@ func TestMetricsCountOperations(t *testing.T) {
 		t.Errorf("failures in the new process = %v, want 0", v)
 	}
 	// The restore is reported once: a third process does not count it again.
+	host.ReleaseDataDir(next.host) // the second process is gone too
 	third := re.restartHost()
 	if v := metricValue(third.scrape(), "pocketbackup_operations_total", restoreOK); v != 0 {
 		t.Errorf("restores counted again by a later start: %v", v)

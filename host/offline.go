@@ -95,7 +95,7 @@ func OpenOffline(ctx context.Context, cfg OfflineConfig) (_ *Offline, err error)
 	if err != nil {
 		return nil, fmt.Errorf("offline: %w", err)
 	}
-	sup, err := newSupervisor(socketKey, cfg.PluginsDir, cfg.PluginName, cfg.PluginSHA256, cfg.PluginEnv, hclogslog.New(cfg.Logger).Named("host").Named("plugin"))
+	sup, err := newSupervisor(socketKey, cfg.PluginsDir, cfg.PluginName, cfg.PluginSHA256, cfg.PluginEnv, hclogslog.New(cfg.Logger).Named("plugin"))
 	if err != nil {
 		return nil, fmt.Errorf("offline: %w", err)
 	}

@@ -91,7 +91,7 @@ func runSDKScenarios(t *testing.T, encrypted bool) {
 	var nodeEnv []string
 	if encrypted {
 		keyFile = writeKeyFile(t)
-		nodeEnv = []string{"PB_AGE_KEY_FILE=" + keyFile, "PB_AGE_DECRYPT=" + bins.agedecrypt}
+		nodeEnv = []string{"PB_AGE_KEY_FILE=" + keyFile, "PB_TESTHOST=" + bins.testhost}
 	}
 	s3URL := startFakeS3(t, s3Bucket)
 	a := startTestHost(t, bins, hostOptions{
@@ -159,10 +159,11 @@ func runSDKScenarios(t *testing.T, encrypted bool) {
 	}
 }
 
-// binaries are testhost and the plugins directory it runs the plugin
-// from, and the scenarios' decryption tool.
+// binaries are testhost (whose "backups decrypt" the scenarios use to
+// read an encrypted backup as an operator would) and the plugins
+// directory it runs the plugin from.
 type binaries struct {
-	testhost, plugins, agedecrypt string
+	testhost, plugins string
 }
 
 // writeKeyFile writes a new age keys file and returns its path.
@@ -185,9 +186,8 @@ func writeKeyFile(t *testing.T) string {
 func buildBinaries(t *testing.T) binaries {
 	t.Helper()
 	dir := t.TempDir()
-	bins := binaries{testhost: filepath.Join(dir, "testhost"), plugins: filepath.Join(dir, "plugins"), agedecrypt: filepath.Join(dir, "agedecrypt")}
+	bins := binaries{testhost: filepath.Join(dir, "testhost"), plugins: filepath.Join(dir, "plugins")}
 	goBuild(t, bins.testhost, "../../testhost")
-	goBuild(t, bins.agedecrypt, "./agedecrypt")
 	for name, pkg := range map[string]string{
 		stockPlugin:    "../../plugin/cmd/pocketbackup-plugin",
 		manifestPlugin: "../../examples/storage-plugin",

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { utimesSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import zlib from 'node:zlib';
@@ -172,9 +173,18 @@ export function isCiphertext(bytes) {
 export function plainStored(bytes) {
   if (!encrypted) return Buffer.from(bytes);
   if (!isCiphertext(bytes)) throw new Error('storage holds something else than an encrypted backup');
-  return execFileSync(process.env.PB_AGE_DECRYPT, [process.env.PB_AGE_KEY_FILE], {
-    input: bytes, maxBuffer: 1 << 30,
-  });
+  // As an operator reads it: testhost's "backups decrypt" with the keys file.
+  const dir = mkdtempSync(join(tmpdir(), 'pb-decrypt-'));
+  try {
+    const input = join(dir, 'stored.age');
+    const output = join(dir, 'plain.zip');
+    writeFileSync(input, bytes);
+    execFileSync(required('PB_TESTHOST'), ['backups', 'decrypt', input,
+      `--encryption-key-file=${process.env.PB_AGE_KEY_FILE}`, '-o', output]);
+    return readFileSync(output);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 // backupFile is where host keeps backup key (its default file:// storage).

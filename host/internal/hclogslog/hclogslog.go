@@ -16,6 +16,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
+// NameKey is the attribute holding an hclog logger's name. It is not
+// "logger", which apps commonly set on the *slog.Logger they hand over.
+const NameKey = "name"
+
 // LevelTrace is the slog level hclog's Trace maps to: below Debug.
 const LevelTrace = slog.LevelDebug - 4
 
@@ -59,6 +63,9 @@ func (a *adapter) Log(level hclog.Level, msg string, args ...any) {
 	if level == hclog.Off || level < hclog.Level(a.level.Load()) {
 		return
 	}
+	if a.name != "" {
+		args = append([]any{NameKey, a.name}, args...)
+	}
 	a.l.Log(context.Background(), slogLevel(level), msg, args...)
 }
 
@@ -89,8 +96,9 @@ func (a *adapter) With(args ...any) hclog.Logger {
 
 func (a *adapter) Name() string { return a.name }
 
-// Named appends name to the logger's name, as hclog does ("host.plugin"),
-// and records it in a "logger" attribute.
+// Named appends name to the logger's name, as hclog does
+// ("plugin.pocketbackup-plugin"); each line carries the whole name once,
+// in the NameKey attribute.
 func (a *adapter) Named(name string) hclog.Logger {
 	if a.name != "" {
 		name = a.name + "." + name
@@ -101,7 +109,6 @@ func (a *adapter) Named(name string) hclog.Logger {
 func (a *adapter) ResetNamed(name string) hclog.Logger {
 	b := *a
 	b.name = name
-	b.l = a.l.With("logger", name)
 	return &b
 }
 

@@ -23,11 +23,14 @@ func TestKeepsStructure(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("lines %q", lines)
 	}
+	if n := strings.Count(lines[0], `"name"`); n != 1 {
+		t.Errorf("the name is there %d times, want once: %s", n, lines[0])
+	}
 	var rec map[string]any
 	if err := json.Unmarshal([]byte(lines[0]), &rec); err != nil {
 		t.Fatal(err)
 	}
-	for k, want := range map[string]any{"level": "WARN", "msg": "plugin exited", "logger": "host.plugin", "pid": 42.0, "code": 2.0} {
+	for k, want := range map[string]any{"level": "WARN", "msg": "plugin exited", "name": "host.plugin", "pid": 42.0, "code": 2.0} {
 		if rec[k] != want {
 			t.Errorf("%s = %v, want %v (record %v)", k, rec[k], want, rec)
 		}
