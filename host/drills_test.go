@@ -29,7 +29,7 @@ func TestDrills(t *testing.T) {
 			body: jsonBody(`{"backups":{"cron":"0 3 * * *","cronMaxKeep":5,"verify":{"cron":"0 4 * * *","afterCreate":true}}}`), wantStatus: 200,
 			contains: []string{`"verify":{"cron":"0 4 * * *","mode":"","afterCreate":true}`}},
 		{name: "both jobs listed", method: "GET", path: "/api/crons", token: "super", wantStatus: 200,
-			contains: []string{`{"id":"__pbAutoBackup__","expression":"0 3 * * *"}`, `{"id":"__pbVerifyBackup__","expression":"0 4 * * *"}`}},
+			contains: []string{`{"id":"__pbAutoBackup__","expression":"0 3 * * *","next":`, `{"id":"__pbVerifyBackup__","expression":"0 4 * * *","next":`}},
 	})
 
 	// afterCreate: the scheduled backup is verified (deep, the default) once made.
