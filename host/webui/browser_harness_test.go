@@ -359,3 +359,15 @@ func setValue(sel, v string) chromedp.Action[chromedp.Void] {
 		return err
 	})
 }
+
+// rowJS is a JS expression: expr evaluated with li the row of backup key
+// (false when there is none).
+func rowJS(key, expr string) string {
+	return fmt.Sprintf(`(() => { const li = [...document.querySelectorAll('.backup')].find(li => li.querySelector('.name').textContent === %q);
+		return li ? %s : false; })()`, key, expr)
+}
+
+// rowText is a JS expression: whether the row of backup key shows text.
+func rowText(key, text string) string {
+	return rowJS(key, fmt.Sprintf(`li.textContent.includes(%q)`, text))
+}
