@@ -305,8 +305,9 @@ func (b *browser) axeCheck(screen string) {
 
 // screen checks the screen as it is (axe-core at both sizes, no console
 // errors, no sideways scrolling on a phone) and saves it at 1280×800 and
-// 390×844.
-func (b *browser) screen(name string) {
+// 390×844; with show, the element it selects is scrolled into view for
+// the pictures.
+func (b *browser) screen(name string, show ...string) {
 	b.t.Helper()
 	if err := os.MkdirAll(shotsDir, 0o755); err != nil {
 		b.t.Fatal(err)
@@ -318,6 +319,9 @@ func (b *browser) screen(name string) {
 			if wide := eval[bool](b, `document.documentElement.scrollWidth > window.innerWidth`); wide {
 				b.t.Errorf("%s scrolls sideways at 390 px", name)
 			}
+		}
+		for _, sel := range show {
+			eval[bool](b, fmt.Sprintf(`(document.querySelector(%q).scrollIntoView({block: 'center'}), true)`, sel))
 		}
 		shot, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
 		if err != nil {
@@ -370,4 +374,11 @@ func rowJS(key, expr string) string {
 // rowText is a JS expression: whether the row of backup key shows text.
 func rowText(key, text string) string {
 	return rowJS(key, fmt.Sprintf(`li.textContent.includes(%q)`, text))
+}
+
+// markRow marks the row of backup key and returns a selector of it.
+func (b *browser) markRow(key string) string {
+	b.t.Helper()
+	eval[bool](b, rowJS(key, `(document.querySelectorAll('[data-test-row]').forEach(e => e.removeAttribute('data-test-row')), li.setAttribute('data-test-row', ''), true)`))
+	return "[data-test-row]"
 }

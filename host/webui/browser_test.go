@@ -254,7 +254,7 @@ func TestBrowserFlows(t *testing.T) {
 			t.Errorf("the deep outcome does not name the databases checked: %q", out)
 		}
 		b.wait("the list reloaded", rowText("first.zip", "Verified: ok"), 20*time.Second)
-		b.screen("verified")
+		b.screen("verified", b.markRow("first.zip"))
 	})
 
 	run("a damaged backup's verification names the problem", func(t *testing.T) {
@@ -292,7 +292,7 @@ func TestBrowserFlows(t *testing.T) {
 				t.Errorf("pinned in the API: %+v", list)
 			}
 		}
-		b.screen("pinned")
+		b.screen("pinned", b.markRow("first.zip"))
 		b.clickRow("first.zip", "Delete")
 		b.wait("the dialog", `document.querySelector('dialog[open] button.danger')`, 10*time.Second)
 		b.do(10*time.Second, chromedp.Click(chromedp.CSS("dialog[open] button.danger")))
@@ -300,7 +300,7 @@ func TestBrowserFlows(t *testing.T) {
 		if !eval[bool](b, listed("first.zip")) {
 			t.Error("first.zip left the list")
 		}
-		b.screen("pinned-delete-refused")
+		b.screen("pinned-delete-refused", "#backups-message")
 		b.clickRow("first.zip", "Unpin")
 		b.wait("the pin gone", rowJS("first.zip", `!li.querySelector('.badge.pin') && [...li.querySelectorAll('button')].some(b => b.textContent === 'Pin')`), 20*time.Second)
 		var after []struct {
@@ -367,7 +367,7 @@ func TestBrowserFlows(t *testing.T) {
 		b.do(10*time.Second, setValue("#ret-keepLast", "1"))
 		b.wait("the two older ones to be deleted", `[...document.querySelectorAll('#retention-delete .name')].map(e => e.textContent).join(' ') === `+
 			"`"+auto[1]+" "+auto[0]+"`", 20*time.Second)
-		b.screen("settings-retention")
+		b.screen("settings-retention", "#retention-preview")
 		b.do(10*time.Second, setValue("#ret-keepLast", "-1"))
 		b.wait("the API's refusal of -1", `(document.querySelector('#retention-error')||{}).textContent?.includes('keepLast')`, 20*time.Second)
 		b.do(10*time.Second, setValue("#ret-keepLast", "0"), setValue("#ret-keepDaily", "2"), chromedp.Click(chromedp.CSS("#sched-save")))

@@ -32,6 +32,8 @@ class BackupsScreen {
     this.items = null;
     this.loading = false;
     this.message = h('div', { id: 'backups-message', role: 'status', class: 'message' });
+    this.openDigests = new Set(); // keys whose full digest is shown, kept across reloads
+    this.waitingNote = false; // the message says an operation is under way
   }
 
   mount() {
@@ -83,7 +85,10 @@ class BackupsScreen {
     replace(this.main, h('h1', { class: 'visually-hidden' }, 'Backups'), this.message, listSection, h('div', { class: 'grid' }, createForm, uploadForm));
     this.unsubscribe = this.status.subscribe((ev) => {
       this.syncBusy();
-      if (ev === 'done') this.load();
+      if (ev === 'done') {
+        if (this.waitingNote) this.say('');
+        this.load();
+      }
     });
     this.syncBusy();
     this.load();
@@ -97,7 +102,8 @@ class BackupsScreen {
     for (const b of this.main.querySelectorAll('button[data-op]')) b.setAttribute('aria-disabled', busy ? 'true' : 'false');
   }
 
-  say(text, isError) {
+  say(text, isError, waiting) {
+    this.waitingNote = Boolean(waiting);
     replace(this.message, text ? h('p', { class: isError ? 'error' : 'notice' }, text) : null);
     this.message.setAttribute('role', isError ? 'alert' : 'status');
   }
@@ -164,8 +170,20 @@ class BackupsScreen {
       h('div', { class: 'backup-main' },
         h('span', { class: 'name', id: nameId }, key), badges.length ? [' ', badges] : null,
         h('div', { class: 'meta' }, meta),
-        digestEl(item), verifyEl(item)),
+        this.digestEl(key, item), verifyEl(item)),
       h('div', { class: 'actions' }, actions));
+  }
+
+  // digestEl is a backup's SHA-256 (recorded when it was stored): short,
+  // the whole of it one click away.
+  digestEl(key, item) {
+    const sum = typeof item.sha256 === 'string' ? item.sha256 : '';
+    if (!sum) return null;
+    const d = h('details', { class: 'digest', open: this.openDigests.has(key) },
+      h('summary', { title: sum }, 'SHA-256 ', h('code', null, sum.slice(0, 12) + '…')),
+      h('code', { class: 'digest-full' }, sum));
+    d.addEventListener('toggle', () => { if (d.open) this.openDigests.add(key); else this.openDigests.delete(key); });
+    return d;
   }
 
   async create(nameInput, nameError) {
@@ -182,7 +200,7 @@ class BackupsScreen {
     try {
       await api('POST', '/api/backups', name ? { name } : {});
       nameInput.value = '';
-      this.say(name ? `Creating ${name}…` : 'Creating a backup…');
+      this.say(name ? `Creating ${name}…` : 'Creating a backup…', false, true);
     } catch (err) {
       this.status.pending = null;
       this.status.render();
@@ -274,7 +292,7 @@ class BackupsScreen {
     this.syncBusy();
     try {
       await api('POST', backupPath(key, '/restore'), { preRestoreBackup: answer.preRestoreBackup });
-      this.say(`Restoring ${key}…`);
+      this.say(`Restoring ${key}…`, false, true);
     } catch (err) {
       this.status.pending = null;
       this.status.restore = null;
@@ -302,7 +320,7 @@ class BackupsScreen {
     this.syncBusy();
     try {
       await api('POST', backupPath(key, '/verify'), { mode: answer.mode });
-      this.say(`Verifying ${key} (${answer.mode})…`);
+      this.say(`Verifying ${key} (${answer.mode})…`, false, true);
     } catch (err) {
       this.status.pending = null;
       this.status.render();
@@ -320,16 +338,6 @@ class BackupsScreen {
       this.say(err.message, true);
     }
   }
-}
-
-// digestEl is a backup's SHA-256 (recorded when it was stored): short, the
-// whole of it one click away.
-function digestEl(item) {
-  const sum = typeof item.sha256 === 'string' ? item.sha256 : '';
-  if (!sum) return null;
-  return h('details', { class: 'digest' },
-    h('summary', { title: sum }, 'SHA-256 ', h('code', null, sum.slice(0, 12) + '…')),
-    h('code', { class: 'digest-full' }, sum));
 }
 
 // verifyEl is the last verification of a backup: ok, or what was wrong,

@@ -8,10 +8,10 @@ import { h, replace, parseDate, localTime, utcTime } from './dom.js';
 const AUTO_JOB = '__pbAutoBackup__';
 // The retention rules (settings backups.retention), as the API names them.
 const RULES = [
-  ['keepLast', 'The N newest'],
-  ['keepDaily', 'One a day, N days'],
-  ['keepWeekly', 'One a week, N weeks'],
-  ['keepMonthly', 'One a month, N months'],
+  ['keepLast', 'Newest'],
+  ['keepDaily', 'Days'],
+  ['keepWeekly', 'Weeks'],
+  ['keepMonthly', 'Months'],
 ];
 const PRESETS = [
   ['Every day at 00:00', '0 0 * * *'],
@@ -63,7 +63,7 @@ class SettingsScreen {
     });
     const retentionBlock = h('fieldset', { class: 'retention-rules', 'aria-describedby': 'ret-hint' },
       h('legend', null, 'Retention (optional)'),
-      h('p', { class: 'hint', id: 'ret-hint' }, 'When any is above 0, these replace "how many to keep": the newest backup of each of the last N days, weeks and months that have one (UTC), and the N newest. Pinned backups are always kept.'),
+      h('p', { class: 'hint', id: 'ret-hint' }, 'Keep the N newest, and the newest backup of each of the last N days, weeks and months that have one (UTC). When any is above 0, these replace "how many to keep". Pinned backups are always kept.'),
       h('div', { class: 'rule-grid' }, this.rules.map((f) => f.el)));
     this.keep.input.addEventListener('input', () => this.previewSoon());
     this.retention = h('div', { id: 'retention-preview', 'aria-live': 'polite' });

@@ -286,7 +286,8 @@ function verifySummary(v, ok, error) {
   if (ok && Number.isFinite(v.entries)) bits.push(`${v.entries} entries read`);
   if (typeof v.sha256 === 'string' && v.sha256) bits.push(`SHA-256 ${v.sha256.slice(0, 12)}…`);
   if (ok && Array.isArray(v.databases) && v.databases.length) bits.push(`databases intact: ${v.databases.join(', ')}`);
-  out.push(` ${mode}${bits.length ? ': ' + bits.join('; ') : ''}.`);
+  const line = ` ${mode}${bits.length ? ': ' + bits.join('; ') : ''}`;
+  out.push(line.endsWith('…') ? line : line + '.');
   if (!ok && typeof v.problem === 'string' && v.problem && !error.includes(v.problem)) out.push(' Problem: ', h('span', { class: 'problem' }, v.problem), '.');
   if (typeof v.note === 'string' && v.note) out.push(' ', v.note);
   return out;
