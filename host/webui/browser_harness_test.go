@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/pocketbackup/pocketbackup/internal/atrest"
 )
 
 // The browser tests drive the page in Debian's headless chromium against a
@@ -89,7 +91,9 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// startApp builds testhost and the plugin and serves a fresh data dir.
+// startApp builds testhost and the plugin and serves a fresh data dir,
+// with encryption at rest on (the page shows which backups are encrypted;
+// downloads, uploads and restores are of plain zips either way).
 func startApp(t *testing.T) *app {
 	t.Helper()
 	dir := t.TempDir()
@@ -110,7 +114,12 @@ func startApp(t *testing.T) *app {
 	l.Close()
 	a := &app{t: t, url: "http://" + addr, dataDir: filepath.Join(dir, "pb_data"), log: &lockedBuffer{}}
 	cmd := exec.Command(bin, "serve", "--http="+addr, "--dir="+a.dataDir, "--plugins="+plugins)
-	cmd.Env = append(os.Environ(), "PB_SUPERUSER_EMAIL="+adminEmail, "PB_SUPERUSER_PASSWORD="+adminPassword)
+	keys, err := atrest.GenerateKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Env = append(os.Environ(), "PB_SUPERUSER_EMAIL="+adminEmail, "PB_SUPERUSER_PASSWORD="+adminPassword,
+		"PB_BACKUPS_ENCRYPTION_KEY="+string(keys))
 	cmd.Stdout, cmd.Stderr = a.log, a.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

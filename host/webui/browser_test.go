@@ -84,6 +84,7 @@ func TestBrowserFlows(t *testing.T) {
 		b.wait("the bar at its end", `(() => { const p = document.querySelector('#op-progress');
 			return p && p.max > 0 && p.value === p.max && document.querySelector('.progress-label').textContent.includes('Backup created'); })()`, 60*time.Second)
 		b.wait("first.zip listed", listed("first.zip"), 20*time.Second)
+		b.wait("first.zip shown encrypted", rowJS("first.zip", `(li.querySelector('.badge.enc')||{}).textContent === 'Encrypted'`), 20*time.Second)
 		b.wait("the outcome banner", `(document.querySelector('#outcome')||{}).textContent?.includes('Backup created: first.zip')`, 10*time.Second)
 		if strings.Contains(eval[string](b, `document.body.textContent`), "Try again later") {
 			t.Error("the second click reached the server")
