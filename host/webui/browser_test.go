@@ -218,8 +218,12 @@ func TestBrowserFlows(t *testing.T) {
 	verify := func(key, mode string) {
 		b.clickRow(key, "Verify")
 		b.wait("the verify dialog", `document.querySelector('dialog[open] input[type=radio]')`, 10*time.Second)
+		if !eval[bool](b, `document.querySelector('dialog[open] input[value="quick"]').checked`) {
+			b.t.Error("quick is not the default")
+		}
 		if mode == "deep" {
 			b.do(10*time.Second, chromedp.Click(chromedp.CSS(`dialog[open] input[value="deep"]`)))
+			b.screen("verify-dialog")
 		}
 		b.do(10*time.Second, chromedp.Click(chromedp.CSS(`dialog[open] button[type="submit"]`)))
 	}
