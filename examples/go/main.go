@@ -4,6 +4,8 @@
 //
 //	EMBEDDED_EMAIL=me@example.com EMBEDDED_PASSWORD=secret123 \
 //	  go run ./examples/go --dir=./my_data --plugins=./bin/plugins --http=127.0.0.1:8091
+//
+// The backups page is then at http://127.0.0.1:8091/_/.
 package main
 
 import (
@@ -104,6 +106,8 @@ func run() error {
 		PluginsDir: *plugins,
 		Auth:       authSvc,
 		Logger:     log.With("logger", "host"),
+		// The backups page (host/webui), at http://ADDR/_/.
+		WebUIPath: "/_/",
 		// The restore hand-over: stop serving, close the database, and
 		// after the re-exec's failure end this process.
 		Shutdown:      hand.Shutdown,

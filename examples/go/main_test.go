@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -64,6 +65,16 @@ func TestEmbeddedServesBackups(t *testing.T) {
 		t.Fatalf("create: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	// The backups page is served too.
+	page, err := http.Get(base + "/_/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if page.StatusCode != 200 || !strings.Contains(string(html), `<script type="module" src="app.js">`) {
+		t.Fatalf("backups page: %d %.200s", page.StatusCode, html)
+	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		req, _ := http.NewRequest("GET", base+"/api/backups", nil)
 		req.Header.Set("Authorization", token)

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/pocketbackup/pocketbackup/internal/atrest"
 )
 
 // The browser tests drive the page in Debian's headless chromium against a
@@ -89,7 +91,9 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// startApp builds testhost and the plugin and serves a fresh data dir.
+// startApp builds testhost and the plugin and serves a fresh data dir,
+// with encryption at rest on (the page shows which backups are encrypted;
+// downloads, uploads and restores are of plain zips either way).
 func startApp(t *testing.T) *app {
 	t.Helper()
 	dir := t.TempDir()
@@ -110,7 +114,12 @@ func startApp(t *testing.T) *app {
 	l.Close()
 	a := &app{t: t, url: "http://" + addr, dataDir: filepath.Join(dir, "pb_data"), log: &lockedBuffer{}}
 	cmd := exec.Command(bin, "serve", "--http="+addr, "--dir="+a.dataDir, "--plugins="+plugins)
-	cmd.Env = append(os.Environ(), "PB_SUPERUSER_EMAIL="+adminEmail, "PB_SUPERUSER_PASSWORD="+adminPassword)
+	keys, err := atrest.GenerateKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Env = append(os.Environ(), "PB_SUPERUSER_EMAIL="+adminEmail, "PB_SUPERUSER_PASSWORD="+adminPassword,
+		"PB_BACKUPS_ENCRYPTION_KEY="+string(keys))
 	cmd.Stdout, cmd.Stderr = a.log, a.log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -305,8 +314,9 @@ func (b *browser) axeCheck(screen string) {
 
 // screen checks the screen as it is (axe-core at both sizes, no console
 // errors, no sideways scrolling on a phone) and saves it at 1280×800 and
-// 390×844.
-func (b *browser) screen(name string) {
+// 390×844; with show, the element it selects is scrolled into view for
+// the pictures.
+func (b *browser) screen(name string, show ...string) {
 	b.t.Helper()
 	if err := os.MkdirAll(shotsDir, 0o755); err != nil {
 		b.t.Fatal(err)
@@ -318,6 +328,9 @@ func (b *browser) screen(name string) {
 			if wide := eval[bool](b, `document.documentElement.scrollWidth > window.innerWidth`); wide {
 				b.t.Errorf("%s scrolls sideways at 390 px", name)
 			}
+		}
+		for _, sel := range show {
+			eval[bool](b, fmt.Sprintf(`(document.querySelector(%q).scrollIntoView({block: 'center'}), true)`, sel))
 		}
 		shot, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
 		if err != nil {
@@ -358,4 +371,23 @@ func setValue(sel, v string) chromedp.Action[chromedp.Void] {
 			e.dispatchEvent(new Event('input', {bubbles: true})); return true; })()`, sel, v))(ctx, t)
 		return err
 	})
+}
+
+// rowJS is a JS expression: expr evaluated with li the row of backup key
+// (false when there is none).
+func rowJS(key, expr string) string {
+	return fmt.Sprintf(`(() => { const li = [...document.querySelectorAll('.backup')].find(li => li.querySelector('.name').textContent === %q);
+		return li ? %s : false; })()`, key, expr)
+}
+
+// rowText is a JS expression: whether the row of backup key shows text.
+func rowText(key, text string) string {
+	return rowJS(key, fmt.Sprintf(`li.textContent.includes(%q)`, text))
+}
+
+// markRow marks the row of backup key and returns a selector of it.
+func (b *browser) markRow(key string) string {
+	b.t.Helper()
+	eval[bool](b, rowJS(key, `(document.querySelectorAll('[data-test-row]').forEach(e => e.removeAttribute('data-test-row')), li.setAttribute('data-test-row', ''), true)`))
+	return "[data-test-row]"
 }

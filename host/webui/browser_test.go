@@ -84,6 +84,7 @@ func TestBrowserFlows(t *testing.T) {
 		b.wait("the bar at its end", `(() => { const p = document.querySelector('#op-progress');
 			return p && p.max > 0 && p.value === p.max && document.querySelector('.progress-label').textContent.includes('Backup created'); })()`, 60*time.Second)
 		b.wait("first.zip listed", listed("first.zip"), 20*time.Second)
+		b.wait("first.zip shown encrypted", rowJS("first.zip", `(li.querySelector('.badge.enc')||{}).textContent === 'Encrypted'`), 20*time.Second)
 		b.wait("the outcome banner", `(document.querySelector('#outcome')||{}).textContent?.includes('Backup created: first.zip')`, 10*time.Second)
 		if strings.Contains(eval[string](b, `document.body.textContent`), "Try again later") {
 			t.Error("the second click reached the server")
@@ -182,11 +183,16 @@ func TestBrowserFlows(t *testing.T) {
 		if !eval[bool](b, `document.querySelector('dialog[open] button.danger').disabled`) {
 			t.Fatal("restore allowed before the name is typed")
 		}
-		b.do(10*time.Second, chromedp.SendKeys(chromedp.CSS("dialog[open] input"), "first.zi"))
+		b.do(10*time.Second, chromedp.SendKeys(chromedp.CSS("dialog[open] input[type=text]"), "first.zi"))
 		if !eval[bool](b, `document.querySelector('dialog[open] button.danger').disabled`) {
 			t.Fatal("restore allowed with a wrong name")
 		}
-		b.do(10*time.Second, chromedp.SendKeys(chromedp.CSS("dialog[open] input"), "p"))
+		b.do(10*time.Second, chromedp.SendKeys(chromedp.CSS("dialog[open] input[type=text]"), "p"))
+		// The pre-restore backup: off by default (the setting is unset).
+		if eval[bool](b, `document.querySelector('dialog[open] input[type=checkbox]').checked`) {
+			t.Error("pre-restore backup ticked without the setting")
+		}
+		b.do(10*time.Second, chromedp.Click(chromedp.CSS("dialog[open] input[type=checkbox]")))
 		b.screen("restore-dialog")
 		b.do(10*time.Second, chromedp.Click(chromedp.CSS("dialog[open] button.danger")))
 		// The restarted app renews its superuser (testhost does with
@@ -205,7 +211,114 @@ func TestBrowserFlows(t *testing.T) {
 		t.Logf("banner: %s", banner)
 		b.wait("the list back", listed("first.zip"), 20*time.Second)
 		a.login()
+		b.wait("the pre-restore backup listed", `[...document.querySelectorAll('.backup .name')].some(e => e.textContent.startsWith('@pre_restore_'))`, 20*time.Second)
 		b.screen("restored")
+	})
+
+	verify := func(key, mode string) {
+		b.clickRow(key, "Verify")
+		b.wait("the verify dialog", `document.querySelector('dialog[open] input[type=radio]')`, 10*time.Second)
+		if !eval[bool](b, `document.querySelector('dialog[open] input[value="quick"]').checked`) {
+			b.t.Error("quick is not the default")
+		}
+		if mode == "deep" {
+			b.do(10*time.Second, chromedp.Click(chromedp.CSS(`dialog[open] input[value="deep"]`)))
+			b.screen("verify-dialog")
+		}
+		b.do(10*time.Second, chromedp.Click(chromedp.CSS(`dialog[open] button[type="submit"]`)))
+	}
+	run("verify quick and deep and see ok", func(t *testing.T) {
+		verify("first.zip", "quick")
+		b.wait("the quick verify's outcome", `(document.querySelector('#outcome')||{}).textContent?.includes('Backup verified: first.zip. Quick check: ')`, 60*time.Second)
+		b.wait("ok in the list", rowText("first.zip", "Verified: ok"), 20*time.Second)
+		if !strings.Contains(b.text("#outcome"), "SHA-256 ") {
+			t.Errorf("the outcome does not show the digest read: %q", b.text("#outcome"))
+		}
+		// The digest: short in the row, whole in its details.
+		var list []struct{ Key, SHA256 string }
+		a.call("GET", "/api/backups", nil, &list)
+		var sum string
+		for _, it := range list {
+			if it.Key == "first.zip" {
+				sum = it.SHA256
+			}
+		}
+		if len(sum) != 64 {
+			t.Fatalf("first.zip has no digest in the list: %+v", list)
+		}
+		if got := eval[string](b, rowJS("first.zip", `li.querySelector('.digest summary').textContent`)); got != "SHA-256 "+sum[:12]+"…" {
+			t.Errorf("short digest %q, want the first 12 of %s", got, sum)
+		}
+		if got := eval[string](b, rowJS("first.zip", `li.querySelector('.digest-full').textContent`)); got != sum {
+			t.Errorf("full digest %q, want %s", got, sum)
+		}
+		eval[bool](b, rowJS("first.zip", `(li.querySelector('.digest').open = true, true)`))
+		verify("first.zip", "deep")
+		b.wait("the deep verify's outcome", `(document.querySelector('#outcome')||{}).textContent?.includes('Backup verified: first.zip. Deep check: ')`, 60*time.Second)
+		if out := b.text("#outcome"); !strings.Contains(out, "databases intact: ") || !strings.Contains(out, "data.db") {
+			t.Errorf("the deep outcome does not name the databases checked: %q", out)
+		}
+		b.wait("the list reloaded", rowText("first.zip", "Verified: ok"), 20*time.Second)
+		b.screen("verified", b.markRow("first.zip"))
+	})
+
+	run("a damaged backup's verification names the problem", func(t *testing.T) {
+		// One byte changed in storage, behind the app's back.
+		path := filepath.Join(a.dataDir, "backups", hostile)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data[len(data)/3] ^= 0xff
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		verify(hostile, "quick")
+		b.wait("the failure banner", `(document.querySelector('#outcome.error')||{}).textContent?.includes('Verification failed: ')`, 60*time.Second)
+		out := b.text("#outcome")
+		if !strings.Contains(out, "Backup verification failed: ") || !strings.Contains(out, "SHA-256") {
+			t.Errorf("the banner does not name the problem: %q", out)
+		}
+		b.wait("the problem in the list", rowText(hostile, "Verification failed: "), 20*time.Second)
+		t.Logf("banner: %s", out)
+		b.screen("verify-failed")
+	})
+
+	run("pin, see delete refused with the API's message, unpin", func(t *testing.T) {
+		b.clickRow("first.zip", "Pin")
+		b.wait("the pin shown", rowJS("first.zip", `li.querySelector('.badge.pin') && [...li.querySelectorAll('button')].some(b => b.textContent === 'Unpin')`), 20*time.Second)
+		var list []struct {
+			Key    string
+			Pinned bool
+		}
+		a.call("GET", "/api/backups", nil, &list)
+		for _, it := range list {
+			if it.Pinned != (it.Key == "first.zip") {
+				t.Errorf("pinned in the API: %+v", list)
+			}
+		}
+		b.screen("pinned", b.markRow("first.zip"))
+		b.clickRow("first.zip", "Delete")
+		b.wait("the dialog", `document.querySelector('dialog[open] button.danger')`, 10*time.Second)
+		b.do(10*time.Second, chromedp.Click(chromedp.CSS("dialog[open] button.danger")))
+		b.wait("the API's refusal", `(document.querySelector('#backups-message .error')||{}).textContent === 'The backup is pinned and cannot be deleted; unpin it first.'`, 20*time.Second)
+		if !eval[bool](b, listed("first.zip")) {
+			t.Error("first.zip left the list")
+		}
+		b.screen("pinned-delete-refused", "#backups-message")
+		b.clickRow("first.zip", "Unpin")
+		b.wait("the pin gone", rowJS("first.zip", `!li.querySelector('.badge.pin') && [...li.querySelectorAll('button')].some(b => b.textContent === 'Pin')`), 20*time.Second)
+		var after []struct {
+			Key    string
+			Pinned bool
+		}
+		a.call("GET", "/api/backups", nil, &after)
+		for _, it := range after {
+			if it.Pinned {
+				t.Errorf("still pinned: %+v", it)
+			}
+		}
+		b.noConsoleErrors()
 	})
 
 	run("save schedule and see the next run", func(t *testing.T) {
@@ -235,6 +348,44 @@ func TestBrowserFlows(t *testing.T) {
 			t.Errorf("saved %+v", s.Backups)
 		}
 		b.screen("settings")
+	})
+
+	run("retention preview shows what would be deleted", func(t *testing.T) {
+		// Three scheduled backups, a day apart, as the schedule names them.
+		first := a.download("first.zip")
+		day := time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)
+		var auto []string
+		for i := range 3 {
+			at := day.AddDate(0, 0, i)
+			key := "@auto_pb_backup_" + at.Format("20060102150405") + ".zip"
+			path := filepath.Join(a.dataDir, "backups", key)
+			if err := os.WriteFile(path, first, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chtimes(path, at, at); err != nil {
+				t.Fatal(err)
+			}
+			auto = append(auto, key)
+		}
+		b.do(10*time.Second, chromedp.Click(chromedp.CSS("#nav-backups")), chromedp.Click(chromedp.CSS("#nav-settings")))
+		b.wait("the preview under cronMaxKeep", `(document.querySelector('#retention-summary')||{}).textContent?.includes('keeping the newest 5: 0 deleted, 3 kept')`, 20*time.Second)
+		b.do(10*time.Second, setValue("#ret-keepLast", "1"))
+		b.wait("the two older ones to be deleted", `[...document.querySelectorAll('#retention-delete .name')].map(e => e.textContent).join(' ') === `+
+			"`"+auto[1]+" "+auto[0]+"`", 20*time.Second)
+		b.screen("settings-retention", "#retention-preview")
+		b.do(10*time.Second, setValue("#ret-keepLast", "-1"))
+		b.wait("the API's refusal of -1", `(document.querySelector('#retention-error')||{}).textContent?.includes('keepLast')`, 20*time.Second)
+		b.do(10*time.Second, setValue("#ret-keepLast", "0"), setValue("#ret-keepDaily", "2"), chromedp.Click(chromedp.CSS("#sched-save")))
+		b.wait("saved", `document.querySelector('#sched-message').textContent === 'Schedule saved.'`, 10*time.Second)
+		b.wait("the saved rule's preview", `(document.querySelector('#retention-summary')||{}).textContent?.includes('with these retention rules: 1 deleted, 2 kept')`, 20*time.Second)
+		var s struct {
+			Backups struct{ Retention map[string]int }
+		}
+		a.call("GET", "/api/settings", nil, &s)
+		if s.Backups.Retention["keepDaily"] != 2 || s.Backups.Retention["keepLast"] != 0 {
+			t.Errorf("saved retention %v", s.Backups.Retention)
+		}
+		b.noConsoleErrors()
 	})
 
 	run("S3 test against an S3-protocol server", func(t *testing.T) {

@@ -1,6 +1,8 @@
 // Package webui serves the backups page: the browser's way to everything the
 // Backups REST API offers (sign-in, list, create, upload, download, delete,
-// restore, schedule and S3 settings, live progress, the last outcome).
+// restore, schedule and S3 settings, live progress, the last outcome) and
+// what this project adds to it (digests, verify, pins, encryption,
+// retention with its preview, pre-restore backups, backup freshness).
 //
 // The page is plain HTML, CSS and JavaScript modules embedded in the binary:
 // no build step, no CDN, no third-party code, so what is served is what is in

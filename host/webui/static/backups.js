@@ -1,9 +1,10 @@
 // backups.js: the backups screen: create, upload, and the list (newest
-// first) with download, restore, delete and, where the API offers them,
-// digest, verify and pin.
+// first) with download, restore (optionally after a pre-restore backup),
+// delete, and each backup's digest, last verification, pin and encryption,
+// with Verify (quick or deep) and Pin/Unpin.
 import { api, upload, backupPath, fieldMessage } from './api.js';
-import { h, replace, size, parseDate, timeEl, localTime } from './dom.js';
-import { confirmAction } from './dialogs.js';
+import { h, replace, size, parseDate, timeEl } from './dom.js';
+import { confirmAction, ask } from './dialogs.js';
 
 // The create route's name rule (the contract's), checked before sending.
 const NAME_RE = /^[a-z0-9_-]+\.zip$/;
@@ -31,6 +32,8 @@ class BackupsScreen {
     this.items = null;
     this.loading = false;
     this.message = h('div', { id: 'backups-message', role: 'status', class: 'message' });
+    this.openDigests = new Set(); // keys whose full digest is shown, kept across reloads
+    this.waitingNote = false; // the message says an operation is under way
   }
 
   mount() {
@@ -82,7 +85,10 @@ class BackupsScreen {
     replace(this.main, h('h1', { class: 'visually-hidden' }, 'Backups'), this.message, listSection, h('div', { class: 'grid' }, createForm, uploadForm));
     this.unsubscribe = this.status.subscribe((ev) => {
       this.syncBusy();
-      if (ev === 'done') this.load();
+      if (ev === 'done') {
+        if (this.waitingNote) this.say('');
+        this.load();
+      }
     });
     this.syncBusy();
     this.load();
@@ -96,7 +102,8 @@ class BackupsScreen {
     for (const b of this.main.querySelectorAll('button[data-op]')) b.setAttribute('aria-disabled', busy ? 'true' : 'false');
   }
 
-  say(text, isError) {
+  say(text, isError, waiting) {
+    this.waitingNote = Boolean(waiting);
     replace(this.message, text ? h('p', { class: isError ? 'error' : 'notice' }, text) : null);
     this.message.setAttribute('role', isError ? 'alert' : 'status');
   }
@@ -142,32 +149,41 @@ class BackupsScreen {
   renderItem(item, i) {
     const nameId = `backup-${i}-name`;
     const key = String(item.key);
+    const pinned = item.pinned === true;
     const d = parseDate(item.modified);
     const btn = (label, cls, op, fn) => h('button', {
       type: 'button', class: cls, 'data-op': op || null, 'aria-describedby': nameId, onclick: fn,
     }, label);
     const meta = [h('span', { class: 'size' }, size(Number(item.size)))];
     if (d) meta.push(' · ', timeEl(d));
-    const extra = [];
-    if (typeof item.sha256 === 'string' && item.sha256) {
-      extra.push(h('div', { class: 'digest' }, 'SHA-256: ', h('code', { title: item.sha256 }, item.sha256.slice(0, 16) + '…')));
-    }
-    if ('verify' in item || 'verifiedAt' in item) {
-      const when = parseDate(item.verifiedAt);
-      const state = item.verify ? String(item.verify) : 'not verified';
-      extra.push(h('div', { class: 'verify' }, 'Check: ', state, when ? [' (', localTime(when), ')'] : null));
-    }
-    if ('pinned' in item && item.pinned) extra.push(h('div', { class: 'pin' }, 'Pinned: kept by retention.'));
+    const badges = [];
+    if (pinned) badges.push(h('span', { class: 'badge pin' }, 'Pinned'));
+    if (item.encrypted === true) badges.push(h('span', { class: 'badge enc' }, 'Encrypted'));
     const actions = [
       btn('Download', 'secondary', null, () => this.download(key)),
       btn('Restore', 'secondary', 'restore', () => this.restore(key)),
+      btn('Verify', 'secondary', 'verify', () => this.verify(key)),
+      btn(pinned ? 'Unpin' : 'Pin', 'secondary', null, () => this.pin(key, !pinned)),
+      btn('Delete', 'danger', null, () => this.remove(key, pinned)),
     ];
-    if ('verify' in item || 'verifiedAt' in item || 'sha256' in item) actions.push(btn('Verify', 'secondary', 'verify', () => this.verify(key)));
-    if ('pinned' in item) actions.push(btn(item.pinned ? 'Unpin' : 'Pin', 'secondary', null, () => this.pin(key, !item.pinned)));
-    actions.push(btn('Delete', 'danger', null, () => this.remove(key)));
-    return h('li', { class: 'backup' },
-      h('div', { class: 'backup-main' }, h('span', { class: 'name', id: nameId }, key), h('div', { class: 'meta' }, meta), extra),
+    return h('li', { class: 'backup' + (pinned ? ' pinned' : '') },
+      h('div', { class: 'backup-main' },
+        h('span', { class: 'name', id: nameId }, key), badges.length ? [' ', badges] : null,
+        h('div', { class: 'meta' }, meta),
+        this.digestEl(key, item), verifyEl(item)),
       h('div', { class: 'actions' }, actions));
+  }
+
+  // digestEl is a backup's SHA-256 (recorded when it was stored): short,
+  // the whole of it one click away.
+  digestEl(key, item) {
+    const sum = typeof item.sha256 === 'string' ? item.sha256 : '';
+    if (!sum) return null;
+    const d = h('details', { class: 'digest', open: this.openDigests.has(key) },
+      h('summary', { title: sum }, 'SHA-256 ', h('code', null, sum.slice(0, 12) + '…')),
+      h('code', { class: 'digest-full' }, sum));
+    d.addEventListener('toggle', () => { if (d.open) this.openDigests.add(key); else this.openDigests.delete(key); });
+    return d;
   }
 
   async create(nameInput, nameError) {
@@ -184,7 +200,7 @@ class BackupsScreen {
     try {
       await api('POST', '/api/backups', name ? { name } : {});
       nameInput.value = '';
-      this.say(name ? `Creating ${name}…` : 'Creating a backup…');
+      this.say(name ? `Creating ${name}…` : 'Creating a backup…', false, true);
     } catch (err) {
       this.status.pending = null;
       this.status.render();
@@ -236,9 +252,11 @@ class BackupsScreen {
     }
   }
 
-  async remove(key) {
+  async remove(key, pinned) {
     const ok = await confirmAction({
-      title: 'Delete backup', message: `Delete ${key}? This cannot be undone.`, confirmLabel: 'Delete', danger: true,
+      title: 'Delete backup',
+      message: `Delete ${key}? This cannot be undone.` + (pinned ? ' It is pinned: the app keeps it until it is unpinned.' : ''),
+      confirmLabel: 'Delete', danger: true,
     });
     if (!ok) return;
     try {
@@ -252,17 +270,29 @@ class BackupsScreen {
 
   async restore(key) {
     if (this.refuse()) return;
-    const ok = await confirmAction({
+    // The pre-restore backup's default is the app's setting.
+    let preDefault = false;
+    try {
+      const s = await api('GET', '/api/settings');
+      preDefault = Boolean(s && s.backups && s.backups.preRestoreBackup);
+    } catch (err) {
+      if (err.status === 401) return;
+    }
+    const answer = await ask({
       title: 'Restore backup',
       message: `Replace the app's data with ${key}? The app restarts; changes made since the backup are lost, and the superusers become those of the backup.`,
       confirmLabel: 'Restore', danger: true, typed: key,
+      checks: [{
+        name: 'preRestoreBackup', checked: preDefault, label: 'Back up the current data first',
+        hint: 'Saved as @pre_restore_<UTC time>.zip before the app stops; if that backup fails, nothing is restored.',
+      }],
     });
-    if (!ok || this.refuse()) return;
+    if (!answer || this.refuse()) return;
     this.status.followRestore(key);
     this.syncBusy();
     try {
-      await api('POST', backupPath(key, '/restore'));
-      this.say(`Restoring ${key}…`);
+      await api('POST', backupPath(key, '/restore'), { preRestoreBackup: answer.preRestoreBackup });
+      this.say(`Restoring ${key}…`, false, true);
     } catch (err) {
       this.status.pending = null;
       this.status.restore = null;
@@ -274,21 +304,52 @@ class BackupsScreen {
 
   async verify(key) {
     if (this.refuse()) return;
+    const answer = await ask({
+      title: 'Verify backup',
+      message: `Check that ${key} is whole and restorable. Nothing is changed, and the app keeps working meanwhile.`,
+      confirmLabel: 'Verify',
+      choice: {
+        legend: 'How thoroughly', name: 'mode', value: 'quick', options: [
+          { value: 'quick', label: 'Quick', hint: 'Reads the backup once: its SHA-256, the zip\'s structure and every entry\'s checksum.' },
+          { value: 'deep', label: 'Deep', hint: 'Quick, then extracts it to scratch space and runs SQLite\'s integrity check on every database.' },
+        ],
+      },
+    });
+    if (!answer || this.refuse()) return;
+    this.status.begin('verify', key);
+    this.syncBusy();
     try {
-      await api('POST', backupPath(key, '/verify'));
-      this.status.begin('verify', key);
-      this.say(`Verifying ${key}…`);
+      await api('POST', backupPath(key, '/verify'), { mode: answer.mode });
+      this.say(`Verifying ${key} (${answer.mode})…`, false, true);
     } catch (err) {
+      this.status.pending = null;
+      this.status.render();
       this.say(err.message, true);
     }
+    this.syncBusy();
   }
 
   async pin(key, pinned) {
     try {
       await api('PATCH', backupPath(key), { pinned });
+      this.say(pinned ? `Pinned ${key}: it is never rotated and cannot be deleted until unpinned.` : `Unpinned ${key}.`);
       await this.load();
     } catch (err) {
       this.say(err.message, true);
     }
   }
+}
+
+// verifyEl is the last verification of a backup: ok, or what was wrong,
+// and when.
+function verifyEl(item) {
+  const at = parseDate(item.verifiedAt);
+  const verdict = typeof item.verify === 'string' ? item.verify : '';
+  if (!verdict) return h('div', { class: 'verify none' }, 'Not verified yet.');
+  const when = at ? [' ', timeEl(at)] : null;
+  if (verdict === 'ok') {
+    return h('div', { class: 'verify ok' }, h('span', { class: 'verdict' }, 'Verified: ok'), when,
+      item.verifyFirstSeen ? h('span', { class: 'hint' }, ' (first seen then, not proven since creation)') : null);
+  }
+  return h('div', { class: 'verify bad' }, h('span', { class: 'verdict' }, 'Verification failed: ', verdict), when);
 }

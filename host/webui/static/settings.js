@@ -1,10 +1,18 @@
 // settings.js: the settings screen: scheduled backups (cron with presets,
-// UTC, how many to keep, the next run) and S3 storage (the secret is never
+// UTC, how many to keep or retention rules with a live preview of what
+// rotation would delete, the next run) and S3 storage (the secret is never
 // shown back; left empty, the stored one is kept) with a connection test.
 import { api, fieldMessage } from './api.js';
 import { h, replace, parseDate, localTime, utcTime } from './dom.js';
 
 const AUTO_JOB = '__pbAutoBackup__';
+// The retention rules (settings backups.retention), as the API names them.
+const RULES = [
+  ['keepLast', 'Newest'],
+  ['keepDaily', 'Days'],
+  ['keepWeekly', 'Weeks'],
+  ['keepMonthly', 'Months'],
+];
 const PRESETS = [
   ['Every day at 00:00', '0 0 * * *'],
   ['Sundays at 00:00', '0 0 * * 0'],
@@ -47,14 +55,25 @@ class SettingsScreen {
         onclick: () => { this.cron.input.value = expr; this.schedOn.input.checked = true; this.syncSchedule(); this.cron.input.focus(); },
       }, label)));
     this.nextRun = h('p', { id: 'next-run', class: 'next-run', role: 'status' });
-    this.retention = h('div', { id: 'retention-preview' });
+    this.rules = RULES.map(([name, label]) => {
+      const f = field('ret-' + name, label, h('input', { type: 'number', min: '0', step: '1', inputmode: 'numeric' }));
+      f.name = name;
+      f.input.addEventListener('input', () => this.previewSoon());
+      return f;
+    });
+    const retentionBlock = h('fieldset', { class: 'retention-rules', 'aria-describedby': 'ret-hint' },
+      h('legend', null, 'Retention (optional)'),
+      h('p', { class: 'hint', id: 'ret-hint' }, 'Keep the N newest, and the newest backup of each of the last N days, weeks and months that have one (UTC). When any is above 0, these replace "how many to keep". Pinned backups are always kept.'),
+      h('div', { class: 'rule-grid' }, this.rules.map((f) => f.el)));
+    this.keep.input.addEventListener('input', () => this.previewSoon());
+    this.retention = h('div', { id: 'retention-preview', 'aria-live': 'polite' });
     this.schedMsg = h('p', { id: 'sched-message', role: 'status', class: 'message' });
     this.schedBtn = h('button', { type: 'submit', id: 'sched-save' }, 'Save schedule');
-    this.cronBlock = h('div', { class: 'cron-block' }, this.cron.el, presets, this.keep.el);
+    this.cronBlock = h('div', { class: 'cron-block' }, this.cron.el, presets, this.keep.el, retentionBlock, this.retention);
     this.schedOn.input.addEventListener('change', () => this.syncSchedule());
     const schedForm = h('form', { id: 'sched-form', class: 'card', 'aria-labelledby': 'sched-title', 'aria-busy': 'true', novalidate: true },
       h('h2', { id: 'sched-title' }, 'Scheduled backups'),
-      this.schedOn.el, this.cronBlock, this.nextRun, this.retention, this.schedMsg,
+      this.schedOn.el, this.cronBlock, this.nextRun, this.schedMsg,
       h('div', { class: 'actions' }, this.schedBtn));
     schedForm.addEventListener('submit', (e) => { e.preventDefault(); this.saveSchedule(); });
 
@@ -103,6 +122,8 @@ class SettingsScreen {
     this.schedOn.input.checked = Boolean(b.cron);
     this.cron.input.value = b.cron || '0 0 * * *';
     this.keep.input.value = String(b.cronMaxKeep || 3);
+    const r = b.retention || {};
+    for (const f of this.rules) f.input.value = String(Number(r[f.name]) || 0);
     this.syncSchedule();
     this.s3On.input.checked = Boolean(s3.enabled);
     this.endpoint.input.value = s3.endpoint || '';
@@ -128,21 +149,58 @@ class SettingsScreen {
     }
   }
 
-  // loadRetention shows which backups the retention rules would delete,
-  // where the API offers a preview.
-  async loadRetention() {
-    let p;
-    try { p = await api('GET', '/api/backups/retention-preview'); } catch { replace(this.retention); return; }
-    const names = (list) => (Array.isArray(list) ? list : []).map((x) => (x && typeof x === 'object' ? String(x.key) : String(x)));
-    const sections = [];
-    if (Array.isArray(p)) sections.push(['Would be deleted', names(p)]);
-    else if (p && typeof p === 'object') {
-      for (const [k, v] of Object.entries(p)) if (Array.isArray(v)) sections.push([k, names(v)]);
+  // retentionBody is the retention rule in the inputs: null when every
+  // count is 0 (cronMaxKeep then applies). Counts that are not whole
+  // numbers are sent as typed, for the API to name them.
+  retentionBody() {
+    const out = {};
+    let any = false;
+    for (const f of this.rules) {
+      const v = f.input.value.trim();
+      const n = v === '' ? 0 : Number(v);
+      out[f.name] = Number.isFinite(n) ? n : v;
+      if (n !== 0) any = true;
     }
-    replace(this.retention, sections.length ? h('div', { class: 'retention' },
+    return any ? out : null;
+  }
+
+  previewSoon() {
+    clearTimeout(this.previewTimer);
+    this.previewTimer = setTimeout(() => this.loadRetention(), 300);
+  }
+
+  // loadRetention shows what a rotation run would keep and delete among
+  // the scheduled backups under the rule in the inputs (saved or not).
+  async loadRetention() {
+    const q = new URLSearchParams();
+    const rule = this.retentionBody();
+    if (rule) for (const [k, v] of Object.entries(rule)) q.set(k, String(v));
+    else q.set('cronMaxKeep', this.keep.input.value.trim() || '0');
+    const seq = (this.previewSeq = (this.previewSeq || 0) + 1);
+    let p;
+    try {
+      p = await api('GET', '/api/backups/retention-preview?' + q.toString());
+    } catch (err) {
+      if (seq !== this.previewSeq || err.status === 401) return;
+      const bad = Object.keys(err.data || {});
+      replace(this.retention, h('p', { class: 'error', id: 'retention-error' }, err.message, bad.length ? ` (${bad.join(', ')})` : ''));
+      return;
+    }
+    if (seq !== this.previewSeq) return;
+    const keep = Array.isArray(p && p.keep) ? p.keep : [];
+    const del = Array.isArray(p && p.delete) ? p.delete : [];
+    const item = (b) => {
+      const d = parseDate(b.modified);
+      return h('li', null, h('span', { class: 'name' }, String(b.key)), d ? [' ', h('span', { class: 'hint' }, utcTime(d))] : null,
+        b.pinned === true ? h('span', { class: 'badge pin' }, 'Pinned') : null);
+    };
+    const ruleText = rule ? 'with these retention rules' : `keeping the newest ${this.keep.input.value.trim() || 0}`;
+    replace(this.retention, h('div', { class: 'retention' },
       h('h3', null, 'Retention preview'),
-      sections.map(([title, list]) => [h('h4', null, title), list.length ? h('ul', null, list.map((n) => h('li', { class: 'name' }, n))) : h('p', { class: 'hint' }, 'None.')]),
-    ) : null);
+      h('p', { id: 'retention-summary' }, `If the scheduled backups were rotated now, ${ruleText}: ${del.length} deleted, ${keep.length} kept.`),
+      del.length ? [h('h4', null, 'Would be deleted'), h('ul', { id: 'retention-delete' }, del.map(item))] : null,
+      keep.length ? h('details', null, h('summary', null, `Kept (${keep.length})`), h('ul', { id: 'retention-keep' }, keep.map(item))) : null,
+    ));
   }
 
   clearErrors(fields) { for (const f of fields) { replace(f.err); f.input.removeAttribute('aria-invalid'); } }
@@ -158,19 +216,20 @@ class SettingsScreen {
 
   async saveSchedule() {
     if (this.schedBtn.disabled) return;
-    this.clearErrors([this.cron, this.keep]);
+    this.clearErrors([this.cron, this.keep, ...this.rules]);
     replace(this.schedMsg);
     const on = this.schedOn.input.checked;
     const keep = Number.parseInt(this.keep.input.value, 10);
-    const body = { backups: { cron: on ? this.cron.input.value.trim() : '', cronMaxKeep: Number.isFinite(keep) ? keep : 0 } };
+    const body = { backups: { cron: on ? this.cron.input.value.trim() : '', cronMaxKeep: Number.isFinite(keep) ? keep : 0, retention: this.retentionBody() } };
     this.schedBtn.disabled = true;
     try {
       const s = await api('PATCH', '/api/settings', body);
       this.fill(s);
       replace(this.schedMsg, on ? 'Schedule saved.' : 'Scheduled backups are off.');
-      await this.loadNextRun();
+      await Promise.all([this.loadNextRun(), this.loadRetention()]);
     } catch (err) {
-      this.showErrors(err, [[this.cron, ['backups', 'cron']], [this.keep, ['backups', 'cronMaxKeep']]]);
+      this.showErrors(err, [[this.cron, ['backups', 'cron']], [this.keep, ['backups', 'cronMaxKeep']],
+        ...this.rules.map((f) => [f, ['backups', 'retention', f.name]])]);
       replace(this.schedMsg, h('span', { class: 'error' }, err.message));
     } finally {
       this.schedBtn.disabled = false;

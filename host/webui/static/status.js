@@ -35,7 +35,8 @@ export class Status {
     this.progressId = 'op-progress';
     this.bar = h('section', { class: 'progress-box', 'aria-label': 'Running operation', hidden: true });
     this.banner = h('div', { class: 'banner-box' });
-    replace(area, this.bar, this.banner);
+    this.freshness = h('div', { class: 'freshness-box' });
+    replace(area, this.freshness, this.bar, this.banner);
   }
 
   // busy reports whether an operation runs or this page is starting one.
@@ -61,7 +62,9 @@ export class Status {
     else this.restore.lastUp = 0; // no gap counted across a sign-in
     this.bar.hidden = true;
     this.shown = null;
+    this.freshShown = null;
     replace(this.banner);
+    replace(this.freshness);
   }
 
   // forget drops everything, a followed restore too (sign-out).
@@ -142,6 +145,7 @@ export class Status {
     const wasBusy = this.busy;
     this.running = data.operation || null;
     this.last = data.lastOperation || null;
+    this.renderFreshness(data);
     if (this.running) this.sample(this.running);
     if (this.pending && !this.running && outcomeId(this.last) !== this.pending.lastBefore) {
       this.finished = { ...this.pending, ok: Boolean(this.last && this.last.ok) };
@@ -217,6 +221,26 @@ export class Status {
     replace(this.bar, h('p', { class: 'progress-label', role: 'status' }, label), progress);
   }
 
+  // renderFreshness shows the newest good backup and, when the app says
+  // so, that backups are stale or the next one may not fit.
+  renderFreshness(data) {
+    const lg = parseDate(data.lastGoodBackup);
+    const warn = typeof data.diskWarning === 'string' ? data.diskWarning : '';
+    const key = [data.lastGoodBackup, data.stale, warn].join('|');
+    if (key === this.freshShown) return;
+    this.freshShown = key;
+    const lines = [];
+    if (data.stale === true) {
+      lines.push(h('p', { class: 'warn', id: 'stale' }, lg
+        ? ['Backups are stale: the newest successful backup is from ', localTime(lg), ', older than the alert limit.']
+        : 'Backups are stale: no successful backup is known within the alert limit.'));
+    } else if (lg) {
+      lines.push(h('p', { class: 'hint', id: 'last-good' }, 'Last successful backup: ', localTime(lg), '.'));
+    }
+    if (warn) lines.push(h('p', { class: 'warn', id: 'disk-warning' }, warn));
+    replace(this.freshness, lines);
+  }
+
   renderBanner() {
     const last = this.last;
     const id = outcomeId(last);
@@ -232,8 +256,10 @@ export class Status {
     if (last.ok) {
       parts.push(`${DONE[last.kind] || 'Finished'}: `, h('span', { class: 'name' }, last.key), '.');
     } else {
-      parts.push(`${FAILED[last.kind] || 'Failed'}: `, h('span', { class: 'name' }, last.key), '. ', last.error || '');
+      const why = last.error || '';
+      parts.push(`${FAILED[last.kind] || 'Failed'}: `, h('span', { class: 'name' }, last.key), '. ', why, why && !why.endsWith('.') ? '.' : '');
     }
+    if (last.kind === 'verify' && last.verify && typeof last.verify === 'object') parts.push(verifySummary(last.verify, last.ok, last.error || ''));
     const fin = parseDate(last.finished);
     if (fin) parts.push(` (${localTime(fin)})`);
     if (last.kind === 'restore' && rd && rd.key === last.key) {
@@ -249,4 +275,20 @@ export class Status {
       class: 'banner ' + (last.ok ? 'ok' : 'error'), role: last.ok ? 'status' : 'alert', id: 'outcome',
     }, h('p', null, parts), dismiss));
   }
+}
+
+// verifySummary is what a verification found, in words: the mode, the
+// entries and digest read, a deep verify's databases, the first-seen note.
+function verifySummary(v, ok, error) {
+  const out = [];
+  const mode = v.mode === 'deep' ? 'Deep check' : 'Quick check';
+  const bits = [];
+  if (ok && Number.isFinite(v.entries)) bits.push(`${v.entries} entries read`);
+  if (typeof v.sha256 === 'string' && v.sha256) bits.push(`SHA-256 ${v.sha256.slice(0, 12)}…`);
+  if (ok && Array.isArray(v.databases) && v.databases.length) bits.push(`databases intact: ${v.databases.join(', ')}`);
+  const line = ` ${mode}${bits.length ? ': ' + bits.join('; ') : ''}`;
+  out.push(line.endsWith('…') ? line : line + '.');
+  if (!ok && typeof v.problem === 'string' && v.problem && !error.includes(v.problem)) out.push(' Problem: ', h('span', { class: 'problem' }, v.problem), '.');
+  if (typeof v.note === 'string' && v.note) out.push(' ', v.note);
+  return out;
 }
