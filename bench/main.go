@@ -63,6 +63,9 @@ type options struct {
 	compare string
 	// encrypt runs the host with encryption at rest (a new age key).
 	encrypt bool
+	// pocketbase is PocketBase's binary: when set, the same figures are
+	// measured on it and compared.
+	pocketbase string
 }
 
 // bench is one run.
@@ -80,6 +83,10 @@ type bench struct {
 	snapRows int // writer rows in the backup
 	// verifyQuickRate is quick verify's MiB/s of uncompressed bytes.
 	verifyQuickRate float64
+
+	ours  sideFigures // the figures compared with PocketBase
+	pbDir string      // PocketBase's copy of the data set
+	pb    *testhost   // PocketBase, while it runs
 
 	loads     []string // other processes' CPU share in each timed step
 	disturbed []string // the timed steps where it was over 5%
@@ -113,6 +120,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&o.compare, "compare", "", "JSON of an earlier run (smaller data set): add rows checking peak RSS is not higher now")
 	fs.BoolVar(&o.encrypt, "encrypt", false, "run the host with encryption at rest (compare with a run without it)")
+	fs.StringVar(&o.pocketbase, "pocketbase", "", "PocketBase binary (make bench builds bin/tools/pocketbase): measure it on the same data set and add the rows against it")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -207,6 +215,12 @@ func (b *bench) run(ctx context.Context, stderr io.Writer) (err error) {
 		formatSize(b.data.DataDBBytes), b.data.Rows, formatSize(b.data.AuxDBBytes), formatSize(b.data.StorageBytes), b.data.Files,
 		100*float64(b.data.RandomBytes)/float64(max(b.data.StorageBytes, 1)), b.data.Took.Seconds())
 
+	if b.opts.pocketbase != "" {
+		if err := b.copyForPocketBase(); err != nil {
+			return err
+		}
+	}
+
 	var echo io.Writer
 	if b.opts.verbose {
 		echo = stderr
@@ -247,7 +261,18 @@ func (b *bench) run(ctx context.Context, stderr io.Writer) (err error) {
 	if err := b.measureVerify(ctx); err != nil {
 		return err
 	}
-	return b.measureRestore(ctx)
+	if err := b.measureRestore(ctx); err != nil {
+		return err
+	}
+	if b.opts.pocketbase == "" {
+		b.rep.note("vs PocketBase: rows left out, no -pocketbase binary given (make bench builds bin/tools/pocketbase and passes it; make test's smoke run does not, building PocketBase takes about 3 min on 2 cores)")
+		return nil
+	}
+	// PocketBase runs alone: the host is stopped first.
+	if err := b.h.stop(); err != nil {
+		return fmt.Errorf("stop testhost: %w", err)
+	}
+	return b.measurePocketBase(ctx, echo)
 }
 
 // addLoadNotes reports the load other processes put on the machine.
