@@ -2,7 +2,7 @@
 // baselines and prints one table: figure, ours, baseline, ratio, target,
 // pass/fail.
 //
-//	go run ./bench -bin=bin -size=1.5GiB      (what `make bench` runs)
+//	go run ./bench -bin=bin -pocketbase=bin/tools/pocketbase -size=1.5GiB   (what `make bench` runs)
 //	go run ./bench -quick                     (a 64 MiB smoke run)
 //
 // It generates a seeded pb_data under a temp dir (a WAL-mode data.db of
@@ -12,7 +12,10 @@
 // upload and restore, sampling the peak RSS of the host and of the plugin
 // from /proc. Baselines run in this process on the same data: the stdlib
 // archive/zip at deflate level 1 in one goroutine, the stdlib extraction of
-// the same zip, and http.ServeFile of the same backup file.
+// the same zip, and http.ServeFile of the same backup file. With
+// -pocketbase (make bench passes bin/tools/pocketbase), PocketBase itself
+// then runs alone on a copy of the same data set and is measured the same
+// way through its REST API, for the issue's ratios against PocketBase.
 //
 // A FAIL row is a measurement: the exit status is 0 unless the harness
 // itself broke (1) or the command line is wrong (2).
