@@ -191,6 +191,11 @@ func (b *bench) run(ctx context.Context, stderr io.Writer) (err error) {
 			return fmt.Errorf("%w (run make build first)", err)
 		}
 	}
+	if b.opts.pocketbase != "" {
+		if _, err := os.Stat(b.opts.pocketbase); err != nil {
+			return fmt.Errorf("-pocketbase: %w (make bench builds it)", err)
+		}
+	}
 	bin, err := filepath.Abs(b.opts.bin)
 	if err != nil {
 		return err
