@@ -89,7 +89,7 @@ type bench struct {
 
 	ours  sideFigures // the figures compared with PocketBase
 	pbDir string      // PocketBase's copy of the data set
-	pb    *testhost   // PocketBase, while it runs
+	pb    *testhost   // PocketBase, once started
 
 	loads     []string // other processes' CPU share in each timed step
 	disturbed []string // the timed steps where it was over 5%
