@@ -11,6 +11,7 @@ JS_STAMP  := $(JS_DIR)/node_modules/.package-lock.json
 EMU_DIR   := plugin/storage/testdata/emulators
 EMU_STAMP := $(EMU_DIR)/node_modules/.package-lock.json
 FAKE_GCS  := $(BIN)/tools/fake-gcs-server
+POCKETBASE := $(BIN)/tools/pocketbase
 AXE_DIR   := host/webui/testdata/axe
 AXE_STAMP := $(AXE_DIR)/node_modules/.package-lock.json
 
@@ -85,8 +86,14 @@ accel:
 test: build npm axe emulators tools lint
 	PB_REQUIRE_ISAL=1 PB_REQUIRE_EMULATORS=1 PB_REQUIRE_BROWSER=1 BENCH_SMOKE=1 $(GO) test -race -count=1 -timeout 9m ./...
 
-bench: build accel
-	$(GO) run ./bench -bin=$(BIN) -size=$(or $(BENCH_SIZE),1.5GiB) $(BENCH_FLAGS)
+bench: build accel $(POCKETBASE)
+	$(GO) run ./bench -bin=$(BIN) -pocketbase=$(POCKETBASE) -size=$(or $(BENCH_SIZE),1.5GiB) $(BENCH_FLAGS)
+
+# PocketBase itself, the bench's baseline, from its own module (the project
+# never depends on it); rebuilt only when that module changes. Not built by
+# `make test`: about 3 minutes on 2 cores, so the smoke run leaves it out.
+$(POCKETBASE): bench/pocketbase/main.go bench/pocketbase/go.mod bench/pocketbase/go.sum
+	cd bench/pocketbase && $(GO) build -trimpath -o $(abspath $(POCKETBASE)) .
 
 # Every parser of untrusted bytes, fuzzed for FUZZTIME each (make test runs
 # their committed seed corpora only).

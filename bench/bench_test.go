@@ -113,7 +113,7 @@ func TestTextGen(t *testing.T) {
 // TestQuickSmoke runs the whole harness on a small data set against the
 // built binaries. It takes ~10 s and needs `make build`, so it only runs
 // with BENCH_SMOKE=1, which make test sets (BENCH_BIN: the bin directory,
-// default ../bin).
+// default ../bin; BENCH_POCKETBASE: PocketBase's binary, to add its rows).
 func TestQuickSmoke(t *testing.T) { quickSmoke(t, nil, nil) }
 
 // TestQuickSmokeEncrypted: the same run with encryption at rest.
@@ -128,6 +128,15 @@ func quickSmoke(t *testing.T, flags, rows []string) {
 	bin := os.Getenv("BENCH_BIN")
 	if bin == "" {
 		bin = "../bin"
+	}
+	// PocketBase is left out unless BENCH_POCKETBASE names its binary:
+	// make test does not build it (about 3 minutes on 2 cores); make bench does.
+	rows = append(rows, "vs PocketBase: rows left out")
+	if pb := os.Getenv("BENCH_POCKETBASE"); pb != "" {
+		flags = append(flags, "-pocketbase="+pb)
+		rows = append(rows[:len(rows)-1], "vs PocketBase: create, POST → listed", "vs PocketBase: restore, POST → serving the backup's data", "vs PocketBase: upload (same zip)")
+	} else {
+		t.Log("PocketBase rows left out: BENCH_POCKETBASE not set (make bench builds bin/tools/pocketbase; make test does not, it takes about 3 minutes on 2 cores)")
 	}
 	opts, err := parseFlags(append([]string{"-quick", "-bin=" + bin, "-tmp=" + t.TempDir()}, flags...))
 	if err != nil {

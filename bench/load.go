@@ -45,7 +45,7 @@ func (b *bench) stopLoad(w loadWindow) {
 }
 
 // ownCPU is the CPU seconds used so far by the bench, the host (with its
-// ended helper children) and the current plugin.
+// ended helper children), the current plugin and PocketBase.
 func (b *bench) ownCPU() float64 {
 	s := cpuSeconds(os.Getpid())
 	if b.rss != nil {
@@ -57,10 +57,13 @@ func (b *bench) ownCPU() float64 {
 			s += cpuSeconds(plugin)
 		}
 	}
+	if b.pb != nil {
+		s += cpuSeconds(b.pb.pid())
+	}
 	return s
 }
 
-// ownDiskReads is the bytes the bench, the host and the current plugin
+// ownDiskReads is the bytes the bench, the host, the current plugin and PocketBase
 // have read from storage (not from the page cache), from /proc/PID/io.
 func (b *bench) ownDiskReads() int64 {
 	n := diskReads(os.Getpid())
@@ -72,6 +75,9 @@ func (b *bench) ownDiskReads() int64 {
 		if plugin != 0 {
 			n += diskReads(plugin)
 		}
+	}
+	if b.pb != nil {
+		n += diskReads(b.pb.pid())
 	}
 	return n
 }

@@ -2,7 +2,7 @@
 // baselines and prints one table: figure, ours, baseline, ratio, target,
 // pass/fail.
 //
-//	go run ./bench -bin=bin -size=1.5GiB      (what `make bench` runs)
+//	go run ./bench -bin=bin -pocketbase=bin/tools/pocketbase -size=1.5GiB   (what `make bench` runs)
 //	go run ./bench -quick                     (a 64 MiB smoke run)
 //
 // It generates a seeded pb_data under a temp dir (a WAL-mode data.db of
@@ -12,7 +12,10 @@
 // upload and restore, sampling the peak RSS of the host and of the plugin
 // from /proc. Baselines run in this process on the same data: the stdlib
 // archive/zip at deflate level 1 in one goroutine, the stdlib extraction of
-// the same zip, and http.ServeFile of the same backup file.
+// the same zip, and http.ServeFile of the same backup file. With
+// -pocketbase (make bench passes bin/tools/pocketbase), PocketBase itself
+// then runs alone on a copy of the same data set and is measured the same
+// way through its REST API, for the issue's ratios against PocketBase.
 //
 // A FAIL row is a measurement: the exit status is 0 unless the harness
 // itself broke (1) or the command line is wrong (2).
@@ -63,6 +66,9 @@ type options struct {
 	compare string
 	// encrypt runs the host with encryption at rest (a new age key).
 	encrypt bool
+	// pocketbase is PocketBase's binary: when set, the same figures are
+	// measured on it and compared.
+	pocketbase string
 }
 
 // bench is one run.
@@ -80,6 +86,10 @@ type bench struct {
 	snapRows int // writer rows in the backup
 	// verifyQuickRate is quick verify's MiB/s of uncompressed bytes.
 	verifyQuickRate float64
+
+	ours  sideFigures // the figures compared with PocketBase
+	pbDir string      // PocketBase's copy of the data set
+	pb    *testhost   // PocketBase, once started
 
 	loads     []string // other processes' CPU share in each timed step
 	disturbed []string // the timed steps where it was over 5%
@@ -113,6 +123,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&o.compare, "compare", "", "JSON of an earlier run (smaller data set): add rows checking peak RSS is not higher now")
 	fs.BoolVar(&o.encrypt, "encrypt", false, "run the host with encryption at rest (compare with a run without it)")
+	fs.StringVar(&o.pocketbase, "pocketbase", "", "PocketBase binary (make bench builds bin/tools/pocketbase): measure it on the same data set and add the rows against it")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -180,6 +191,11 @@ func (b *bench) run(ctx context.Context, stderr io.Writer) (err error) {
 			return fmt.Errorf("%w (run make build first)", err)
 		}
 	}
+	if b.opts.pocketbase != "" {
+		if _, err := os.Stat(b.opts.pocketbase); err != nil {
+			return fmt.Errorf("-pocketbase: %w (make bench builds it)", err)
+		}
+	}
 	bin, err := filepath.Abs(b.opts.bin)
 	if err != nil {
 		return err
@@ -206,6 +222,12 @@ func (b *bench) run(ctx context.Context, stderr io.Writer) (err error) {
 	b.rep.note("data set: data.db %s (%d rows, WAL mode), auxiliary.db %s, storage/ %s in %d files (%.0f%% random bytes); generated in %.1f s",
 		formatSize(b.data.DataDBBytes), b.data.Rows, formatSize(b.data.AuxDBBytes), formatSize(b.data.StorageBytes), b.data.Files,
 		100*float64(b.data.RandomBytes)/float64(max(b.data.StorageBytes, 1)), b.data.Took.Seconds())
+
+	if b.opts.pocketbase != "" {
+		if err := b.copyForPocketBase(); err != nil {
+			return err
+		}
+	}
 
 	var echo io.Writer
 	if b.opts.verbose {
@@ -247,7 +269,18 @@ func (b *bench) run(ctx context.Context, stderr io.Writer) (err error) {
 	if err := b.measureVerify(ctx); err != nil {
 		return err
 	}
-	return b.measureRestore(ctx)
+	if err := b.measureRestore(ctx); err != nil {
+		return err
+	}
+	if b.opts.pocketbase == "" {
+		b.rep.note("vs PocketBase: rows left out, no -pocketbase binary given (make bench builds bin/tools/pocketbase and passes it; make test's smoke run does not, building PocketBase takes about 3 min on 2 cores)")
+		return nil
+	}
+	// PocketBase runs alone: the host is stopped first.
+	if err := b.h.stop(); err != nil {
+		return fmt.Errorf("stop testhost: %w", err)
+	}
+	return b.measurePocketBase(ctx, echo)
 }
 
 // addLoadNotes reports the load other processes put on the machine.

@@ -32,6 +32,7 @@ type createPair struct {
 	// of the create (0: no such line)
 	releasedSecs float64
 	wall         time.Duration
+	listed       time.Duration // POST → a GET /api/backups lists the backup
 	bytesIn      float64
 	bytesOut     float64
 	ws           writerStats
@@ -113,6 +114,12 @@ func (b *bench) measureCreate(ctx context.Context) error {
 		snapshotEnd = worst.hostSecs - worst.archiveSecs
 	}
 	b.addWriterRows(worst.ws, worst.ackedBefore, snapshotEnd, worst.releasedSecs, worst.hostSecs)
+	var listed []time.Duration
+	for _, p := range pairs {
+		listed = append(listed, p.listed)
+	}
+	b.ours.CreateSecs = median(listed).Seconds()
+	b.ours.WorstInsert = worst.ws.Max
 	return b.checkSnapshot(ctx, first.ws, first.ackedBefore)
 }
 
@@ -163,6 +170,10 @@ func (b *bench) createPair(ctx context.Context, key string, run int) (createPair
 	}
 	out, err := b.h.waitOutcome(ctx, "create", key, b.timeout)
 	p.wall = time.Since(start)
+	if err == nil && out.OK {
+		err = mustBeListed(ctx, b.h, key)
+	}
+	p.listed = time.Since(start)
 	b.stopLoad(lw)
 	b.rss.setPhase(phaseIdle)
 	p.cpuHost = b.rss.cpuOf(phaseCreate, procHost) - cpuHost
@@ -305,6 +316,7 @@ func (b *bench) measureDownload(ctx context.Context) error {
 		baseTotal += baseTook
 	}
 	b.stopLoad(lw)
+	b.ours.DownloadMiBps = mibps(fi.Size(), median(ours))
 	b.rep.add(ratioRow("download.throughput", "Download through the plugin", mibps(fi.Size(), median(ours)), mibps(fi.Size(), median(base)), "MiB/s", 0.8))
 	b.rep.note("download: %s, %d times each side, alternating; medians shown (best: ours %.0f, baseline %.0f MiB/s); the client reads into CRC-32 (same for both); baseline http.ServeFile of the same file on a loopback httptest server",
 		formatSize(fi.Size()), len(ours), mibps(fi.Size(), slices.Min(ours)), mibps(fi.Size(), slices.Min(base)))
@@ -356,6 +368,7 @@ func (b *bench) measureUpload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("upload: %w", err)
 	}
+	b.ours.UploadMiBps = mibps(fi.Size(), took)
 	b.rep.add(atLeastRow("upload.throughput", "Upload end to end (POST → 204)", mibps(fi.Size(), took), "MiB/s", 300))
 	b.rep.note("upload: %s in %.2f s, multipart streamed from the file through an io.Pipe; 204 after the plugin checked and stored it", formatSize(fi.Size()), took.Seconds())
 	if _, err := b.h.call(ctx, "DELETE", "/api/backups/"+uploadKey, nil, nil); err != nil {

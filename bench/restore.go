@@ -101,6 +101,8 @@ func (b *bench) measureRestore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	b.ours.RestoreSecs = time.Since(start).Seconds()
+	b.ours.DownSecs, b.ours.DownOK = down.Seconds(), downOK
 	b.rep.add(checkRow("restore.data", "Restore: app serves the backup's rows", list.TotalItems == b.snapRows,
 		fmt.Sprintf("%d notes", list.TotalItems), fmt.Sprintf("%d notes", b.snapRows)))
 	return nil

@@ -44,6 +44,25 @@ func startTesthost(ctx context.Context, bin, dataDir, logPath string, echo io.Wr
 	if err != nil {
 		return nil, err
 	}
+	// The superuser is created once, as an operator does, not through
+	// PB_SUPERUSER_* at every start: testhost would then bcrypt the
+	// password again at each start, the restore's re-exec included, and
+	// the restore's downtime would measure testhost's bootstrap policy
+	// rather than the backups (PocketBase does no such thing at start).
+	if out, err := exec.CommandContext(ctx, bin+"/testhost", "superuser", "upsert", benchEmail, benchPassword, "--dir="+dataDir).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("testhost superuser upsert: %w: %s", err, out)
+	}
+	args := []string{"serve", "--http=" + addr, "--dir=" + dataDir, "--plugins=" + bin + "/plugins"}
+	if keyFile != "" {
+		args = append(args, "--encryption-key-file="+keyFile)
+	}
+	return launch(ctx, bin+"/testhost", args, addr, logPath, echo)
+}
+
+// launch starts exe with args serving on addr, its output copied to
+// logPath (and echo), waits until it answers and logs in as the bench's
+// superuser. PocketBase is driven the same way: the REST API is the same.
+func launch(ctx context.Context, exe string, args []string, addr, logPath string, echo io.Writer) (*testhost, error) {
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -52,19 +71,7 @@ func startTesthost(ctx context.Context, bin, dataDir, logPath string, echo io.Wr
 	if err != nil {
 		return nil, errors.Join(err, logFile.Close())
 	}
-	// The superuser is created once, as an operator does, not through
-	// PB_SUPERUSER_* at every start: testhost would then bcrypt the
-	// password again at each start, the restore's re-exec included, and
-	// the restore's downtime would measure testhost's bootstrap policy
-	// rather than the backups (PocketBase does no such thing at start).
-	if out, err := exec.CommandContext(ctx, bin+"/testhost", "superuser", "upsert", benchEmail, benchPassword, "--dir="+dataDir).CombinedOutput(); err != nil {
-		return nil, errors.Join(fmt.Errorf("testhost superuser upsert: %w: %s", err, out), logFile.Close())
-	}
-	args := []string{"serve", "--http=" + addr, "--dir=" + dataDir, "--plugins=" + bin + "/plugins"}
-	if keyFile != "" {
-		args = append(args, "--encryption-key-file="+keyFile)
-	}
-	cmd := exec.Command(bin+"/testhost", args...)
+	cmd := exec.Command(exe, args...)
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
 		return nil, errors.Join(err, pr.Close(), pw.Close(), logFile.Close())
