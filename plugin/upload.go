@@ -55,14 +55,14 @@ func (s *Service) Upload(ctx context.Context, storageURL, key string, body io.Re
 		return shared.BackupInfo{}, fmt.Errorf("upload %q: %w", key, err)
 	}
 	var size int64
-	hw := newHashingWriter(w)
+	ow := newOverlapWriter(w)
 	if ra, ok := w.(io.ReaderAt); ok {
-		size, err = s.receiveInPlace(hw, ra, in)
+		size, err = s.receiveInPlace(ow, ra, in)
 	} else {
-		size, err = s.receiveSpooled(hw, in)
+		size, err = s.receiveSpooled(ow, in)
 	}
 	if err == nil {
-		err = setDigest(w, hw.sum())
+		err = setDigest(w, ow.sum())
 	}
 	if err == nil {
 		// Checked again right before the commit: another upload may have won.
@@ -108,10 +108,13 @@ func (f storedForm) writeTo(dst io.Writer) (int64, error) {
 	return counted.n, nil
 }
 
-// receiveInPlace copies body into w and checks the archive by reading it
-// back through ra.
-func (s *Service) receiveInPlace(w io.Writer, ra io.ReaderAt, body storedForm) (int64, error) {
+// receiveInPlace copies body into w, the writer of ra, and checks the
+// archive by reading it back through ra. w is closed on every path.
+func (s *Service) receiveInPlace(w *overlapWriter, ra io.ReaderAt, body storedForm) (int64, error) {
 	size, err := body.writeTo(w)
+	if cerr := w.Close(); err == nil && cerr != nil {
+		return size, cerr
+	}
 	if err != nil {
 		return size, fmt.Errorf("receive: %w", err)
 	}
@@ -119,8 +122,13 @@ func (s *Service) receiveInPlace(w io.Writer, ra io.ReaderAt, body storedForm) (
 }
 
 // receiveSpooled copies body to a private temp file, checks it there and
-// then copies it into w.
-func (s *Service) receiveSpooled(w io.Writer, body storedForm) (_ int64, err error) {
+// then copies it into w. w is closed on every path.
+func (s *Service) receiveSpooled(w *overlapWriter, body storedForm) (_ int64, err error) {
+	defer func() {
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
+	}()
 	tmp, err := os.CreateTemp("", "pocketbackup-upload-*.zip")
 	if err != nil {
 		return 0, fmt.Errorf("temp file: %w", err)
