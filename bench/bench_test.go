@@ -114,10 +114,14 @@ func TestTextGen(t *testing.T) {
 // built binaries. It takes ~10 s and needs `make build`, so it only runs
 // with BENCH_SMOKE=1, which make test sets (BENCH_BIN: the bin directory,
 // default ../bin; BENCH_POCKETBASE: PocketBase's binary, to add its rows).
-func TestQuickSmoke(t *testing.T) { quickSmoke(t, nil, nil) }
+func TestQuickSmoke(t *testing.T) {
+	t.Parallel() // the two runs wait on disks and processes more than on the CPU
+	quickSmoke(t, nil, nil)
+}
 
 // TestQuickSmokeEncrypted: the same run with encryption at rest.
 func TestQuickSmokeEncrypted(t *testing.T) {
+	t.Parallel()
 	quickSmoke(t, []string{"-encrypt"}, []string{"Create: stored as an age file"})
 }
 
