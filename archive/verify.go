@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"sync"
+	"sync/atomic"
 )
 
 // Verify checks the zip archive of size bytes in r as [Check] does, then
@@ -14,7 +17,23 @@ import (
 // names the entry and the reason. progressFn, if set, gets the
 // uncompressed bytes read so far and their total.
 func Verify(ctx context.Context, r io.ReaderAt, size int64, limits Limits, progressFn func(done, total int64)) (Summary, error) {
-	sum, err := Check(r, size, limits)
+	return VerifyWith(ctx, r, size, VerifyOptions{Limits: limits, Progress: progressFn})
+}
+
+// VerifyOptions configure [VerifyWith].
+type VerifyOptions struct {
+	Limits   Limits
+	Progress func(done, total int64)
+	// Engine inflates the entries, as in [ExtractOptions].
+	Engine Engine
+}
+
+// VerifyWith is [Verify] with the inflate engine chosen. Entries are read
+// on as many goroutines as an extraction uses, each with the engine's
+// inflater, so a verify reads about as fast as a restore stages; of
+// several bad entries the first in the archive is named.
+func VerifyWith(ctx context.Context, r io.ReaderAt, size int64, opts VerifyOptions) (Summary, error) {
+	sum, err := Check(r, size, opts.Limits)
 	if err != nil {
 		return sum, err
 	}
@@ -22,37 +41,70 @@ func Verify(ctx context.Context, r io.ReaderAt, size int64, limits Limits, progr
 	if err != nil {
 		return sum, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	buf := make([]byte, 256<<10)
-	var done int64
+	zr.RegisterDecompressor(zip.Deflate, opts.Engine.codec().decompressor())
+	var files []*zip.File
 	for _, f := range zr.File {
-		if err := ctx.Err(); err != nil {
-			return sum, err
+		if f.Mode().IsRegular() {
+			files = append(files, f)
 		}
-		if !f.Mode().IsRegular() {
-			continue
+	}
+	var (
+		done   atomic.Int64
+		next   atomic.Int64
+		failed atomic.Int64 // index of the first bad entry so far
+		mu     sync.Mutex
+		errs   = map[int]error{}
+		wg     sync.WaitGroup
+	)
+	failed.Store(math.MaxInt64)
+	// Progress is called from one goroutine at a time, with a total that
+	// only grows, as from a sequential read.
+	var progressMu sync.Mutex
+	report := func(n int64) {
+		if opts.Progress != nil {
+			progressMu.Lock()
+			defer progressMu.Unlock()
+			opts.Progress(done.Add(n), sum.TotalBytes)
 		}
-		n, err := readEntry(ctx, f, buf, func(n int64) {
-			if progressFn != nil {
-				progressFn(done+n, sum.TotalBytes)
+	}
+	for range min(workerCount(0), len(files)) {
+		wg.Go(func() {
+			buf := make([]byte, 256<<10)
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(files) || int64(i) > failed.Load() || ctx.Err() != nil {
+					return
+				}
+				if _, err := readEntry(ctx, files[i], buf, report); err != nil {
+					mu.Lock()
+					errs[i] = err
+					mu.Unlock()
+					storeMin(&failed, int64(i))
+					return
+				}
 			}
 		})
-		done += n
-		if err != nil {
-			return sum, err
-		}
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return sum, err
+	}
+	if first := failed.Load(); first != math.MaxInt64 {
+		return sum, errs[int(first)]
 	}
 	return sum, nil
 }
 
 // readEntry reads one entry to its end; the zip reader checks the CRC-32
-// and the declared size at EOF.
+// and the declared size at EOF. progress gets the bytes read since its
+// last call.
 func readEntry(ctx context.Context, f *zip.File, buf []byte, progress func(int64)) (int64, error) {
 	rc, err := f.Open()
 	if err != nil {
 		return 0, fmt.Errorf("entry %q: %w: %w", f.Name, ErrInvalid, err)
 	}
 	defer rc.Close()
-	var n int64
+	var n, reported int64
 	for {
 		k, err := rc.Read(buf)
 		n += int64(k)
@@ -60,6 +112,7 @@ func readEntry(ctx context.Context, f *zip.File, buf []byte, progress func(int64
 			return n, fmt.Errorf("entry %q: %w: more data than its declared size", f.Name, ErrInvalid)
 		}
 		if errors.Is(err, io.EOF) {
+			progress(n - reported)
 			return n, nil
 		}
 		if err != nil {
@@ -68,8 +121,9 @@ func readEntry(ctx context.Context, f *zip.File, buf []byte, progress func(int64
 			}
 			return n, fmt.Errorf("entry %q: %w: %w", f.Name, ErrInvalid, err)
 		}
-		if n%(8<<20) < int64(k) {
-			progress(n)
+		if n-reported >= 8<<20 {
+			progress(n - reported)
+			reported = n
 		}
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"hash/crc32"
+	"strings"
 	"testing"
 )
 
@@ -52,5 +54,36 @@ func TestVerifyNamesTheEntry(t *testing.T) {
 	_, err = Verify(context.Background(), bytes.NewReader(bad), int64(len(bad)), Limits{}, nil)
 	if !errors.Is(err, ErrInvalid) || !bytes.Contains([]byte(err.Error()), []byte(`"storage/a.txt"`)) {
 		t.Fatalf("Verify(flipped) = %v, want ErrInvalid naming storage/a.txt", err)
+	}
+}
+
+// TestVerifyNamesTheFirstBadEntry: entries are read on several goroutines,
+// yet of several bad entries the first in the archive is named, every
+// time; and the progress of a good archive reaches its total.
+func TestVerifyNamesTheFirstBadEntry(t *testing.T) {
+	var entries []zipEntry
+	for i := range 40 {
+		body := bytes.Repeat([]byte(fmt.Sprintf("entry %02d, stored as it is. ", i)), 2000)
+		entries = append(entries, zipEntry{name: fmt.Sprintf("storage/%02d.txt", i), body: body, raw: true,
+			rawHeader: zip.FileHeader{Method: zip.Store, CRC32: crc32.ChecksumIEEE(body),
+				CompressedSize64: uint64(len(body)), UncompressedSize64: uint64(len(body))}})
+	}
+	good := buildZip(t, entries...)
+	var last, total int64
+	sum, err := VerifyWith(context.Background(), bytes.NewReader(good), int64(len(good)),
+		VerifyOptions{Progress: func(done, tot int64) { last, total = done, tot }})
+	if err != nil || last != sum.TotalBytes || total != sum.TotalBytes {
+		t.Fatalf("Verify(good) = %v; progress %d of %d, want %d", err, last, total, sum.TotalBytes)
+	}
+	bad := bytes.Clone(good)
+	for _, n := range []int{7, 23, 31} {
+		i := bytes.Index(bad, []byte(fmt.Sprintf("entry %02d, stored", n)))
+		bad[i] ^= 0xff
+	}
+	for range 20 {
+		_, err := VerifyWith(context.Background(), bytes.NewReader(bad), int64(len(bad)), VerifyOptions{})
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `"storage/07.txt"`) {
+			t.Fatalf("Verify(three bad entries) = %v, want the first, storage/07.txt", err)
+		}
 	}
 }

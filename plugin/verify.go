@@ -60,7 +60,7 @@ func (s *Service) Verify(ctx context.Context, req shared.VerifyRequest, progress
 	if err != nil {
 		return problemOr(res, err)
 	}
-	summary, err := archive.Verify(ctx, zr, zsize, s.limits, progressFunc(progress))
+	summary, err := archive.VerifyWith(ctx, zr, zsize, archive.VerifyOptions{Limits: s.limits, Progress: progressFunc(progress), Engine: s.engine})
 	res.Entries, res.TotalBytes = summary.Entries, summary.TotalBytes
 	if err != nil {
 		return problemOr(res, err)
