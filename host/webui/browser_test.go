@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -485,18 +486,41 @@ const (
 	slowLinkRate = 16 << 20 // bytes per second
 )
 
-// throttled passes request bodies to h at most rate bytes a second: a
-// slow link to the storage, so that an operation can be watched.
+// throttled passes request bodies to h at most rate bytes a second in
+// all, however many connections carry them (an S3 upload sends its parts
+// side by side): a slow link to the storage, so that an operation can be
+// watched.
 func throttled(h http.Handler, rate int) http.Handler {
+	link := &sharedLink{rate: rate}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = &slowReader{r: r.Body, rate: rate}
+		r.Body = &slowReader{r: r.Body, link: link}
 		h.ServeHTTP(w, r)
 	})
 }
 
+// sharedLink is the one link's schedule: when its next byte may pass.
+type sharedLink struct {
+	rate int
+	mu   sync.Mutex
+	next time.Time
+}
+
+// take reserves n bytes of the link and waits for their turn.
+func (l *sharedLink) take(n int) {
+	l.mu.Lock()
+	now := time.Now()
+	if l.next.Before(now) {
+		l.next = now
+	}
+	l.next = l.next.Add(time.Duration(n) * time.Second / time.Duration(l.rate))
+	until := l.next
+	l.mu.Unlock()
+	time.Sleep(time.Until(until))
+}
+
 type slowReader struct {
 	r    io.ReadCloser
-	rate int
+	link *sharedLink
 }
 
 func (s *slowReader) Read(p []byte) (int, error) {
@@ -504,7 +528,7 @@ func (s *slowReader) Read(p []byte) (int, error) {
 		p = p[:64<<10]
 	}
 	n, err := s.r.Read(p)
-	time.Sleep(time.Duration(n) * time.Second / time.Duration(s.rate))
+	s.link.take(n)
 	return n, err
 }
 
