@@ -364,6 +364,14 @@ func (h *Host) backups(ctx context.Context) (shared.Backups, error) {
 	return h.plugins.Backups(ctx)
 }
 
+// pluginGone reports whether err may mean the plugin went away under the
+// call: it was unavailable, or the call was cancelled although its caller
+// was not (gRPC cancels the calls on a connection that is closing because
+// its plugin died).
+func pluginGone(ctx context.Context, err error) bool {
+	return errors.Is(err, shared.ErrUnavailable) || (errors.Is(err, context.Canceled) && ctx.Err() == nil)
+}
+
 // withPlugin runs an idempotent call on the plugin. When the plugin died
 // under it, the call runs once more on a freshly launched plugin.
 func (h *Host) withPlugin(ctx context.Context, call func(shared.Backups) error) error {
@@ -373,7 +381,7 @@ func (h *Host) withPlugin(ctx context.Context, call func(shared.Backups) error) 
 			return err
 		}
 		err = call(b)
-		if attempt == 0 && errors.Is(err, shared.ErrUnavailable) && h.plugins.died(b) {
+		if attempt == 0 && pluginGone(ctx, err) && h.plugins.died(b) {
 			h.log.Warn("plugin died during a call; retrying on a fresh plugin", "error", err)
 			continue
 		}
