@@ -10,6 +10,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -334,7 +335,14 @@ func (h *Host) upload(r *http.Request, mp *multipart.Part) error {
 		return err
 	}
 	start := h.clock.Now()
-	info, err := b.Upload(r.Context(), h.storageURL(), key, body)
+	var info shared.BackupInfo
+	if pu, ok := b.(shared.PipeUploader); ok {
+		// The pipe is made in the data directory's scratch folder: the
+		// host's own, private, and swept at every start.
+		info, err = pu.UploadThroughPipe(r.Context(), filepath.Join(h.cfg.DataDir, tempDirName), h.storageURL(), key, body)
+	} else {
+		info, err = b.Upload(r.Context(), h.storageURL(), key, body)
+	}
 	if err != nil {
 		switch {
 		case part.err != nil:

@@ -181,3 +181,12 @@ type Pinner interface {
 type StoredOpener interface {
 	OpenStored(ctx context.Context, storageURL, key string, offset, length int64) (*Download, error)
 }
+
+// PipeUploader is implemented by the GRPCClient: Upload with the body
+// handed to the plugin through a named pipe made in dir (a folder of the
+// host's on this machine) rather than copied into gRPC messages, which are
+// marshalled, framed and copied again on both sides. Where a pipe cannot
+// be made, or the plugin predates them, it is Upload.
+type PipeUploader interface {
+	UploadThroughPipe(ctx context.Context, dir, storageURL, key string, body io.Reader) (BackupInfo, error)
+}

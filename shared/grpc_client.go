@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -16,6 +17,8 @@ import (
 // GRPCClient is the host side of Backups: it turns calls into RPCs.
 type GRPCClient struct {
 	client pb.BackupsClient
+	// noPipe: the plugin answered that it predates UploadPipe.
+	noPipe atomic.Bool
 }
 
 var (

@@ -621,9 +621,11 @@ func (*ReplacedRead) Descriptor() ([]byte, []int) {
 }
 
 type UploadHeader struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	StorageUrl    string                 `protobuf:"bytes,1,opt,name=storage_url,json=storageUrl,proto3" json:"storage_url,omitempty"`
-	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	StorageUrl string                 `protobuf:"bytes,1,opt,name=storage_url,json=storageUrl,proto3" json:"storage_url,omitempty"`
+	Key        string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	// UploadPipe only: the named pipe the body comes through.
+	Pipe          string `protobuf:"bytes,3,opt,name=pipe,proto3" json:"pipe,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -672,12 +674,20 @@ func (x *UploadHeader) GetKey() string {
 	return ""
 }
 
+func (x *UploadHeader) GetPipe() string {
+	if x != nil {
+		return x.Pipe
+	}
+	return ""
+}
+
 type UploadMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Msg:
 	//
 	//	*UploadMessage_Header
 	//	*UploadMessage_Chunk
+	//	*UploadMessage_End
 	Msg           isUploadMessage_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -738,6 +748,15 @@ func (x *UploadMessage) GetChunk() []byte {
 	return nil
 }
 
+func (x *UploadMessage) GetEnd() int64 {
+	if x != nil {
+		if x, ok := x.Msg.(*UploadMessage_End); ok {
+			return x.End
+		}
+	}
+	return 0
+}
+
 type isUploadMessage_Msg interface {
 	isUploadMessage_Msg()
 }
@@ -750,9 +769,16 @@ type UploadMessage_Chunk struct {
 	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
 }
 
+type UploadMessage_End struct {
+	// UploadPipe only: the body's size, sent once the pipe is closed.
+	End int64 `protobuf:"varint,3,opt,name=end,proto3,oneof"`
+}
+
 func (*UploadMessage_Header) isUploadMessage_Msg() {}
 
 func (*UploadMessage_Chunk) isUploadMessage_Msg() {}
+
+func (*UploadMessage_End) isUploadMessage_Msg() {}
 
 type OpenRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -1389,14 +1415,16 @@ const file_shared_proto_backup_proto_rawDesc = "" +
 	"\x04done\x18\x02 \x01(\v2\x1b.pocketbackup.v1.BackupInfoH\x00R\x04done\x12D\n" +
 	"\rreplaced_read\x18\x03 \x01(\v2\x1d.pocketbackup.v1.ReplacedReadH\x00R\freplacedReadB\a\n" +
 	"\x05event\"\x0e\n" +
-	"\fReplacedRead\"A\n" +
+	"\fReplacedRead\"U\n" +
 	"\fUploadHeader\x12\x1f\n" +
 	"\vstorage_url\x18\x01 \x01(\tR\n" +
 	"storageUrl\x12\x10\n" +
-	"\x03key\x18\x02 \x01(\tR\x03key\"g\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x12\n" +
+	"\x04pipe\x18\x03 \x01(\tR\x04pipe\"{\n" +
 	"\rUploadMessage\x127\n" +
 	"\x06header\x18\x01 \x01(\v2\x1d.pocketbackup.v1.UploadHeaderH\x00R\x06header\x12\x16\n" +
-	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x05\n" +
+	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunk\x12\x12\n" +
+	"\x03end\x18\x03 \x01(\x03H\x00R\x03endB\x05\n" +
 	"\x03msg\"\x88\x01\n" +
 	"\vOpenRequest\x12\x1f\n" +
 	"\vstorage_url\x18\x01 \x01(\tR\n" +
@@ -1444,12 +1472,14 @@ const file_shared_proto_backup_proto_rawDesc = "" +
 	"\vVerifyEvent\x127\n" +
 	"\bprogress\x18\x01 \x01(\v2\x19.pocketbackup.v1.ProgressH\x00R\bprogress\x123\n" +
 	"\x04done\x18\x02 \x01(\v2\x1d.pocketbackup.v1.VerifyResultH\x00R\x04doneB\a\n" +
-	"\x05event2\xcb\x05\n" +
+	"\x05event2\x9a\x06\n" +
 	"\aBackups\x12C\n" +
 	"\x04List\x12\x1c.pocketbackup.v1.ListRequest\x1a\x1d.pocketbackup.v1.ListResponse\x12@\n" +
 	"\x04Stat\x12\x1b.pocketbackup.v1.KeyRequest\x1a\x1b.pocketbackup.v1.BackupInfo\x12H\n" +
 	"\x06Create\x12\x1e.pocketbackup.v1.CreateRequest\x1a\x1c.pocketbackup.v1.CreateEvent0\x01\x12G\n" +
-	"\x06Upload\x12\x1e.pocketbackup.v1.UploadMessage\x1a\x1b.pocketbackup.v1.BackupInfo(\x01\x12D\n" +
+	"\x06Upload\x12\x1e.pocketbackup.v1.UploadMessage\x1a\x1b.pocketbackup.v1.BackupInfo(\x01\x12M\n" +
+	"\n" +
+	"UploadPipe\x12\x1e.pocketbackup.v1.UploadMessage\x1a\x1b.pocketbackup.v1.BackupInfo(\x010\x01\x12D\n" +
 	"\x04Open\x12\x1c.pocketbackup.v1.OpenRequest\x1a\x1c.pocketbackup.v1.OpenMessage0\x01\x12=\n" +
 	"\x06Delete\x12\x1b.pocketbackup.v1.KeyRequest\x1a\x16.pocketbackup.v1.Empty\x12G\n" +
 	"\aInspect\x12\x1b.pocketbackup.v1.KeyRequest\x1a\x1f.pocketbackup.v1.ArchiveSummary\x12G\n" +
@@ -1508,24 +1538,26 @@ var file_shared_proto_backup_proto_depIdxs = []int32{
 	5,  // 11: pocketbackup.v1.Backups.Stat:input_type -> pocketbackup.v1.KeyRequest
 	7,  // 12: pocketbackup.v1.Backups.Create:input_type -> pocketbackup.v1.CreateRequest
 	11, // 13: pocketbackup.v1.Backups.Upload:input_type -> pocketbackup.v1.UploadMessage
-	12, // 14: pocketbackup.v1.Backups.Open:input_type -> pocketbackup.v1.OpenRequest
-	5,  // 15: pocketbackup.v1.Backups.Delete:input_type -> pocketbackup.v1.KeyRequest
-	5,  // 16: pocketbackup.v1.Backups.Inspect:input_type -> pocketbackup.v1.KeyRequest
-	16, // 17: pocketbackup.v1.Backups.Extract:input_type -> pocketbackup.v1.ExtractRequest
-	2,  // 18: pocketbackup.v1.Backups.SetPinned:input_type -> pocketbackup.v1.PinRequest
-	17, // 19: pocketbackup.v1.Backups.Verify:input_type -> pocketbackup.v1.VerifyRequest
-	4,  // 20: pocketbackup.v1.Backups.List:output_type -> pocketbackup.v1.ListResponse
-	1,  // 21: pocketbackup.v1.Backups.Stat:output_type -> pocketbackup.v1.BackupInfo
-	8,  // 22: pocketbackup.v1.Backups.Create:output_type -> pocketbackup.v1.CreateEvent
-	1,  // 23: pocketbackup.v1.Backups.Upload:output_type -> pocketbackup.v1.BackupInfo
-	14, // 24: pocketbackup.v1.Backups.Open:output_type -> pocketbackup.v1.OpenMessage
-	0,  // 25: pocketbackup.v1.Backups.Delete:output_type -> pocketbackup.v1.Empty
-	15, // 26: pocketbackup.v1.Backups.Inspect:output_type -> pocketbackup.v1.ArchiveSummary
-	6,  // 27: pocketbackup.v1.Backups.Extract:output_type -> pocketbackup.v1.Progress
-	1,  // 28: pocketbackup.v1.Backups.SetPinned:output_type -> pocketbackup.v1.BackupInfo
-	19, // 29: pocketbackup.v1.Backups.Verify:output_type -> pocketbackup.v1.VerifyEvent
-	20, // [20:30] is the sub-list for method output_type
-	10, // [10:20] is the sub-list for method input_type
+	11, // 14: pocketbackup.v1.Backups.UploadPipe:input_type -> pocketbackup.v1.UploadMessage
+	12, // 15: pocketbackup.v1.Backups.Open:input_type -> pocketbackup.v1.OpenRequest
+	5,  // 16: pocketbackup.v1.Backups.Delete:input_type -> pocketbackup.v1.KeyRequest
+	5,  // 17: pocketbackup.v1.Backups.Inspect:input_type -> pocketbackup.v1.KeyRequest
+	16, // 18: pocketbackup.v1.Backups.Extract:input_type -> pocketbackup.v1.ExtractRequest
+	2,  // 19: pocketbackup.v1.Backups.SetPinned:input_type -> pocketbackup.v1.PinRequest
+	17, // 20: pocketbackup.v1.Backups.Verify:input_type -> pocketbackup.v1.VerifyRequest
+	4,  // 21: pocketbackup.v1.Backups.List:output_type -> pocketbackup.v1.ListResponse
+	1,  // 22: pocketbackup.v1.Backups.Stat:output_type -> pocketbackup.v1.BackupInfo
+	8,  // 23: pocketbackup.v1.Backups.Create:output_type -> pocketbackup.v1.CreateEvent
+	1,  // 24: pocketbackup.v1.Backups.Upload:output_type -> pocketbackup.v1.BackupInfo
+	1,  // 25: pocketbackup.v1.Backups.UploadPipe:output_type -> pocketbackup.v1.BackupInfo
+	14, // 26: pocketbackup.v1.Backups.Open:output_type -> pocketbackup.v1.OpenMessage
+	0,  // 27: pocketbackup.v1.Backups.Delete:output_type -> pocketbackup.v1.Empty
+	15, // 28: pocketbackup.v1.Backups.Inspect:output_type -> pocketbackup.v1.ArchiveSummary
+	6,  // 29: pocketbackup.v1.Backups.Extract:output_type -> pocketbackup.v1.Progress
+	1,  // 30: pocketbackup.v1.Backups.SetPinned:output_type -> pocketbackup.v1.BackupInfo
+	19, // 31: pocketbackup.v1.Backups.Verify:output_type -> pocketbackup.v1.VerifyEvent
+	21, // [21:32] is the sub-list for method output_type
+	10, // [10:21] is the sub-list for method input_type
 	10, // [10:10] is the sub-list for extension type_name
 	10, // [10:10] is the sub-list for extension extendee
 	0,  // [0:10] is the sub-list for field type_name
@@ -1544,6 +1576,7 @@ func file_shared_proto_backup_proto_init() {
 	file_shared_proto_backup_proto_msgTypes[11].OneofWrappers = []any{
 		(*UploadMessage_Header)(nil),
 		(*UploadMessage_Chunk)(nil),
+		(*UploadMessage_End)(nil),
 	}
 	file_shared_proto_backup_proto_msgTypes[14].OneofWrappers = []any{
 		(*OpenMessage_Header)(nil),

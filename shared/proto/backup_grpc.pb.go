@@ -22,16 +22,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Backups_List_FullMethodName      = "/pocketbackup.v1.Backups/List"
-	Backups_Stat_FullMethodName      = "/pocketbackup.v1.Backups/Stat"
-	Backups_Create_FullMethodName    = "/pocketbackup.v1.Backups/Create"
-	Backups_Upload_FullMethodName    = "/pocketbackup.v1.Backups/Upload"
-	Backups_Open_FullMethodName      = "/pocketbackup.v1.Backups/Open"
-	Backups_Delete_FullMethodName    = "/pocketbackup.v1.Backups/Delete"
-	Backups_Inspect_FullMethodName   = "/pocketbackup.v1.Backups/Inspect"
-	Backups_Extract_FullMethodName   = "/pocketbackup.v1.Backups/Extract"
-	Backups_SetPinned_FullMethodName = "/pocketbackup.v1.Backups/SetPinned"
-	Backups_Verify_FullMethodName    = "/pocketbackup.v1.Backups/Verify"
+	Backups_List_FullMethodName       = "/pocketbackup.v1.Backups/List"
+	Backups_Stat_FullMethodName       = "/pocketbackup.v1.Backups/Stat"
+	Backups_Create_FullMethodName     = "/pocketbackup.v1.Backups/Create"
+	Backups_Upload_FullMethodName     = "/pocketbackup.v1.Backups/Upload"
+	Backups_UploadPipe_FullMethodName = "/pocketbackup.v1.Backups/UploadPipe"
+	Backups_Open_FullMethodName       = "/pocketbackup.v1.Backups/Open"
+	Backups_Delete_FullMethodName     = "/pocketbackup.v1.Backups/Delete"
+	Backups_Inspect_FullMethodName    = "/pocketbackup.v1.Backups/Inspect"
+	Backups_Extract_FullMethodName    = "/pocketbackup.v1.Backups/Extract"
+	Backups_SetPinned_FullMethodName  = "/pocketbackup.v1.Backups/SetPinned"
+	Backups_Verify_FullMethodName     = "/pocketbackup.v1.Backups/Verify"
 )
 
 // BackupsClient is the client API for Backups service.
@@ -44,6 +45,13 @@ type BackupsClient interface {
 	Create(ctx context.Context, in *CreateRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[CreateEvent], error)
 	// Upload: the first message is a header, the rest are chunks.
 	Upload(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadMessage, BackupInfo], error)
+	// UploadPipe: the body comes through a named pipe on this machine
+	// instead of chunks. The first message is a header with the pipe's path;
+	// the plugin opens it, reads the body to its end, then waits for the
+	// host's end message (the body's size) before it commits, so a host that
+	// dies mid-body never leaves a cut upload. The one reply is the stored
+	// backup. Plugins older than it answer Unimplemented.
+	UploadPipe(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[UploadMessage, BackupInfo], error)
 	// Open: the first message is a header, the rest are chunks.
 	Open(ctx context.Context, in *OpenRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[OpenMessage], error)
 	Delete(ctx context.Context, in *KeyRequest, opts ...grpc.CallOption) (*Empty, error)
@@ -117,9 +125,22 @@ func (c *backupsClient) Upload(ctx context.Context, opts ...grpc.CallOption) (gr
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Backups_UploadClient = grpc.ClientStreamingClient[UploadMessage, BackupInfo]
 
+func (c *backupsClient) UploadPipe(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[UploadMessage, BackupInfo], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Backups_ServiceDesc.Streams[2], Backups_UploadPipe_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[UploadMessage, BackupInfo]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Backups_UploadPipeClient = grpc.BidiStreamingClient[UploadMessage, BackupInfo]
+
 func (c *backupsClient) Open(ctx context.Context, in *OpenRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[OpenMessage], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &Backups_ServiceDesc.Streams[2], Backups_Open_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &Backups_ServiceDesc.Streams[3], Backups_Open_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +179,7 @@ func (c *backupsClient) Inspect(ctx context.Context, in *KeyRequest, opts ...grp
 
 func (c *backupsClient) Extract(ctx context.Context, in *ExtractRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Progress], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &Backups_ServiceDesc.Streams[3], Backups_Extract_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &Backups_ServiceDesc.Streams[4], Backups_Extract_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +208,7 @@ func (c *backupsClient) SetPinned(ctx context.Context, in *PinRequest, opts ...g
 
 func (c *backupsClient) Verify(ctx context.Context, in *VerifyRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[VerifyEvent], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &Backups_ServiceDesc.Streams[4], Backups_Verify_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &Backups_ServiceDesc.Streams[5], Backups_Verify_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -214,6 +235,13 @@ type BackupsServer interface {
 	Create(*CreateRequest, grpc.ServerStreamingServer[CreateEvent]) error
 	// Upload: the first message is a header, the rest are chunks.
 	Upload(grpc.ClientStreamingServer[UploadMessage, BackupInfo]) error
+	// UploadPipe: the body comes through a named pipe on this machine
+	// instead of chunks. The first message is a header with the pipe's path;
+	// the plugin opens it, reads the body to its end, then waits for the
+	// host's end message (the body's size) before it commits, so a host that
+	// dies mid-body never leaves a cut upload. The one reply is the stored
+	// backup. Plugins older than it answer Unimplemented.
+	UploadPipe(grpc.BidiStreamingServer[UploadMessage, BackupInfo]) error
 	// Open: the first message is a header, the rest are chunks.
 	Open(*OpenRequest, grpc.ServerStreamingServer[OpenMessage]) error
 	Delete(context.Context, *KeyRequest) (*Empty, error)
@@ -246,6 +274,9 @@ func (UnimplementedBackupsServer) Create(*CreateRequest, grpc.ServerStreamingSer
 }
 func (UnimplementedBackupsServer) Upload(grpc.ClientStreamingServer[UploadMessage, BackupInfo]) error {
 	return status.Errorf(codes.Unimplemented, "method Upload not implemented")
+}
+func (UnimplementedBackupsServer) UploadPipe(grpc.BidiStreamingServer[UploadMessage, BackupInfo]) error {
+	return status.Errorf(codes.Unimplemented, "method UploadPipe not implemented")
 }
 func (UnimplementedBackupsServer) Open(*OpenRequest, grpc.ServerStreamingServer[OpenMessage]) error {
 	return status.Errorf(codes.Unimplemented, "method Open not implemented")
@@ -339,6 +370,13 @@ func _Backups_Upload_Handler(srv interface{}, stream grpc.ServerStream) error {
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Backups_UploadServer = grpc.ClientStreamingServer[UploadMessage, BackupInfo]
+
+func _Backups_UploadPipe_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(BackupsServer).UploadPipe(&grpc.GenericServerStream[UploadMessage, BackupInfo]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Backups_UploadPipeServer = grpc.BidiStreamingServer[UploadMessage, BackupInfo]
 
 func _Backups_Open_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(OpenRequest)
@@ -464,6 +502,12 @@ var Backups_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Upload",
 			Handler:       _Backups_Upload_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "UploadPipe",
+			Handler:       _Backups_UploadPipe_Handler,
+			ServerStreams: true,
 			ClientStreams: true,
 		},
 		{
