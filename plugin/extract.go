@@ -54,23 +54,22 @@ func (s *Service) Extract(ctx context.Context, req shared.ExtractRequest, progre
 	}
 	defer release()
 	start := time.Now()
-	src, size, cleanup, err := s.fetchForExtract(ctx, st, req, o)
+	// The digest of a local file is checked while it is extracted.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	src, size, digestChecked, cleanup, err := s.fetchForExtract(ctx, st, req, o)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, cleanup()) }()
-	zr, zsize, err := s.plainArchive(src, size)
-	if err != nil {
-		return fmt.Errorf("extract %q: %w", req.Key, err)
+	sum, err := s.extractFetched(ctx, req, src, size, progress)
+	// A digest mismatch is the reason given even when the extraction
+	// failed too: a changed byte is likely why it did.
+	if derr := digestChecked(); derr != nil && (err == nil || errors.Is(derr, shared.ErrDigestMismatch)) {
+		return errors.Join(derr, discardExtracted(req.DestDir))
 	}
-	sum, err := archive.ExtractWith(ctx, zr, zsize, req.DestDir, archive.ExtractOptions{
-		Limits: s.limits, Progress: progressFunc(progress), Engine: s.engine, SyncEachFile: s.syncEachFile})
 	if err != nil {
-		err = archiveError(err)
-		if errors.Is(err, archive.ErrInvalid) {
-			return fmt.Errorf("extract %q: %w: %w", req.Key, shared.ErrInvalid, err)
-		}
-		return fmt.Errorf("extract %q: %w", req.Key, err)
+		return err
 	}
 	for _, name := range sum.Skipped {
 		s.log.Warn("rollback journal in the backup not restored", "key", req.Key, "entry", name)
@@ -80,21 +79,59 @@ func (s *Service) Extract(ctx context.Context, req shared.ExtractRequest, progre
 	return nil
 }
 
+// discardExtracted empties dest, which the extraction found empty, so
+// nothing of a refused archive is left for a caller to take.
+func discardExtracted(dest string) error {
+	root, err := os.OpenRoot(dest)
+	if err != nil {
+		return fmt.Errorf("discard extracted files: %w", err)
+	}
+	defer root.Close()
+	entries, err := os.ReadDir(dest)
+	for _, e := range entries {
+		err = errors.Join(err, root.RemoveAll(e.Name()))
+	}
+	if err != nil {
+		return fmt.Errorf("discard extracted files: %w", err)
+	}
+	return nil
+}
+
+// extractFetched extracts the fetched archive src into req.DestDir.
+func (s *Service) extractFetched(ctx context.Context, req shared.ExtractRequest, src io.ReaderAt, size int64, progress shared.ProgressFunc) (archive.Summary, error) {
+	zr, zsize, err := s.plainArchive(src, size)
+	if err != nil {
+		return archive.Summary{}, fmt.Errorf("extract %q: %w", req.Key, err)
+	}
+	sum, err := archive.ExtractWith(ctx, zr, zsize, req.DestDir, archive.ExtractOptions{
+		Limits: s.limits, Progress: progressFunc(progress), Engine: s.engine, SyncEachFile: s.syncEachFile})
+	if err != nil {
+		err = archiveError(err)
+		if errors.Is(err, archive.ErrInvalid) {
+			return sum, fmt.Errorf("extract %q: %w: %w", req.Key, shared.ErrInvalid, err)
+		}
+		return sum, fmt.Errorf("extract %q: %w", req.Key, err)
+	}
+	return sum, nil
+}
+
 // fetchForExtract returns the archive as a local io.ReaderAt: the stored
 // file itself when the store is local, otherwise a temp copy beside the
 // staging directory (same filesystem), removed by cleanup. When a digest
-// is stored with the backup, what was read must match it, before anything
-// is extracted: a remote copy is hashed as it arrives, a local file is
-// read through once first.
-func (s *Service) fetchForExtract(ctx context.Context, st storage.Store, req shared.ExtractRequest, o storage.Object) (ra io.ReaderAt, size int64, cleanup func() error, err error) {
+// is stored with the backup, what was read must match it: a remote copy
+// is hashed as it arrives, before fetchForExtract returns; a local file is
+// hashed on a goroutine of its own while the caller extracts it, and
+// digestChecked waits for that verdict. The caller must call digestChecked
+// before cleanup, and must refuse what it extracted unless it is nil.
+func (s *Service) fetchForExtract(ctx context.Context, st storage.Store, req shared.ExtractRequest, o storage.Object) (ra io.ReaderAt, size int64, digestChecked, cleanup func() error, err error) {
+	checked := func() error { return nil }
 	if lf, ok := st.(storage.LocalFiler); ok {
 		if path, err := lf.LocalPath(ctx, req.Key); err == nil {
 			if f, err := os.Open(path); err == nil {
 				if info, err := f.Stat(); err == nil && info.Size() == o.Size {
-					if err := checkDigest(ctx, req.Key, o.SHA256, io.NewSectionReader(f, 0, o.Size)); err != nil {
-						return nil, 0, nil, errors.Join(err, f.Close())
-					}
-					return f, o.Size, f.Close, nil
+					verdict := make(chan error, 1)
+					go func() { verdict <- checkDigest(ctx, req.Key, o.SHA256, io.NewSectionReader(f, 0, o.Size)) }()
+					return f, o.Size, func() error { return <-verdict }, f.Close, nil
 				}
 				f.Close()
 			}
@@ -102,12 +139,12 @@ func (s *Service) fetchForExtract(ctx context.Context, st storage.Store, req sha
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(req.DestDir), ".download-*.zip")
 	if err != nil {
-		return nil, 0, nil, fmt.Errorf("extract %q: temp file: %w", req.Key, err)
+		return nil, 0, nil, nil, fmt.Errorf("extract %q: temp file: %w", req.Key, err)
 	}
 	cleanup = func() error { return errors.Join(tmp.Close(), removeFile(tmp.Name())) }
 	r, err := st.NewRangeReader(ctx, req.Key, 0, -1)
 	if err != nil {
-		return nil, 0, nil, errors.Join(fmt.Errorf("extract %q: %w", req.Key, err), cleanup())
+		return nil, 0, nil, nil, errors.Join(fmt.Errorf("extract %q: %w", req.Key, err), cleanup())
 	}
 	hw := newHashingWriter(tmp)
 	n, err := io.Copy(hw, r)
@@ -116,12 +153,12 @@ func (s *Service) fetchForExtract(ctx context.Context, st storage.Store, req sha
 		err = fmt.Errorf("fetched %d of %d bytes", n, o.Size)
 	}
 	if err != nil {
-		return nil, 0, nil, errors.Join(fmt.Errorf("extract %q: fetch: %w", req.Key, err), cleanup())
+		return nil, 0, nil, nil, errors.Join(fmt.Errorf("extract %q: fetch: %w", req.Key, err), cleanup())
 	}
 	if o.SHA256 != "" && hw.sum() != o.SHA256 {
-		return nil, 0, nil, errors.Join(errDigestMismatch(req.Key, o.SHA256, hw.sum()), cleanup())
+		return nil, 0, nil, nil, errors.Join(errDigestMismatch(req.Key, o.SHA256, hw.sum()), cleanup())
 	}
-	return tmp, n, cleanup, nil
+	return tmp, n, checked, cleanup, nil
 }
 
 // rangeReaderAt reads a stored object through range reads, one block at
