@@ -66,6 +66,12 @@ type ExtractOptions struct {
 	// SyncEachFile makes the extraction durable by an fsync of each file
 	// and directory even where one syncfs(2) would do (Linux 5.8+).
 	SyncEachFile bool
+	// RootFilesDone, if set, is called once every file entry at the
+	// archive's root (the databases of a backup) is written, while
+	// entries in folders may still be extracting, so a caller can start
+	// checking them; they are not durable yet. Not called when an entry
+	// fails first. Calls never overlap those of Progress.
+	RootFilesDone func()
 }
 
 // ExtractWith is [Extract] with all its options.
@@ -113,6 +119,8 @@ func extractChecked(ctx context.Context, zr *zip.Reader, src *sourceReader, sum 
 		slot:    make(chan struct{}, 1),
 		codec:   c,
 		syncer:  newFSSyncer(root, opts.SyncEachFile),
+
+		rootFilesDone: opts.RootFilesDone,
 	}
 	if x.syncer != nil {
 		defer x.syncer.close()
@@ -133,6 +141,14 @@ func extractChecked(ctx context.Context, zr *zip.Reader, src *sourceReader, sum 
 		if err := x.mkdirAll(dir); err != nil {
 			return err
 		}
+	}
+	for _, f := range files {
+		if isRootFile(f) {
+			x.rootLeft.Add(1)
+		}
+	}
+	if x.rootLeft.Load() == 0 {
+		x.rootWritten()
 	}
 	if err := x.files(ctx, files); err != nil {
 		return err
@@ -187,6 +203,9 @@ type extractor struct {
 	// sequentialFrom counts the large entries that were inflated
 	// sequentially from some point on (see inflateParallel).
 	sequentialFrom atomic.Int64
+
+	rootLeft      atomic.Int64 // root file entries not yet written
+	rootFilesDone func()       // ExtractOptions.RootFilesDone
 }
 
 // errSuperseded stops the extraction of an entry after one that failed.
@@ -215,6 +234,9 @@ func (x *extractor) files(ctx context.Context, files []*zip.File) error {
 				}
 				err := x.file(ctx, files[i], i, buf, &created[i])
 				if err == nil {
+					if isRootFile(files[i]) && x.rootLeft.Add(-1) == 0 {
+						x.rootWritten()
+					}
 					continue
 				}
 				mu.Lock()
@@ -252,6 +274,19 @@ func storeMin(a *atomic.Int64, v int64) {
 }
 
 // addProgress counts n more bytes extracted.
+// isRootFile reports whether f is a file entry at the archive's root.
+func isRootFile(f *zip.File) bool { return !strings.Contains(f.Name, "/") }
+
+// rootWritten tells the caller that every root file entry is written.
+func (x *extractor) rootWritten() {
+	if x.rootFilesDone == nil {
+		return
+	}
+	x.progMu.Lock()
+	defer x.progMu.Unlock()
+	x.rootFilesDone()
+}
+
 func (x *extractor) addProgress(n int64) {
 	x.progMu.Lock()
 	defer x.progMu.Unlock()

@@ -140,3 +140,53 @@ func checkProgress(t *testing.T, calls [][2]int64, total int64) {
 		}
 	}
 }
+
+// RootFilesDone comes once, when every root file is whole on disk, and
+// never for an archive whose root file fails.
+func TestExtractRootFilesDone(t *testing.T) {
+	big := pseudoRandom(3<<20, 7)
+	z := buildZip(t,
+		zipEntry{name: "data.db", body: big}, file("auxiliary.db", "aux"),
+		file("storage/a/1.txt", "one"), zipEntry{name: "storage/b/2.bin", body: pseudoRandom(2<<20, 8)},
+		file("later.db", "last root file, after the folders"))
+	_, dest := stagingDir(t)
+	calls := 0
+	_, err := ExtractWith(context.Background(), bytes.NewReader(z), int64(len(z)), dest, ExtractOptions{
+		RootFilesDone: func() {
+			calls++
+			for name, want := range map[string]int{"data.db": len(big), "auxiliary.db": 3, "later.db": 33} {
+				if info, err := os.Stat(filepath.Join(dest, name)); err != nil || info.Size() != int64(want) {
+					t.Errorf("RootFilesDone with %s %v, %v; want %d bytes", name, info, err, want)
+				}
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != 1 {
+		t.Fatalf("RootFilesDone called %d times, want 1", calls)
+	}
+
+	t.Run("no root files", func(t *testing.T) {
+		z := buildZip(t, file("storage/x", "x"))
+		_, dest := stagingDir(t)
+		calls := 0
+		if _, err := ExtractWith(context.Background(), bytes.NewReader(z), int64(len(z)), dest, ExtractOptions{RootFilesDone: func() { calls++ }}); err != nil {
+			t.Fatal(err)
+		}
+		if calls != 1 {
+			t.Fatalf("RootFilesDone called %d times, want 1", calls)
+		}
+	})
+	t.Run("a root file fails", func(t *testing.T) {
+		z := patchCentral(t, buildZip(t, file("data.db", "content"), file("storage/x", "x")), 0, cdCRC, 0xdeadbeef)
+		_, dest := stagingDir(t)
+		calls := 0
+		if _, err := ExtractWith(context.Background(), bytes.NewReader(z), int64(len(z)), dest, ExtractOptions{RootFilesDone: func() { calls++ }}); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("Extract = %v, want ErrInvalid", err)
+		}
+		if calls != 0 {
+			t.Fatalf("RootFilesDone called %d times for a failed root file", calls)
+		}
+	})
+}

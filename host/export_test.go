@@ -6,6 +6,10 @@ func SetBeforeArchive(h *Host, f func()) { h.beforeArchive = f }
 // SetUploadReserved installs a hook run once an upload holds its key.
 func SetUploadReserved(h *Host, f func()) { h.uploadReserved = f }
 
+// SetStagedCheckStarted installs a hook run as a restore's check of its
+// staged databases starts.
+func SetStagedCheckStarted(h *Host, f func(duringExtraction bool)) { h.stagedCheckStarted = f }
+
 // CronRunning reports whether a run of cron job id has not returned yet.
 func CronRunning(h *Host, id string) bool { return h.cron.Running(id) }
 

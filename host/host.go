@@ -156,6 +156,10 @@ type Host struct {
 	// uploadReserved, when set (tests only), runs once an upload holds its
 	// key, before its bytes go to the plugin.
 	uploadReserved func()
+	// stagedCheckStarted, when set (tests only), runs as a restore's
+	// check of its staged databases starts, saying whether the extraction
+	// was still running.
+	stagedCheckStarted func(duringExtraction bool)
 	// freeSpace reads a filesystem's free space (statfsSpace; tests
 	// replace it to play a full disk).
 	freeSpace func(path string) (fsSpace, error)

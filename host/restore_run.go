@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pocketbackup/pocketbackup/host/internal/sqlitesnap"
@@ -86,9 +87,12 @@ func (h *Host) runRestore(storageURL, key string, preBackup bool) {
 }
 
 // stage extracts the backup into dir and checks its databases there, so a
-// broken backup is refused before the app is touched. It returns the
-// stamps of the files checked (nil if they could not be taken), which let
-// the next start skip checking them again (see Recover).
+// broken backup is refused before the app is touched. The check starts as
+// soon as the plugin says the files at the archive's root (the databases)
+// are written, while it extracts the rest; with a plugin that does not
+// say, once everything is. It returns the stamps of the files checked (nil
+// if they could not be taken), which let the next start skip checking
+// them again (see Recover).
 func (h *Host) stage(ctx context.Context, storageURL, key, dir string) ([]filestamp.Stamp, error) {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("staging dir: %w", err)
@@ -97,37 +101,76 @@ func (h *Host) stage(ctx context.Context, storageURL, key, dir string) ([]filest
 	if err != nil {
 		return nil, err
 	}
-	err = b.Extract(ctx, shared.ExtractRequest{StorageURL: storageURL, Key: key, DestDir: dir},
+	checkCtx, cancelCheck := context.WithCancel(ctx)
+	defer cancelCheck()
+	var (
+		startOnce    sync.Once
+		started      bool
+		checkResults = make(chan stagedCheck, 1)
+	)
+	// startCheck runs in this goroutine: from the plugin's event while
+	// Extract runs, or after it.
+	startCheck := func(duringExtraction bool) {
+		startOnce.Do(func() {
+			started = true
+			if h.stagedCheckStarted != nil {
+				h.stagedCheckStarted(duringExtraction)
+			}
+			go func() { checkResults <- h.checkStaged(checkCtx, dir) }()
+		})
+	}
+	err = b.Extract(ctx, shared.ExtractRequest{StorageURL: storageURL, Key: key, DestDir: dir,
+		RootFilesExtracted: func() { startCheck(true) }},
 		func(p shared.Progress) { h.ops.progress(p.Done, p.Total) })
+	extractedAt := time.Now()
 	if err != nil {
+		cancelCheck()
+		startOnce.Do(func() {}) // no check starts any more
+		if started {
+			<-checkResults
+		}
 		return nil, atStage(stageExtract, fmt.Errorf("extract: %w", err))
 	}
-	// The check runs in a process of its own (see RunChecker); the files
-	// are stamped meanwhile, on another core.
-	start := time.Now()
-	stamped := make(chan []filestamp.Stamp, 1)
-	go func() {
-		first, _ := sqlitesnap.Stamp(dir, nil) // a file the check changed meanwhile is stamped again below
-		stamped <- first
-	}()
-	pid, err := sqlitesnap.VerifyInChild(ctx, dir, h.checkerLimits(dir))
-	first := <-stamped
-	if errors.Is(err, sqlitesnap.ErrCheckFailed) {
-		return nil, atStage(stageVerify, fmt.Errorf("verify staged databases: %w: %w", shared.ErrInvalid, err))
+	startCheck(false)
+	res := <-checkResults
+	if errors.Is(res.err, sqlitesnap.ErrCheckFailed) {
+		return nil, atStage(stageVerify, fmt.Errorf("verify staged databases: %w: %w", shared.ErrInvalid, res.err))
 	}
-	if err != nil {
-		return nil, atStage(stageVerify, fmt.Errorf("verify staged databases: %w", err))
+	if res.err != nil {
+		return nil, atStage(stageVerify, fmt.Errorf("verify staged databases: %w", res.err))
 	}
 	// The check may have changed files (a WAL checkpointed and removed at
 	// close): what no longer matches its first stamp is stamped again, so
 	// the stamps are of the bytes the check passed.
-	checked, err := sqlitesnap.Stamp(dir, first)
+	checked, err := sqlitesnap.Stamp(dir, res.first)
 	if err != nil {
 		h.log.Warn("stamping the checked databases failed; the next start checks them again", "key", key, "error", err)
 		checked = nil
 	}
-	h.log.Info("staged databases passed quick_check", "key", key, "checker_pid", pid, "stamped", len(checked), "seconds", time.Since(start).Seconds())
+	h.log.Info("staged databases passed quick_check", "key", key, "checker_pid", res.pid, "stamped", len(checked),
+		"seconds", res.seconds, "waited_after_extraction_seconds", time.Since(extractedAt).Seconds())
 	return checked, nil
+}
+
+// stagedCheck is the outcome of checkStaged.
+type stagedCheck struct {
+	pid     int
+	first   []filestamp.Stamp // the top-level files' stamps, taken beside the check
+	seconds float64
+	err     error
+}
+
+// checkStaged checks the databases at the top of dir in a process of its
+// own (see RunChecker) and stamps the files meanwhile, on another core.
+func (h *Host) checkStaged(ctx context.Context, dir string) stagedCheck {
+	start := time.Now()
+	stamped := make(chan []filestamp.Stamp, 1)
+	go func() {
+		first, _ := sqlitesnap.Stamp(dir, nil) // a file the check changed meanwhile is stamped again after it
+		stamped <- first
+	}()
+	pid, err := sqlitesnap.VerifyInChild(ctx, dir, h.checkerLimits(dir))
+	return stagedCheck{pid: pid, first: <-stamped, seconds: time.Since(start).Seconds(), err: err}
 }
 
 // failRestore records a restore that failed before the app was touched.

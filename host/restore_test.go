@@ -1,6 +1,7 @@
 package host_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"database/sql"
@@ -446,4 +447,75 @@ func TestRestoreReattachDoesNotHashThePlugin(t *testing.T) {
 	if got := next.host.PluginPID(); got > 0 && got != pid {
 		t.Fatalf("plugin %d launched from a binary with a wrong checksum", got)
 	}
+}
+
+// TestRestoreChecksDatabasesWhileExtracting: the staged databases are
+// checked from the moment the plugin says the archive's root files are
+// written, not after the whole extraction.
+func TestRestoreChecksDatabasesWhileExtracting(t *testing.T) {
+	re := newRestoreEnv(t, nil)
+	var starts []bool
+	host.SetStagedCheckStarted(re.host, func(duringExtraction bool) { starts = append(starts, duringExtraction) })
+	re.createAndWait("b.zip")
+	if status, body, _ := re.do("POST", "/api/backups/b.zip/restore", re.superTok, "", nil); status != 204 {
+		t.Fatal(status, body)
+	}
+	re.waitRestart()
+	if len(starts) != 1 || !starts[0] {
+		t.Fatalf("check starts (true: during the extraction) = %v, want [true]", starts)
+	}
+	re.restartHost()
+}
+
+// TestRestoreExtractionFailsAfterTheCheckStarted: the databases were
+// written and their check started, then a later entry turns out corrupt:
+// the restore fails on the extraction, the app keeps its data and no
+// staging is left.
+func TestRestoreExtractionFailsAfterTheCheckStarted(t *testing.T) {
+	re := newRestoreEnv(t, nil)
+	var starts []bool
+	host.SetStagedCheckStarted(re.host, func(duringExtraction bool) { starts = append(starts, duringExtraction) })
+	db, err := os.ReadFile(filepath.Join(re.dataDir, "auxiliary.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, e := range []struct {
+		name string
+		body []byte
+	}{{"data.db", db}, {"storage/col1/x.txt", []byte("the bytes of a file in a folder")}} {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: e.name, Method: zip.Store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(e.body) //nolint:errcheck // a bytes.Buffer
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	z := buf.Bytes()
+	i := bytes.Index(z, []byte("the bytes of a file"))
+	z[i] ^= 0xff // its CRC-32 no longer matches
+	body, ctype := multipartBody("file", "late.zip", z)
+	if status, got, _ := re.do("POST", "/api/backups/upload", re.superTok, ctype, bytes.NewReader(body(t))); status != 204 {
+		t.Fatal(status, got)
+	}
+	if status, got, _ := re.do("POST", "/api/backups/late.zip/restore", re.superTok, "", nil); status != 204 {
+		t.Fatal(status, got)
+	}
+	last := re.waitIdle()
+	if last["ok"] != false || !strings.Contains(last["error"].(string), "not a valid archive") {
+		t.Fatalf("lastOperation = %v", last)
+	}
+	if len(starts) != 1 || !starts[0] {
+		t.Fatalf("check starts = %v, want one during the extraction", starts)
+	}
+	if re.shutdowns != 0 {
+		t.Fatal("the app was stopped for a backup that failed to extract")
+	}
+	if got := countNotes(t, filepath.Join(re.dataDir, "data.db")); got != 50 {
+		t.Fatalf("notes = %d, want the untouched 50", got)
+	}
+	waitEmptyDir(t, filepath.Join(re.dataDir, ".pb_temp_to_delete"))
 }

@@ -104,7 +104,8 @@ func (s *Service) extractFetched(ctx context.Context, req shared.ExtractRequest,
 		return archive.Summary{}, fmt.Errorf("extract %q: %w", req.Key, err)
 	}
 	sum, err := archive.ExtractWith(ctx, zr, zsize, req.DestDir, archive.ExtractOptions{
-		Limits: s.limits, Progress: progressFunc(progress), Engine: s.engine, SyncEachFile: s.syncEachFile})
+		Limits: s.limits, Progress: progressFunc(progress), Engine: s.engine, SyncEachFile: s.syncEachFile,
+		RootFilesDone: req.RootFilesExtracted})
 	if err != nil {
 		err = archiveError(err)
 		if errors.Is(err, archive.ErrInvalid) {

@@ -82,6 +82,11 @@ type ExtractRequest struct {
 	Key        string
 	// DestDir must exist and be empty; it is on the data directory's filesystem.
 	DestDir string
+	// RootFilesExtracted, if set, is called once every file at the
+	// archive's root (the databases) is written, while the rest may still
+	// be extracting, so the host can start checking them. A plugin older
+	// than it never calls it. Calls never overlap the progress callback's.
+	RootFilesExtracted func()
 }
 
 // Download is an open backup being streamed to the host. Close it.

@@ -311,7 +311,12 @@ func (c *GRPCClient) Extract(ctx context.Context, req ExtractRequest, progress P
 		if err != nil {
 			return FromStatus(err)
 		}
-		if progress != nil {
+		switch {
+		case p.GetRootFilesExtracted():
+			if req.RootFilesExtracted != nil {
+				req.RootFilesExtracted()
+			}
+		case progress != nil:
 			progress(Progress{Done: p.GetDone(), Total: p.GetTotal()})
 		}
 	}

@@ -187,12 +187,21 @@ func (s *GRPCServer) Inspect(ctx context.Context, req *pb.KeyRequest) (*pb.Archi
 
 // Extract serves Backups.Extract, forwarding progress.
 func (s *GRPCServer) Extract(req *pb.ExtractRequest, stream pb.Backups_ExtractServer) error {
-	send := progressSender(stream.Send)
+	// One Send at a time, from whichever goroutine reports. Send errors
+	// are ignored: a broken stream cancels the context, which ends the
+	// extraction with the real error.
+	var mu sync.Mutex
+	send := func(p *pb.Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = stream.Send(p)
+	}
 	err := s.Impl.Extract(stream.Context(), ExtractRequest{
-		StorageURL: req.GetStorageUrl(),
-		Key:        req.GetKey(),
-		DestDir:    req.GetDestDir(),
-	}, send)
+		StorageURL:         req.GetStorageUrl(),
+		Key:                req.GetKey(),
+		DestDir:            req.GetDestDir(),
+		RootFilesExtracted: func() { send(&pb.Progress{RootFilesExtracted: true}) },
+	}, func(p Progress) { send(&pb.Progress{Done: p.Done, Total: p.Total}) })
 	return ToStatus(err)
 }
 
@@ -216,16 +225,4 @@ func (s *GRPCServer) Verify(req *pb.VerifyRequest, stream pb.Backups_VerifyServe
 		Sha256: res.SHA256, FirstSeen: res.FirstSeen, Entries: int64(res.Entries),
 		TotalBytes: res.TotalBytes, Problem: res.Problem, Extracted: res.Extracted,
 	}}})
-}
-
-// progressSender adapts a stream's Send to a ProgressFunc that may be called
-// from several goroutines. Send errors are ignored here: a broken stream
-// cancels the context, which ends the operation with the real error.
-func progressSender(send func(*pb.Progress) error) ProgressFunc {
-	var mu sync.Mutex
-	return func(p Progress) {
-		mu.Lock()
-		defer mu.Unlock()
-		_ = send(&pb.Progress{Done: p.Done, Total: p.Total})
-	}
 }

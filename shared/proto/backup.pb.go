@@ -358,11 +358,15 @@ func (x *KeyRequest) GetKey() string {
 }
 
 type Progress struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Done          int64                  `protobuf:"varint,1,opt,name=done,proto3" json:"done,omitempty"`
-	Total         int64                  `protobuf:"varint,2,opt,name=total,proto3" json:"total,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Done  int64                  `protobuf:"varint,1,opt,name=done,proto3" json:"done,omitempty"`
+	Total int64                  `protobuf:"varint,2,opt,name=total,proto3" json:"total,omitempty"`
+	// Extract only: every file at the archive's root (the databases) is
+	// written; files in folders may still be extracting. done and total
+	// are not set in this message.
+	RootFilesExtracted bool `protobuf:"varint,3,opt,name=root_files_extracted,json=rootFilesExtracted,proto3" json:"root_files_extracted,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Progress) Reset() {
@@ -407,6 +411,13 @@ func (x *Progress) GetTotal() int64 {
 		return x.Total
 	}
 	return 0
+}
+
+func (x *Progress) GetRootFilesExtracted() bool {
+	if x != nil {
+		return x.RootFilesExtracted
+	}
+	return false
 }
 
 type CreateRequest struct {
@@ -1396,10 +1407,11 @@ const file_shared_proto_backup_proto_rawDesc = "" +
 	"KeyRequest\x12\x1f\n" +
 	"\vstorage_url\x18\x01 \x01(\tR\n" +
 	"storageUrl\x12\x10\n" +
-	"\x03key\x18\x02 \x01(\tR\x03key\"4\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\"f\n" +
 	"\bProgress\x12\x12\n" +
 	"\x04done\x18\x01 \x01(\x03R\x04done\x12\x14\n" +
-	"\x05total\x18\x02 \x01(\x03R\x05total\"\xfa\x01\n" +
+	"\x05total\x18\x02 \x01(\x03R\x05total\x120\n" +
+	"\x14root_files_extracted\x18\x03 \x01(\bR\x12rootFilesExtracted\"\xfa\x01\n" +
 	"\rCreateRequest\x12\x1f\n" +
 	"\vstorage_url\x18\x01 \x01(\tR\n" +
 	"storageUrl\x12\x10\n" +
