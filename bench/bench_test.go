@@ -67,8 +67,12 @@ func TestDowntime(t *testing.T) {
 	if !ok || d != 35*time.Millisecond {
 		t.Errorf("downtime = %v, %v; want 35ms", d, ok)
 	}
-	if _, ok := downtime([]upSample{at(0, true), at(10, true)}); ok {
-		t.Error("never down, yet a downtime")
+	// A request held across the re-exec, never refused.
+	if d, ok := downtime([]upSample{at(0, true), at(10, true), at(250, true), at(260, true)}); !ok || d != 240*time.Millisecond {
+		t.Errorf("held request: downtime = %v, %v; want 240ms", d, ok)
+	}
+	if _, ok := downtime([]upSample{at(0, true), at(10, true), at(20, false)}); ok {
+		t.Error("never came back, yet a downtime")
 	}
 	if _, ok := downtime([]upSample{at(0, true), at(10, false)}); ok {
 		t.Error("never back, yet a downtime")

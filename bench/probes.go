@@ -184,9 +184,7 @@ func startUpPoller(ctx context.Context, url string, interval time.Duration) *upP
 	return p
 }
 
-// finish stops polling and returns the downtime: from the last answer
-// before the first failure to the first answer after it (0 and false when
-// the host never stopped answering or never came back).
+// finish stops polling and returns the downtime (see downtime).
 func (p *upPoller) finish() (time.Duration, bool) {
 	close(p.stop)
 	<-p.done
@@ -195,22 +193,30 @@ func (p *upPoller) finish() (time.Duration, bool) {
 	return downtime(p.samples)
 }
 
+// downtime is the longest time between two consecutive 200 answers: the
+// host refusing connections in between, or holding a request while its
+// listening socket passes to the re-executed process (which refuses
+// nothing, so counting failures alone would see no downtime at all).
+// False when fewer than two answers came, or none after the last failure
+// (the host never came back).
 func downtime(samples []upSample) (time.Duration, bool) {
-	var lastOK time.Time
-	for i, s := range samples {
-		if s.ok {
-			lastOK = s.at
+	var (
+		longest time.Duration
+		lastOK  time.Time
+		answers int
+	)
+	for _, s := range samples {
+		if !s.ok {
 			continue
 		}
-		for _, after := range samples[i+1:] {
-			if after.ok {
-				if lastOK.IsZero() {
-					return 0, false
-				}
-				return after.at.Sub(lastOK), true
-			}
+		if !lastOK.IsZero() {
+			longest = max(longest, s.at.Sub(lastOK))
 		}
+		lastOK = s.at
+		answers++
+	}
+	if answers < 2 || !samples[len(samples)-1].ok {
 		return 0, false
 	}
-	return 0, false
+	return longest, true
 }

@@ -83,14 +83,14 @@ func (b *bench) measureRestore(ctx context.Context) error {
 	}
 	b.rep.add(infoRow("restore.staged", "Restore staged incl. quick_check", staged, ""))
 	if downOK {
-		b.rep.add(atMostRow("restore.downtime", "Restore downtime (no answer)", down.Seconds(), "s", downtimeLimit.Seconds()))
+		b.rep.add(atMostRow("restore.downtime", "Restore downtime (longest time without an answer)", down.Seconds(), "s", downtimeLimit.Seconds()))
 	} else {
-		b.rep.add(infoRow("restore.downtime", "Restore downtime (no answer)", "never down?", ""))
+		b.rep.add(infoRow("restore.downtime", "Restore downtime (longest time without an answer)", "no answer at the end", ""))
 	}
 	b.rep.add(infoRow("restore.total", "Restore POST → outcome in /api/health", fmt.Sprintf("%.1f s", total.Seconds()), ""))
 	b.rep.note("restore staging: ours from the plugin's \"backup extracted\" line (fetch from storage into a temp file + extraction, files fsynced); MiB/s of uncompressed bytes (%s). Baseline: copy through a 32 KiB buffer (%.2f s) + stdlib archive/zip extraction, one goroutine, each file fsynced like ours (the fsyncs took %.2f s; PocketBase skips them).",
 		formatSize(uncompressed), base.FetchTook.Seconds(), base.SyncTook.Seconds())
-	b.rep.note("restore downtime: from the last 200 of GET /api/health (polled every 10 ms) before the swap to the first 200 after the re-exec")
+	b.rep.note("restore downtime: the longest time between two consecutive 200 answers of GET /api/health, polled every 10 ms from the POST to the outcome: refused connections, or a request held while the listening socket passes to the re-executed process")
 
 	// The app now serves the backup's data: the writer's rows in the
 	// snapshot, no more.
