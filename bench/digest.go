@@ -54,22 +54,24 @@ func (b *bench) measureDigestCost(ctx context.Context) (err error) {
 	lw := b.startLoad("digest cost")
 	defer b.stopLoad(lw)
 	for i := range digestRuns {
-		var with, without float64
+		var with, without, withCPU, withoutCPU float64
 		for _, digest := range []bool{i%2 == 0, i%2 != 0} {
 			side := map[bool]string{true: "with", false: "without"}[digest]
 			b.progress("digest cost %d/%d: create in process %s the SHA-256", i+1, digestRuns, side)
+			cpu := cpuSeconds(os.Getpid())
 			secs, err := createInProcess(ctx, st, fmt.Sprintf("digest-%d-%s.zip", i, side), digest, keys, src)
 			if err != nil {
 				return fmt.Errorf("digest cost: create %s the digest: %w", side, err)
 			}
+			cpu = cpuSeconds(os.Getpid()) - cpu
 			if digest {
-				with = secs
+				with, withCPU = secs, cpu
 			} else {
-				without = secs
+				without, withoutCPU = secs, cpu
 			}
 		}
 		ratios = append(ratios, with/without)
-		pairs = append(pairs, fmt.Sprintf("%.2f / %.2f s (%+.1f%%)", with, without, 100*(with/without-1)))
+		pairs = append(pairs, fmt.Sprintf("%.2f / %.2f s (%+.1f%%; CPU %.2f / %.2f s)", with, without, 100*(with/without-1), withCPU, withoutCPU))
 	}
 	slices.Sort(ratios)
 	cost := 100 * (ratios[len(ratios)/2] - 1)
