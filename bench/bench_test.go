@@ -154,7 +154,7 @@ func quickSmoke(t *testing.T, flags, rows []string) {
 	if code := run(context.Background(), opts, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errOut.String())
 	}
-	for _, want := range append([]string{"Create throughput", "Peak RSS plugin — restore", "Restore: app serves the backup's rows", "Quick verify read vs restore staging", "Peak RSS plugin — verify", "SHA-256 of the backup"}, rows...) {
+	for _, want := range append([]string{"Create throughput", "Peak RSS plugin — restore", "Restore: app serves the backup's rows", "Quick verify read vs restore staging", "Peak RSS plugin — verify", "Create: cost of the SHA-256 digest", "create digest: hashing"}, rows...) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("no %q row in\n%s", want, out.String())
 		}

@@ -83,7 +83,8 @@ type bench struct {
 	timeout  time.Duration // of each operation
 	zipPath  string        // the created backup
 	zip      zipReport
-	snapRows int // writer rows in the backup
+	keyFile  string // the host's age keys file; "" without -encrypt
+	snapRows int    // writer rows in the backup
 	// verifyQuickRate is quick verify's MiB/s of uncompressed bytes.
 	verifyQuickRate float64
 
@@ -239,6 +240,7 @@ func (b *bench) run(ctx context.Context, stderr io.Writer) (err error) {
 		if keyFile, err = writeKeyFile(b.root); err != nil {
 			return err
 		}
+		b.keyFile = keyFile
 		b.rep.note("encryption at rest: on (age X25519); the checks, baselines and upload use the plain zip downloaded through the API")
 	}
 	if b.h, err = startTesthost(ctx, bin, b.dataDir, filepath.Join(b.root, "testhost.log"), echo, keyFile); err != nil {
@@ -258,6 +260,9 @@ func (b *bench) run(ctx context.Context, stderr io.Writer) (err error) {
 	defer b.addRSSRows() // whatever was measured, even after an error
 	defer b.addLoadNotes()
 	if err := b.measureCreate(ctx); err != nil {
+		return err
+	}
+	if err := b.measureDigestCost(ctx); err != nil {
 		return err
 	}
 	if err := b.measureDownload(ctx); err != nil {

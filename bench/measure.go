@@ -74,7 +74,7 @@ func (b *bench) measureCreate(ctx context.Context) error {
 	b.rep.add(infoRow("create.seconds", "Create time (ours: snapshot + archive)",
 		fmt.Sprintf("%.1f s (%.1f + %.1f)", mid.hostSecs, mid.hostSecs-mid.archiveSecs, mid.archiveSecs), fmt.Sprintf("%.1f s", mid.base.Took.Seconds())))
 	b.rep.add(infoRow("create.size", "Backup size", formatSize(int64(mid.bytesOut)), formatSize(mid.base.BytesOut)))
-	b.addDigestCost(mid.bytesOut, mid.hostSecs)
+	b.noteHashRate(mid.bytesOut, mid.hostSecs)
 	b.rep.note("create: %d alternating pairs (baseline, then ours), the middle ratio shown: %s", createRuns, strings.Join(runs, "; "))
 	b.rep.note("create: ours timed by the host's \"backup done\" line (snapshot %.2f s, then the plugin's archive %.2f s); wall time POST → outcome seen in /api/health %.2f s. Input %s ours, %s baseline (live files with -wal/-shm).",
 		mid.hostSecs-mid.archiveSecs, mid.archiveSecs, mid.wall.Seconds(), formatSize(int64(mid.bytesIn)), formatSize(mid.base.BytesIn))

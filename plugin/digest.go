@@ -32,7 +32,10 @@ func (c *hashingWriter) Write(p []byte) (int, error) {
 }
 
 // sum is the lowercase hex digest of what was written.
-func (c *hashingWriter) sum() string { return hex.EncodeToString(c.h.Sum(nil)) }
+func (c *hashingWriter) sum() string { return hexSum(c.h) }
+
+// hexSum is the lowercase hex digest of what h was given.
+func hexSum(h hash.Hash) string { return hex.EncodeToString(h.Sum(nil)) }
 
 // setDigest hands sum to w when its store keeps digests.
 func setDigest(w storage.Writer, sum string) error {

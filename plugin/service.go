@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -168,26 +169,13 @@ func (s *Service) Create(ctx context.Context, req shared.CreateRequest, progress
 	if err != nil {
 		return shared.BackupInfo{}, fmt.Errorf("create %q: %w", req.Key, err)
 	}
-	counted := newHashingWriter(w) // the digest is of the stored bytes
-	var zw io.Writer = counted
-	var enc io.WriteCloser
-	if keys != nil {
-		if enc, err = keys.Encrypt(counted); err != nil {
-			return shared.BackupInfo{}, errors.Join(fmt.Errorf("create %q: %w", req.Key, err), w.Abort())
-		}
-		zw = enc
-	}
-	stats, err := archive.Write(ctx, zw, archive.Source{Root: req.DataDir, Replace: req.Replace, Exclude: req.Exclude},
+	digest := sha256.New() // of the stored bytes
+	stats, stored, err := WriteBackup(ctx, w, digest, keys, archive.Source{Root: req.DataDir, Replace: req.Replace, Exclude: req.Exclude},
 		archive.WriteOptions{Progress: progressFunc(progress), ReplacedRead: s.replacedRead(req, start), Engine: s.engine})
-	if err == nil && enc != nil {
-		if err = enc.Close(); err != nil {
-			err = fmt.Errorf("encrypt: %w", err)
-		}
-	}
 	if err != nil {
 		return shared.BackupInfo{}, errors.Join(fmt.Errorf("create %q: %w", req.Key, err), w.Abort())
 	}
-	if err := setDigest(w, counted.sum()); err != nil {
+	if err := setDigest(w, hexSum(digest)); err != nil {
 		return shared.BackupInfo{}, errors.Join(fmt.Errorf("create %q: %w", req.Key, err), w.Abort())
 	}
 	if err := w.Commit(); err != nil {
@@ -195,7 +183,7 @@ func (s *Service) Create(ctx context.Context, req shared.CreateRequest, progress
 	}
 	elapsed := time.Since(start)
 	s.log.Info("backup created", "key", req.Key, "files", stats.Files, "bytes_in", stats.Bytes,
-		"bytes_out", counted.n, "seconds", elapsed.Seconds(), "mib_per_s", mibPerSecond(stats.Bytes, elapsed),
+		"bytes_out", stored, "seconds", elapsed.Seconds(), "mib_per_s", mibPerSecond(stats.Bytes, elapsed),
 		"deflate", s.engine.Name(), "encrypted", keys != nil)
 	return s.Stat(ctx, req.StorageURL, req.Key)
 }

@@ -3,6 +3,7 @@ package plugin
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/pocketbackup/pocketbackup/archive"
 	"github.com/pocketbackup/pocketbackup/internal/atrest"
+	"github.com/pocketbackup/pocketbackup/internal/overlap"
 	"github.com/pocketbackup/pocketbackup/internal/zipsig"
 	"github.com/pocketbackup/pocketbackup/shared"
 )
@@ -55,14 +57,15 @@ func (s *Service) Upload(ctx context.Context, storageURL, key string, body io.Re
 		return shared.BackupInfo{}, fmt.Errorf("upload %q: %w", key, err)
 	}
 	var size int64
-	ow := newOverlapWriter(w)
+	digest := sha256.New()
+	ow := overlap.New(w, digest)
 	if ra, ok := w.(io.ReaderAt); ok {
 		size, err = s.receiveInPlace(ow, ra, in)
 	} else {
 		size, err = s.receiveSpooled(ow, in)
 	}
 	if err == nil {
-		err = setDigest(w, ow.sum())
+		err = setDigest(w, hexSum(digest))
 	}
 	if err == nil {
 		// Checked again right before the commit: another upload may have won.
@@ -110,10 +113,10 @@ func (f storedForm) writeTo(dst io.Writer) (int64, error) {
 
 // receiveInPlace copies body into w, the writer of ra, and checks the
 // archive by reading it back through ra. w is closed on every path.
-func (s *Service) receiveInPlace(w *overlapWriter, ra io.ReaderAt, body storedForm) (int64, error) {
+func (s *Service) receiveInPlace(w *overlap.Writer, ra io.ReaderAt, body storedForm) (int64, error) {
 	size, err := body.writeTo(w)
 	if cerr := w.Close(); err == nil && cerr != nil {
-		return size, cerr
+		return size, fmt.Errorf("store: %w", cerr)
 	}
 	if err != nil {
 		return size, fmt.Errorf("receive: %w", err)
@@ -123,10 +126,10 @@ func (s *Service) receiveInPlace(w *overlapWriter, ra io.ReaderAt, body storedFo
 
 // receiveSpooled copies body to a private temp file, checks it there and
 // then copies it into w. w is closed on every path.
-func (s *Service) receiveSpooled(w *overlapWriter, body storedForm) (_ int64, err error) {
+func (s *Service) receiveSpooled(w *overlap.Writer, body storedForm) (_ int64, err error) {
 	defer func() {
-		if cerr := w.Close(); err == nil {
-			err = cerr
+		if cerr := w.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("store: %w", cerr)
 		}
 	}()
 	tmp, err := os.CreateTemp("", "pocketbackup-upload-*.zip")
