@@ -255,7 +255,7 @@ func parseRange(header string, size int64) (offset, length int64, partial, ok bo
 // before it becomes visible.
 func (h *Host) handleUpload(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
 	noDeadlines(w)
-	mr, err := r.MultipartReader()
+	mr, err := uploadMultipart(r)
 	if err != nil {
 		jsonapi.Write(w, fileRequired())
 		return
@@ -283,6 +283,24 @@ func (h *Host) handleUpload(w http.ResponseWriter, r *http.Request, _ httprouter
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+}
+
+// uploadReadBuffer is the read buffer under an upload's multipart reader.
+const uploadReadBuffer = 1 << 20
+
+// uploadMultipart is r.MultipartReader with a large read buffer below it:
+// mime/multipart reads its source 4 KiB at a time, which without the
+// buffer is one read(2) of the connection per 4 KiB of the upload.
+func uploadMultipart(r *http.Request) (*multipart.Reader, error) {
+	media, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (media != "multipart/form-data" && media != "multipart/mixed") {
+		return nil, http.ErrNotMultipart
+	}
+	boundary, ok := params["boundary"]
+	if !ok {
+		return nil, http.ErrMissingBoundary
+	}
+	return multipart.NewReader(bufio.NewReaderSize(r.Body, uploadReadBuffer), boundary), nil
 }
 
 func fileRequired() *jsonapi.Error {
