@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/pocketbackup/pocketbackup/archive"
@@ -36,11 +37,23 @@ func (s *Service) Verify(ctx context.Context, req shared.VerifyRequest, progress
 	}
 	defer release()
 	start := time.Now()
-	ra, sum, cleanup, err := s.readHashed(ctx, st, req.Key, o, req.ScratchDir, progress)
+	ra, digest, cleanup, err := s.readHashed(ctx, st, req.Key, o, req.ScratchDir, progress)
 	if err != nil {
 		return shared.VerifyResult{}, fmt.Errorf("verify %q: %w", req.Key, err)
 	}
 	defer cleanup()
+	// The digest is of the stored bytes; the archive checks read the zip,
+	// decrypted when the backup is encrypted at rest. A local file is
+	// hashed while they run.
+	zr, zsize, archErr := s.plainArchive(ra, o.Size)
+	var summary archive.Summary
+	if archErr == nil {
+		summary, archErr = archive.VerifyWith(ctx, zr, zsize, archive.VerifyOptions{Limits: s.limits, Progress: progressFunc(progress), Engine: s.engine})
+	}
+	sum, err := digest()
+	if err != nil {
+		return shared.VerifyResult{}, fmt.Errorf("verify %q: %w", req.Key, err)
+	}
 	res := shared.VerifyResult{SHA256: sum}
 	switch {
 	case o.SHA256 == "":
@@ -51,19 +64,13 @@ func (s *Service) Verify(ctx context.Context, req shared.VerifyRequest, progress
 			}
 		}
 	case o.SHA256 != sum:
+		// The first problem named: a changed byte explains any other.
 		res.Problem = errDigestMismatch(req.Key, o.SHA256, sum).Error()
 		return res, nil
 	}
-	// The digest is of the stored bytes; the archive checks read the zip,
-	// decrypted when the backup is encrypted at rest.
-	zr, zsize, err := s.plainArchive(ra, o.Size)
-	if err != nil {
-		return problemOr(res, err)
-	}
-	summary, err := archive.VerifyWith(ctx, zr, zsize, archive.VerifyOptions{Limits: s.limits, Progress: progressFunc(progress), Engine: s.engine})
 	res.Entries, res.TotalBytes = summary.Entries, summary.TotalBytes
-	if err != nil {
-		return problemOr(res, err)
+	if archErr != nil {
+		return problemOr(res, archErr)
 	}
 	if req.Mode == shared.VerifyDeep {
 		dest := filepath.Join(req.ScratchDir, "data")
@@ -93,10 +100,12 @@ func problemOr(res shared.VerifyResult, err error) (shared.VerifyResult, error) 
 	return res, err
 }
 
-// readHashed reads the stored object once, hashing it, and returns it as
-// a local io.ReaderAt: the store's own file when it is local, otherwise a
-// copy in dir, removed by cleanup.
-func (s *Service) readHashed(ctx context.Context, st storage.Store, key string, o storage.Object, dir string, progress shared.ProgressFunc) (io.ReaderAt, string, func(), error) {
+// readHashed returns the stored object as a local io.ReaderAt, the store's
+// own file when it is local, otherwise a copy in dir (removed by cleanup),
+// and digest, which gives the SHA-256 of the stored bytes: a copy is
+// hashed as it is fetched, a local file on a goroutine of its own while
+// the caller reads it, digest then waiting for it.
+func (s *Service) readHashed(ctx context.Context, st storage.Store, key string, o storage.Object, dir string, progress shared.ProgressFunc) (_ io.ReaderAt, digest func() (string, error), _ func(), _ error) {
 	report := func(n int64) {
 		if progress != nil {
 			progress(shared.Progress{Done: n, Total: o.Size})
@@ -105,27 +114,39 @@ func (s *Service) readHashed(ctx context.Context, st storage.Store, key string, 
 	if lf, ok := st.(storage.LocalFiler); ok {
 		if path, err := lf.LocalPath(ctx, key); err == nil {
 			if f, err := os.Open(path); err == nil {
-				sum, n, err := hashAll(ctx, f, report)
-				if err == nil && n != o.Size {
-					err = fmt.Errorf("read %d of %d bytes", n, o.Size)
+				// Hashed on a goroutine of its own while the caller reads
+				// the archive, whose progress is the one reported.
+				type hashed struct {
+					sum string
+					err error
 				}
-				if err != nil {
-					f.Close()
-					return nil, "", nil, err
+				done := make(chan hashed, 1)
+				go func() {
+					sum, n, err := hashAll(ctx, io.NewSectionReader(f, 0, max(o.Size+1, 1)), func(int64) {})
+					if err == nil && n != o.Size {
+						err = fmt.Errorf("read %d of %d bytes", n, o.Size)
+					}
+					done <- hashed{sum, err}
+				}()
+				var once sync.Once
+				var h hashed
+				digest := func() (string, error) {
+					once.Do(func() { h = <-done })
+					return h.sum, h.err
 				}
-				return f, sum, func() { f.Close() }, nil
+				return f, digest, func() { _, _ = digest(); f.Close() }, nil
 			}
 		}
 	}
 	tmp, err := os.CreateTemp(dir, ".verify-*.zip")
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("temp file: %w", err)
+		return nil, nil, nil, fmt.Errorf("temp file: %w", err)
 	}
 	cleanup := func() { tmp.Close(); _ = removeFile(tmp.Name()) }
 	r, err := st.NewRangeReader(ctx, key, 0, -1)
 	if err != nil {
 		cleanup()
-		return nil, "", nil, err
+		return nil, nil, nil, err
 	}
 	sum, n, err := hashAll(ctx, io.TeeReader(r, tmp), report)
 	err = errors.Join(err, r.Close())
@@ -134,9 +155,9 @@ func (s *Service) readHashed(ctx context.Context, st storage.Store, key string, 
 	}
 	if err != nil {
 		cleanup()
-		return nil, "", nil, err
+		return nil, nil, nil, err
 	}
-	return tmp, sum, cleanup, nil
+	return tmp, func() (string, error) { return sum, nil }, cleanup, nil
 }
 
 // hashAll reads r to its end and returns its lowercase hex SHA-256 and
