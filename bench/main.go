@@ -55,15 +55,17 @@ const (
 const rssLimitMiB = 100
 
 type options struct {
-	bin     string
-	size    int64
-	files   int
-	seed    uint64
-	tmp     string
-	keep    bool
-	verbose bool
-	jsonOut string
-	compare string
+	// createRuns: pairs of creates, baseline and ours (-create-pairs).
+	createRuns int
+	bin        string
+	size       int64
+	files      int
+	seed       uint64
+	tmp        string
+	keep       bool
+	verbose    bool
+	jsonOut    string
+	compare    string
 	// encrypt runs the host with encryption at rest (a new age key).
 	encrypt bool
 	// pocketbase is PocketBase's binary: when set, the same figures are
@@ -118,6 +120,7 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&quick, "quick", false, "small data set (64 MiB) for a fast smoke run; -size still wins when given")
 	fs.IntVar(&o.files, "files", 2000, "files under storage/")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the data set")
+	fs.IntVar(&o.createRuns, "create-pairs", defaultCreateRuns, "pairs of creates (stdlib baseline, then ours); the table shows the middle ratio")
 	fs.StringVar(&o.tmp, "tmp", "", "parent of the run's temp dir (default: the system temp dir)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir (data set, backups, testhost log)")
 	fs.BoolVar(&o.verbose, "v", false, "echo the testhost log to stderr")
@@ -130,6 +133,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if o.createRuns < 1 {
+		return o, fmt.Errorf("-create-pairs must be at least 1")
 	}
 	sizeGiven := false
 	fs.Visit(func(f *flag.Flag) { sizeGiven = sizeGiven || f.Name == "size" })

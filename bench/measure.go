@@ -15,11 +15,12 @@ import (
 	"time"
 )
 
-// createRuns is how many times each side of the create runs, alternating
-// baseline and ours. On a shared 2-CPU machine one run can take 40% more
-// CPU time than the next for the same work, so the table shows the pair
-// with the middle ratio, and the notes every pair.
-const createRuns = 3
+// defaultCreateRuns is how many times each side of the create runs,
+// alternating baseline and ours (options.createRuns). On a shared 2-CPU
+// machine one run can take 40% more CPU time than the next for the same
+// work, so the table shows the pair with the middle ratio, and the notes
+// every pair.
+const defaultCreateRuns = 3
 
 // createPair is one baseline create and the create through the host right
 // after it.
@@ -45,13 +46,13 @@ func (p createPair) oursRate() float64 { return p.bytesIn / (1 << 20) / p.hostSe
 func (p createPair) baseRate() float64 { return mibps(p.base.BytesIn, p.base.Took) }
 func (p createPair) ratio() float64    { return p.oursRate() / p.baseRate() }
 
-// measureCreate runs createRuns pairs of the stdlib baseline over the data
+// measureCreate runs options.createRuns pairs of the stdlib baseline over the data
 // directory and a create through the host while the writer inserts a row
 // every 10 ms, then checks the first backup's zip and databases (the one
 // the later phases use) and deletes the others.
 func (b *bench) measureCreate(ctx context.Context) error {
 	var pairs []createPair
-	for i := range createRuns {
+	for i := range b.opts.createRuns {
 		key := backupKey
 		if i > 0 {
 			key = fmt.Sprintf("bench-run-%d.zip", i+1)
@@ -75,7 +76,7 @@ func (b *bench) measureCreate(ctx context.Context) error {
 		fmt.Sprintf("%.1f s (%.1f + %.1f)", mid.hostSecs, mid.hostSecs-mid.archiveSecs, mid.archiveSecs), fmt.Sprintf("%.1f s", mid.base.Took.Seconds())))
 	b.rep.add(infoRow("create.size", "Backup size", formatSize(int64(mid.bytesOut)), formatSize(mid.base.BytesOut)))
 	b.noteHashRate(mid.bytesOut, mid.hostSecs)
-	b.rep.note("create: %d alternating pairs (baseline, then ours), the middle ratio shown: %s", createRuns, strings.Join(runs, "; "))
+	b.rep.note("create: %d alternating pairs (baseline, then ours), the middle ratio shown: %s", b.opts.createRuns, strings.Join(runs, "; "))
 	b.rep.note("create: ours timed by the host's \"backup done\" line (snapshot %.2f s, then the plugin's archive %.2f s); wall time POST → outcome seen in /api/health %.2f s. Input %s ours, %s baseline (live files with -wal/-shm).",
 		mid.hostSecs-mid.archiveSecs, mid.archiveSecs, mid.wall.Seconds(), formatSize(int64(mid.bytesIn)), formatSize(mid.base.BytesIn))
 	b.rep.note("create baseline: stdlib archive/zip + compress/flate BestSpeed, one goroutine, written to a file in the same temp dir as pb_data/backups and fsynced like ours (the fsync took %.2f s of %.2f s; PocketBase itself skips it but writes the zip twice, temp file then backups dir).",
@@ -137,7 +138,7 @@ func cmpFloat(a, b float64) int {
 // while the writer inserts a row every 10 ms.
 func (b *bench) createPair(ctx context.Context, key string, run int) (createPair, error) {
 	p := createPair{key: key}
-	b.progress("create %d/%d: stdlib baseline (archive/zip, deflate level 1, one goroutine)", run, createRuns)
+	b.progress("create %d/%d: stdlib baseline (archive/zip, deflate level 1, one goroutine)", run, b.opts.createRuns)
 	baseOut := filepath.Join(b.root, "baseline-create.zip")
 	settle()
 	lw := b.startLoad(fmt.Sprintf("baseline create %d", run))
@@ -152,7 +153,7 @@ func (b *bench) createPair(ctx context.Context, key string, run int) (createPair
 	}
 	settle()
 
-	b.progress("create %d/%d: ours, with the writer inserting every 10 ms", run, createRuns)
+	b.progress("create %d/%d: ours, with the writer inserting every 10 ms", run, b.opts.createRuns)
 	w := startWriter(ctx, b.h, 10*time.Millisecond)
 	if err := w.waitCount(ctx, 10); err != nil {
 		w.finish(time.Now())

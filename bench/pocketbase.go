@@ -92,7 +92,7 @@ func (b *bench) measurePocketBase(ctx context.Context, echo io.Writer) (err erro
 	// backup is the one restored.
 	var secs []float64
 	var creates []string
-	for i := range createRuns {
+	for i := range b.opts.createRuns {
 		key := backupKey
 		if i > 0 {
 			key = fmt.Sprintf("bench-run-%d.zip", i+1)
@@ -163,7 +163,7 @@ func (b *bench) measurePocketBase(ctx context.Context, echo io.Writer) (err erro
 	for _, x := range versusRows(b.ours, pb) {
 		b.rep.add(x)
 	}
-	b.rep.note("vs PocketBase: PocketBase v0.36.8 (bench/pocketbase, unmodified, its own module) on a copy of the same generated data set with a notes collection made through its API, run after the host was stopped; create: the middle of %d on each side, worst insert: the slowest of them; one upload and one restore each; create ends when GET /api/backups lists the backup (PocketBase answers the POST when done; the host when it has started, then /api/health is polled); restore ends at the first GET of the notes that shows the backup's %d rows (PocketBase polled every 20 ms; the host once its outcome is in /api/health); upload of the same zip the host created (%s); download of that zip, median of %d", createRuns, rows, formatSize(fi.Size()), pbDownloads)
+	b.rep.note("vs PocketBase: PocketBase v0.36.8 (bench/pocketbase, unmodified, its own module) on a copy of the same generated data set with a notes collection made through its API, run after the host was stopped; create: the middle of %d on each side, worst insert: the slowest of them; one upload and one restore each; create ends when GET /api/backups lists the backup (PocketBase answers the POST when done; the host when it has started, then /api/health is polled); restore ends at the first GET of the notes that shows the backup's %d rows (PocketBase polled every 20 ms; the host once its outcome is in /api/health); upload of the same zip the host created (%s); download of that zip, median of %d", b.opts.createRuns, rows, formatSize(fi.Size()), pbDownloads)
 	return nil
 }
 
@@ -171,7 +171,7 @@ func (b *bench) measurePocketBase(ctx context.Context, echo io.Writer) (err erro
 // note every 10 ms, and returns the seconds from the POST until a GET
 // /api/backups lists it (PocketBase answers the POST when done).
 func (b *bench) pocketBaseCreate(ctx context.Context, h *testhost, key string, run int) (float64, writerStats, error) {
-	b.progress("PocketBase: create %d/%d, with the writer inserting every 10 ms", run, createRuns)
+	b.progress("PocketBase: create %d/%d, with the writer inserting every 10 ms", run, b.opts.createRuns)
 	settle()
 	w := startWriter(ctx, h, 10*time.Millisecond)
 	if err := w.waitCount(ctx, 10); err != nil {
