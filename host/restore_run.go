@@ -108,8 +108,8 @@ func (h *Host) stage(ctx context.Context, storageURL, key, dir string) ([]filest
 		started      bool
 		checkResults = make(chan stagedCheck, 1)
 	)
-	// startCheck runs in this goroutine: from the plugin's event while
-	// Extract runs, or after it.
+	// startCheck is called on the plugin's event while Extract runs, or
+	// after it; the once orders started with the reads below.
 	startCheck := func(duringExtraction bool) {
 		startOnce.Do(func() {
 			started = true
