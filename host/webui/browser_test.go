@@ -481,9 +481,13 @@ func waitFile(t *testing.T, path string, size int) []byte {
 }
 
 // A create of ballastSize through a link of slowLinkRate takes seconds.
+// The ballast is several times what the create holds in flight (the
+// overlap writers' buffers and the S3 uploader's concurrent parts, about
+// 30 MiB): with less, the progress jumped to most of the total at once and
+// then waited on the link, and the page could miss every moving sample.
 const (
-	ballastSize  = 40 << 20
-	slowLinkRate = 16 << 20 // bytes per second
+	ballastSize  = 160 << 20
+	slowLinkRate = 32 << 20 // bytes per second
 )
 
 // throttled passes request bodies to h at most rate bytes a second in
